@@ -1,0 +1,174 @@
+//! Frame descriptors for the functionals, with librosa's definitions: zero-crossing rate,
+//! spectral centroid, roll-off and contrast (on the magnitude spectrogram).
+
+use ser_dsp::{PadMode, Real, frame_count, pad_signal};
+
+use crate::db::power_to_db;
+
+/// `librosa.feature.zero_crossing_rate(y, frame_length, hop_length, center)`: share of
+/// sign changes per frame, samples with `|y| <= 1e-10` counting as positive zero,
+/// edge-padded when centred.
+pub fn zero_crossing_rate<T: Real>(
+    y: &[T],
+    frame_length: usize,
+    hop: usize,
+    center: bool,
+) -> Vec<T> {
+    let n = frame_count(y.len(), frame_length, hop, center);
+    let padded;
+    let signal = if center {
+        padded = pad_signal(y, frame_length / 2, frame_length / 2, PadMode::Edge);
+        &padded[..]
+    } else {
+        y
+    };
+    let thr = T::lit(1e-10);
+    let negative: Vec<bool> = signal
+        .iter()
+        .map(|v| v.abs() > thr && v.is_sign_negative())
+        .collect();
+    (0..n)
+        .map(|t| {
+            let f = &negative[t * hop..t * hop + frame_length];
+            let count = f.windows(2).filter(|w| w[0] != w[1]).count();
+            T::lit(count as f64 / frame_length as f64)
+        })
+        .collect()
+}
+
+/// Spectral centroid of one magnitude frame (`sum f S / sum S`; 0 for a silent frame).
+pub fn centroid<T: Real>(mag: &[T], freqs: &[T]) -> T {
+    let total: T = mag.iter().copied().sum();
+    let weighted: T = mag.iter().zip(freqs).map(|(s, f)| *s * *f).sum();
+    if total > T::min_positive_value() {
+        weighted / total
+    } else {
+        weighted
+    }
+}
+
+/// Spectral roll-off of one magnitude frame: lowest frequency below which `percent` of the
+/// frame's magnitude lies.
+pub fn rolloff<T: Real>(mag: &[T], freqs: &[T], percent: f64) -> T {
+    let total: T = mag.iter().copied().sum();
+    let threshold = T::lit(percent) * total;
+    let mut acc = T::zero();
+    for (s, f) in mag.iter().zip(freqs) {
+        acc = acc + *s;
+        if acc >= threshold {
+            return *f;
+        }
+    }
+    *freqs.last().expect("non-empty spectrum")
+}
+
+/// Bin selection of each octave band, computed once per config (librosa's
+/// `spectral_contrast` band logic, edge bins included).
+#[derive(Debug, Clone)]
+pub struct ContrastBands {
+    /// Per band: the selected bins and the number of values averaged for peak / valley.
+    bands: Vec<(Vec<usize>, usize)>,
+}
+
+impl ContrastBands {
+    /// Bands for the given FFT bin frequencies.
+    pub fn new(freqs: &[f64], fmin: f64, n_bands: usize, quantile: f64) -> Self {
+        let mut octa = vec![0.0; n_bands + 2];
+        for (k, o) in octa.iter_mut().enumerate().skip(1) {
+            *o = fmin * 2f64.powi(k as i32 - 1);
+        }
+        let bands = (0..=n_bands)
+            .map(|k| {
+                let (lo, hi) = (octa[k], octa[k + 1]);
+                let mut sel: Vec<bool> = freqs.iter().map(|f| *f >= lo && *f <= hi).collect();
+                let idx: Vec<usize> = (0..freqs.len()).filter(|&i| sel[i]).collect();
+                if let (Some(&first), Some(&last)) = (idx.first(), idx.last()) {
+                    if k > 0 && first > 0 {
+                        sel[first - 1] = true;
+                    }
+                    if k == n_bands {
+                        sel[last + 1..].iter_mut().for_each(|s| *s = true);
+                    }
+                }
+                let count = sel.iter().filter(|s| **s).count();
+                let mut bins: Vec<usize> = (0..freqs.len()).filter(|&i| sel[i]).collect();
+                if k < n_bands {
+                    bins.pop();
+                }
+                let n = ((quantile * count as f64).round_ties_even() as usize)
+                    .max(1)
+                    .min(bins.len().max(1));
+                (bins, n)
+            })
+            .collect();
+        ContrastBands { bands }
+    }
+
+    /// Number of contrast values per frame (`n_bands + 1`).
+    pub fn len(&self) -> usize {
+        self.bands.len()
+    }
+
+    /// True when there are no bands (never for a validated config).
+    pub fn is_empty(&self) -> bool {
+        self.bands.is_empty()
+    }
+
+    /// Peak and valley (mean of the top / bottom quantile) of each band for one frame.
+    pub fn peak_valley<T: Real>(
+        &self,
+        mag: &[T],
+        peak: &mut [T],
+        valley: &mut [T],
+        buf: &mut Vec<T>,
+    ) {
+        for (k, (bins, n)) in self.bands.iter().enumerate() {
+            buf.clear();
+            buf.extend(bins.iter().map(|&b| mag[b]));
+            buf.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+            let n = (*n).min(buf.len());
+            if n == 0 {
+                peak[k] = T::zero();
+                valley[k] = T::zero();
+                continue;
+            }
+            let inv = T::one() / T::lit(n as f64);
+            valley[k] = buf[..n].iter().copied().sum::<T>() * inv;
+            peak[k] = buf[buf.len() - n..].iter().copied().sum::<T>() * inv;
+        }
+    }
+}
+
+/// Turns per-frame peaks and valleys (`[n_frames, n_bands+1]`) into contrast in dB
+/// (`power_to_db(peak) - power_to_db(valley)`, each clipped at its own max - 80 dB, as librosa).
+pub fn contrast_db<T: Real>(mut peak: Vec<T>, mut valley: Vec<T>) -> Vec<T> {
+    power_to_db(&mut peak, Some(1.0), 1e-10, 80.0);
+    power_to_db(&mut valley, Some(1.0), 1e-10, 80.0);
+    peak.iter().zip(&valley).map(|(p, v)| *p - *v).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zcr_of_alternating_signal_is_nearly_one() {
+        let y: Vec<f64> = (0..4096)
+            .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        let z = zero_crossing_rate(&y, 1024, 256, true);
+        assert!((z[5] - 1023.0 / 1024.0).abs() < 1e-12);
+        let dc = zero_crossing_rate(&vec![0.3f64; 4096], 1024, 256, true);
+        assert!(dc.iter().all(|v| *v == 0.0));
+    }
+
+    #[test]
+    fn centroid_and_rolloff_of_a_single_bin() {
+        let freqs = [0.0, 100.0, 200.0, 300.0];
+        let mag = [0.0, 0.0, 2.0, 0.0];
+        assert_eq!(centroid(&mag, &freqs), 200.0);
+        assert_eq!(rolloff(&mag, &freqs, 0.85), 200.0);
+        assert_eq!(centroid(&[0.0; 4], &freqs), 0.0);
+        assert_eq!(rolloff(&[0.0f64; 4], &freqs, 0.85), 0.0);
+    }
+}
