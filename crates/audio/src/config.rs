@@ -183,22 +183,22 @@ impl AudioConfig {
                 return Err("audio.bandpass is enabled but has neither low_hz nor high_hz".into());
             }
             for (key, v) in [("low_hz", b.low_hz), ("high_hz", b.high_hz)] {
-                if let Some(v) = v {
-                    if !(v > 0.0 && v < sr / 2.0) {
-                        return Err(format!(
-                            "audio.bandpass.{key} = {v} must lie between 0 and Nyquist ({} Hz) at audio.sample_rate = {}",
-                            sr / 2.0,
-                            self.sample_rate
-                        ));
-                    }
-                }
-            }
-            if let (Some(lo), Some(hi)) = (b.low_hz, b.high_hz) {
-                if lo >= hi {
+                if let Some(v) = v
+                    && !(v > 0.0 && v < sr / 2.0)
+                {
                     return Err(format!(
-                        "audio.bandpass.low_hz ({lo}) must be below high_hz ({hi})"
+                        "audio.bandpass.{key} = {v} must lie between 0 and Nyquist ({} Hz) at audio.sample_rate = {}",
+                        sr / 2.0,
+                        self.sample_rate
                     ));
                 }
+            }
+            if let (Some(lo), Some(hi)) = (b.low_hz, b.high_hz)
+                && lo >= hi
+            {
+                return Err(format!(
+                    "audio.bandpass.low_hz ({lo}) must be below high_hz ({hi})"
+                ));
             }
             if !(1..=12).contains(&b.order) {
                 return Err(format!("audio.bandpass.order = {} must be 1..=12", b.order));
@@ -243,12 +243,12 @@ impl AudioConfig {
                 return Err("audio.trim.frame_length and hop_length must be >= 1".into());
             }
         }
-        if let Some(target) = self.normalize.target {
-            if !target.is_finite() || target > 0.0 {
-                return Err(format!(
-                    "audio.normalize.target = {target} must be a finite level <= 0"
-                ));
-            }
+        if let Some(target) = self.normalize.target
+            && (!target.is_finite() || target > 0.0)
+        {
+            return Err(format!(
+                "audio.normalize.target = {target} must be a finite level <= 0"
+            ));
         }
         if !(self.min_duration_s >= 0.0) {
             return Err(format!(

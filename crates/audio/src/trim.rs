@@ -41,8 +41,8 @@ mod tests {
         }
         let (s, e) = trim_bounds(&y, 60.0, 2048, 512);
         // The first frame that reaches into the tone is centred 1024 samples before it.
-        assert!(s <= 4_000 && s >= 4_000 - 1024 - 512, "start {s}");
-        assert!(e >= 12_000 && e <= 12_000 + 1024 + 512, "end {e}");
+        assert!((4_000 - 1024 - 512..=4_000).contains(&s), "start {s}");
+        assert!((12_000..=12_000 + 1024 + 512).contains(&e), "end {e}");
         assert_eq!(s % 512, 0);
     }
 

@@ -237,7 +237,7 @@ impl<T: Real> Istft<T> {
             buf.copy_from_slice(&spec[t * n_bins..(t + 1) * n_bins]);
             // A real signal's DC and Nyquist bins are real; drop rounding residue.
             buf[0].im = T::zero();
-            if p.n_fft % 2 == 0 {
+            if p.n_fft.is_multiple_of(2) {
                 buf[n_bins - 1].im = T::zero();
             }
             self.ifft

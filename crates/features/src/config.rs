@@ -267,6 +267,8 @@ pub struct FunctionalsConfig {
     pub f0_max: f64,
     /// YIN frame length in samples (default 1024; librosa's 2048 assumes 22 050 Hz music).
     pub yin_frame_length: usize,
+    /// YIN hop in samples (default: `yin_frame_length / 4`, librosa's).
+    pub yin_hop_length: Option<usize>,
     /// YIN trough threshold (default 0.1); frames without a trough below it count unvoiced.
     pub yin_threshold: f64,
     /// Spectral roll-off energy share (default 0.85).
@@ -287,6 +289,7 @@ impl Default for FunctionalsConfig {
             f0_min: 60.0,
             f0_max: 500.0,
             yin_frame_length: 1024,
+            yin_hop_length: None,
             yin_threshold: 0.1,
             rolloff_percent: 0.85,
             contrast_bands: 6,
@@ -367,15 +370,15 @@ impl FeatureConfig {
                 m.power
             ));
         }
-        if let DbRef::Named(name) = &self.db.reference {
-            if name != "max" {
-                return e(format!("db.ref = '{name}': use a number or \"max\""));
-            }
+        if let DbRef::Named(name) = &self.db.reference
+            && name != "max"
+        {
+            return e(format!("db.ref = '{name}': use a number or \"max\""));
         }
-        if let Some(r) = self.db.fixed_reference() {
-            if !(r > 0.0) {
-                return e(format!("db.ref = {r} must be > 0"));
-            }
+        if let Some(r) = self.db.fixed_reference()
+            && !(r > 0.0)
+        {
+            return e(format!("db.ref = {r} must be > 0"));
         }
         if !(self.db.amin > 0.0) {
             return e(format!("db.amin = {} must be > 0", self.db.amin));
@@ -400,7 +403,7 @@ impl FeatureConfig {
         if d.order > 2 {
             return e(format!("deltas.order = {} must be 0, 1 or 2", d.order));
         }
-        if d.order > 0 && (d.width < 3 || d.width % 2 == 0) {
+        if d.order > 0 && (d.width < 3 || d.width.is_multiple_of(2)) {
             return e(format!("deltas.width = {} must be odd and >= 3", d.width));
         }
         if d.order > 0
@@ -431,6 +434,9 @@ impl FeatureConfig {
                     "functionals.yin_frame_length = {} must exceed the longest period ({} samples at f0_min)",
                     f.yin_frame_length, max_period
                 ));
+            }
+            if f.yin_hop_length == Some(0) {
+                return e("functionals.yin_hop_length must be >= 1".into());
             }
             if !(f.rolloff_percent > 0.0 && f.rolloff_percent < 1.0) {
                 return e(format!(

@@ -10,15 +10,26 @@ pub fn power_to_db<T: Real>(s: &mut [T], reference: Option<f64>, amin: f64, top_
     let amin_t = T::lit(amin);
     let offset = T::lit(10.0 * ref_value.max(amin).log10());
     let ten = T::lit(10.0);
-    let mut max = T::neg_infinity();
+    // Separate passes so each one vectorises (a running max in the first loop kept it scalar).
     for v in s.iter_mut() {
-        *v = ten * v.max(amin_t).log10() - offset;
-        max = max.max(*v);
+        *v = ten * v.max(amin_t).log10_fast() - offset;
     }
     if top_db.is_finite() {
+        let mut lanes = [T::neg_infinity(); 8];
+        let chunks = s.chunks_exact(8);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for (l, v) in lanes.iter_mut().zip(c) {
+                *l = if *v > *l { *v } else { *l };
+            }
+        }
+        let max = rest
+            .iter()
+            .chain(&lanes)
+            .fold(T::neg_infinity(), |m, v| if *v > m { *v } else { m });
         let floor = max - T::lit(top_db);
         for v in s.iter_mut() {
-            *v = v.max(floor);
+            *v = if *v < floor { floor } else { *v };
         }
     }
 }

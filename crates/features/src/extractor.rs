@@ -183,6 +183,7 @@ impl Extractor {
         let n_mels = cfg.mel.n_mels;
         let n_frames = plan.stft.n_frames(y.len());
         let want = |f: FrameFeature| cfg.frames.contains(&f);
+        let want_spec = want(FrameFeature::Spectrogram);
         let func = cfg.functionals.enabled;
         let need_mel = func
             || want(FrameFeature::Mel)
@@ -207,17 +208,21 @@ impl Extractor {
         let mut scratch = plan.stft.scratch();
         let rolloff_pct = cfg.functionals.rolloff_percent;
         plan.stft.for_each_frame(y, &mut scratch, |t, spec| {
-            for (r, c) in row.iter_mut().zip(spec) {
-                let p2 = c.re * c.re + c.im * c.im;
-                *r = if power == 2.0 {
-                    p2
-                } else if power == 1.0 {
-                    p2.sqrt()
-                } else {
-                    p2.sqrt().powf(power_t)
-                };
+            // One loop per exponent, so the common power-2 case vectorises.
+            if power == 2.0 {
+                for (r, c) in row.iter_mut().zip(spec) {
+                    *r = c.re * c.re + c.im * c.im;
+                }
+            } else if power == 1.0 {
+                for (r, c) in row.iter_mut().zip(spec) {
+                    *r = (c.re * c.re + c.im * c.im).sqrt();
+                }
+            } else {
+                for (r, c) in row.iter_mut().zip(spec) {
+                    *r = (c.re * c.re + c.im * c.im).sqrt().powf(power_t);
+                }
             }
-            if want(FrameFeature::Spectrogram) {
+            if want_spec {
                 spec_out.extend_from_slice(&row);
             }
             if need_mel {
@@ -328,7 +333,7 @@ impl Extractor {
             fmin: f.f0_min,
             fmax: f.f0_max,
             frame_length: f.yin_frame_length,
-            hop_length: p.hop_length,
+            hop_length: f.yin_hop_length.unwrap_or(f.yin_frame_length / 4),
             trough_threshold: f.yin_threshold,
         };
         let (f0, voiced) = yin(y, &yp);

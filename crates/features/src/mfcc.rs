@@ -33,15 +33,30 @@ pub fn project<T: Real>(frames: &[T], n_in: usize, matrix: &[T], n_out: usize) -
     let mut out = vec![T::zero(); n_frames * n_out];
     for (src, dst) in frames.chunks_exact(n_in).zip(out.chunks_exact_mut(n_out)) {
         for (k, o) in dst.iter_mut().enumerate() {
-            let row = &matrix[k * n_in..(k + 1) * n_in];
-            let mut acc = T::zero();
-            for (a, b) in row.iter().zip(src) {
-                acc = acc + *a * *b;
-            }
-            *o = acc;
+            *o = dot(&matrix[k * n_in..(k + 1) * n_in], src);
         }
     }
     out
+}
+
+/// Dot product with eight independent accumulators, so that it vectorises (a single
+/// floating-point accumulator imposes an order the compiler must keep).
+#[inline]
+pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: T = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| *x * *y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            lanes[i] = lanes[i] + x[i] * y[i];
+        }
+    }
+    lanes.iter().copied().sum::<T>() + tail
 }
 
 #[cfg(test)]

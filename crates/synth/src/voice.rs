@@ -97,7 +97,7 @@ fn smooth(v: &mut [f64], half: usize) {
             acc += src[i];
             count += 1;
         }
-        if i >= 2 * half + 1 {
+        if i > 2 * half {
             acc -= src[i - 2 * half - 1];
             count -= 1;
         }

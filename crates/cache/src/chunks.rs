@@ -1,0 +1,90 @@
+//! Parallel compression of frame chunks, written with HDF5's direct chunk write.
+//!
+//! HDF5 runs its filters on one thread under a global lock, which made deflate the slowest
+//! step of an extraction (~55 MB/s measured, slower than the features themselves). Here each
+//! chunk is shuffled and deflated on the rayon pool exactly as HDF5's own `shuffle` and
+//! `deflate` filters would, and handed to `H5Dwrite_chunk`, which stores the bytes as they
+//! are. The dataset declares the same filter pipeline, so h5py, h5dump or any HDF5 reader
+//! decodes the chunks with the standard filters.
+
+use std::io::Write;
+
+use rayon::prelude::*;
+
+/// Deflate level: 1 keeps pace with feature extraction; higher levels gain little on float
+/// features (measured: level 4 is 1 % smaller and 2x slower).
+pub const DEFLATE_LEVEL: u32 = 1;
+
+/// HDF5 shuffle filter: byte `b` of every element, then byte `b + 1`, ...
+fn shuffle(values: &[f32]) -> Vec<u8> {
+    let n = values.len();
+    let mut out = vec![0u8; n * 4];
+    for (i, v) in values.iter().enumerate() {
+        let b = v.to_le_bytes();
+        out[i] = b[0];
+        out[n + i] = b[1];
+        out[2 * n + i] = b[2];
+        out[3 * n + i] = b[3];
+    }
+    out
+}
+
+/// Shuffled and zlib-deflated bytes of one chunk.
+pub fn compress_chunk(values: &[f32]) -> Vec<u8> {
+    let raw = shuffle(values);
+    let mut enc = flate2::write::ZlibEncoder::new(
+        Vec::with_capacity(raw.len() / 2),
+        flate2::Compression::new(DEFLATE_LEVEL),
+    );
+    enc.write_all(&raw).expect("in-memory write");
+    enc.finish().expect("in-memory write")
+}
+
+/// Compresses `chunks` (each a full `[chunk_rows, dim]` block, row-major) in parallel and
+/// writes them to `ds` starting at chunk row index `first_chunk`.
+pub fn write_chunks(
+    ds: &hdf5::Dataset,
+    chunk_rows: usize,
+    first_chunk: usize,
+    chunks: &[Vec<f32>],
+) -> Result<(), String> {
+    let compressed: Vec<Vec<u8>> = chunks.par_iter().map(|c| compress_chunk(c)).collect();
+    hdf5::sync::sync(|| {
+        for (k, bytes) in compressed.iter().enumerate() {
+            let offset: [hdf5_sys::h5::hsize_t; 2] = [((first_chunk + k) * chunk_rows) as u64, 0];
+            // SAFETY: the dataset id is valid while `ds` lives; `offset` has the dataset's
+            // rank; `bytes` outlives the call; filter mask 0 = every filter was applied.
+            let status = unsafe {
+                hdf5_sys::h5d::H5Dwrite_chunk(
+                    ds.id(),
+                    hdf5_sys::h5p::H5P_DEFAULT,
+                    0,
+                    offset.as_ptr(),
+                    bytes.len(),
+                    bytes.as_ptr().cast(),
+                )
+            };
+            if status < 0 {
+                return Err(format!(
+                    "H5Dwrite_chunk failed at chunk {}",
+                    first_chunk + k
+                ));
+            }
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shuffle_groups_bytes_by_significance() {
+        let s = shuffle(&[
+            f32::from_le_bytes([1, 2, 3, 4]),
+            f32::from_le_bytes([5, 6, 7, 8]),
+        ]);
+        assert_eq!(s, [1, 5, 2, 6, 3, 7, 4, 8]);
+    }
+}

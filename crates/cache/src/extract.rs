@@ -1,0 +1,470 @@
+//! Building a cache from corpora: incremental, resumable and crash-safe.
+//!
+//! Work goes in batches. Each batch is computed in parallel (rayon) and written as a shard,
+//! a small complete cache file in `<out>.parts/`, first under a temporary name and then
+//! renamed, so a killed run loses at most the batch in flight. When every clip is done the
+//! shards and the unchanged clips of the previous cache are merged, sorted by
+//! (corpus, path), into `<out>.tmp`, which is synced and renamed over `<out>`: readers see
+//! the old cache or the new one, never a partial file. Re-running resumes from the shards;
+//! re-running after success reuses every clip whose file size and modification time are
+//! unchanged.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Instant, UNIX_EPOCH};
+
+use rayon::prelude::*;
+use ser_data::{CorpusScan, Record};
+use ser_features::{ClipFeatures, Extractor};
+
+use crate::CacheError;
+use crate::store::{Cache, CacheHeader, ClipMeta, SkipRecord, Writer};
+
+/// Receives progress events (the CLI draws bars from them).
+pub trait Progress: Sync {
+    /// Work is known: `todo` clips to compute, `reused` taken from earlier runs.
+    fn begin(&self, _todo: usize, _reused: usize) {}
+    /// `clips` more clips computed, holding `audio_s` seconds of audio.
+    fn advance(&self, _clips: usize, _audio_s: f64) {}
+    /// A phase change or notice ("merging 12 shards", "resuming ...").
+    fn note(&self, _message: &str) {}
+}
+
+/// A [`Progress`] that ignores everything.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// What to extract and where.
+pub struct ExtractJob<'a> {
+    /// Corpora to read (their `skipped` lists end up in the cache's skip list).
+    pub corpora: &'a [CorpusScan],
+    /// Planned feature pipeline.
+    pub extractor: &'a Extractor,
+    /// Cache file to create or update.
+    pub out: PathBuf,
+    /// Clips per shard (default 256): smaller loses less work to a kill.
+    pub batch_size: usize,
+    /// Replace a cache (or interrupted run) made with another config instead of refusing.
+    pub overwrite: bool,
+}
+
+/// Outcome of an extraction.
+#[derive(Debug, Clone)]
+pub struct ExtractReport {
+    /// The cache written.
+    pub out: PathBuf,
+    /// Clips in the cache.
+    pub clips: usize,
+    /// Clips computed in this run.
+    pub computed: usize,
+    /// Clips reused from the previous cache or an interrupted run.
+    pub reused: usize,
+    /// Files left out, with reasons (problems and label-map exclusions).
+    pub skipped: Vec<SkipRecord>,
+    /// Seconds of source audio computed in this run.
+    pub audio_seconds: f64,
+    /// Wall time of the run.
+    pub elapsed_s: f64,
+}
+
+impl ExtractReport {
+    /// Skips that are problems with files (not label-map exclusions).
+    pub fn problems(&self) -> impl Iterator<Item = &SkipRecord> {
+        self.skipped.iter().filter(|s| !s.is_exclusion())
+    }
+}
+
+/// Where each clip of the new cache comes from.
+#[derive(Clone, Copy)]
+enum Source {
+    Old(usize),
+    Shard(usize, usize),
+}
+
+fn parts_dir(out: &Path) -> PathBuf {
+    let mut name = out
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".parts");
+    out.with_file_name(name)
+}
+
+fn tmp_path(out: &Path) -> PathBuf {
+    let mut name = out
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".tmp");
+    out.with_file_name(name)
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> CacheError + '_ {
+    move |source| CacheError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn stat(path: &Path) -> std::io::Result<(u64, i64)> {
+    let m = std::fs::metadata(path)?;
+    let mtime = m
+        .modified()?
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    Ok((m.len(), mtime))
+}
+
+/// Header a cache made by `extractor` carries.
+pub fn header_for(extractor: &Extractor) -> CacheHeader {
+    let cfg = extractor.config();
+    CacheHeader {
+        config_toml: cfg.to_toml(),
+        config_hash: cfg.hash(),
+        frame_layout: extractor.frame_layout().to_vec(),
+        functional_names: extractor.functional_names().to_vec(),
+    }
+}
+
+/// Runs (or resumes, or updates) an extraction.
+pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractReport, CacheError> {
+    let started = Instant::now();
+    let header = header_for(job.extractor);
+    let out = &job.out;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+
+    // The previous cache, if compatible.
+    let old = if out.exists() {
+        match Cache::open(out) {
+            Ok(c) if c.header.config_hash == header.config_hash => Some(c),
+            Ok(c) if !job.overwrite => {
+                return Err(CacheError::ConfigMismatch {
+                    path: out.clone(),
+                    found: c.header.config_hash,
+                    wanted: header.config_hash,
+                });
+            }
+            Ok(_) => None,
+            Err(e) if !job.overwrite => return Err(e),
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+
+    // Shards of an interrupted run with the same config.
+    let parts = parts_dir(out);
+    let stamp = parts.join("config_hash");
+    if parts.exists() {
+        let found = std::fs::read_to_string(&stamp).unwrap_or_default();
+        if found.trim() != header.config_hash {
+            if !job.overwrite {
+                return Err(CacheError::ConfigMismatch {
+                    path: parts.clone(),
+                    found: found.trim().to_string(),
+                    wanted: header.config_hash,
+                });
+            }
+            std::fs::remove_dir_all(&parts).map_err(io(&parts))?;
+        }
+    }
+    std::fs::create_dir_all(&parts).map_err(io(&parts))?;
+    std::fs::write(&stamp, &header.config_hash).map_err(io(&stamp))?;
+    let mut shard_files: Vec<PathBuf> = std::fs::read_dir(&parts)
+        .map_err(io(&parts))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    shard_files.retain(|p| {
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(p);
+            return false;
+        }
+        name.starts_with("shard-") && name.ends_with(".h5")
+    });
+    shard_files.sort();
+    let mut shards: Vec<Cache> = Vec::new();
+    for p in &shard_files {
+        match Cache::open(p) {
+            Ok(c) if c.header.config_hash == header.config_hash => shards.push(c),
+            _ => {
+                progress.note(&format!("discarding unreadable shard {}", p.display()));
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+    if !shards.is_empty() {
+        progress.note(&format!(
+            "resuming an interrupted extraction: {} shards found in {}",
+            shards.len(),
+            parts.display()
+        ));
+    }
+
+    // What is already done: key -> (source, size, mtime).
+    let mut done: HashMap<(String, String), (Source, u64, i64)> = HashMap::new();
+    if let Some(c) = &old {
+        for (i, m) in c.clips.iter().enumerate() {
+            done.insert(
+                (m.corpus.clone(), m.path.clone()),
+                (Source::Old(i), m.file_size, m.file_mtime_ns),
+            );
+        }
+    }
+    let mut shard_skips: HashMap<(String, String), SkipRecord> = HashMap::new();
+    for (s, c) in shards.iter().enumerate() {
+        for (i, m) in c.clips.iter().enumerate() {
+            done.insert(
+                (m.corpus.clone(), m.path.clone()),
+                (Source::Shard(s, i), m.file_size, m.file_mtime_ns),
+            );
+        }
+        for k in &c.skipped {
+            shard_skips.insert((k.corpus.clone(), k.path.clone()), k.clone());
+        }
+    }
+
+    // Plan: every record of this run, sorted; reuse what is unchanged.
+    let mut skipped: Vec<SkipRecord> = Vec::new();
+    let mut records: Vec<&Record> = Vec::new();
+    for scan in job.corpora {
+        for s in &scan.skipped {
+            skipped.push(SkipRecord {
+                path: s.path.display().to_string(),
+                corpus: scan.name.clone(),
+                kind: s.kind.clone(),
+                reason: s.reason.clone(),
+            });
+        }
+        records.extend(scan.records.iter());
+    }
+    records.sort_by(|a, b| (&a.corpus, &a.path).cmp(&(&b.corpus, &b.path)));
+    records.dedup_by(|a, b| a.corpus == b.corpus && a.path == b.path);
+    let mut plan: Vec<((String, String), Option<Source>)> = Vec::new();
+    let mut todo: Vec<(&Record, u64, i64)> = Vec::new();
+    for r in &records {
+        let key = (r.corpus.clone(), r.path.display().to_string());
+        let (size, mtime) = match stat(&r.path) {
+            Ok(v) => v,
+            Err(e) => {
+                skipped.push(SkipRecord {
+                    path: key.1,
+                    corpus: key.0,
+                    kind: "io".into(),
+                    reason: format!("cannot read file: {e}"),
+                });
+                continue;
+            }
+        };
+        match done.get(&key) {
+            Some(&(src, s, m)) if s == size && m == mtime => plan.push((key, Some(src))),
+            _ => {
+                if let Some(k) = shard_skips.get(&key) {
+                    // Failed in an interrupted run of this same extraction: do not retry now.
+                    skipped.push(k.clone());
+                    continue;
+                }
+                plan.push((key, None));
+                todo.push((r, size, mtime));
+            }
+        }
+    }
+    let reused = plan.iter().filter(|(_, s)| s.is_some()).count();
+    progress.begin(todo.len(), reused);
+
+    // Compute the rest, one shard per batch.
+    let first_shard = shard_files
+        .iter()
+        .filter_map(|p| {
+            p.file_stem()?
+                .to_str()?
+                .strip_prefix("shard-")?
+                .parse::<usize>()
+                .ok()
+        })
+        .max()
+        .map_or(0, |m| m + 1);
+    let mut audio_seconds = 0.0;
+    let batch = job.batch_size.max(1);
+    let throttle = std::env::var("SER_TEST_BATCH_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut computed = 0;
+    for (k, chunk) in todo.chunks(batch).enumerate() {
+        let results: Vec<Result<(ClipMeta, ClipFeatures), SkipRecord>> = chunk
+            .par_iter()
+            .map(|(r, size, mtime)| process(r, *size, *mtime, job.extractor))
+            .collect();
+        let total_frames: usize = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|(_, f)| f.n_frames)
+            .sum();
+        let shard_path = parts.join(format!("shard-{:06}.h5", first_shard + k));
+        let tmp = shard_path.with_extension("h5.tmp");
+        let mut w = Writer::create(&tmp, &header, total_frames, false)?;
+        let mut batch_skips = Vec::new();
+        let mut secs = 0.0;
+        for r in results {
+            match r {
+                Ok((meta, f)) => {
+                    secs += meta.source_duration_s;
+                    computed += 1;
+                    w.push(meta, f.n_frames, &f.frames, &f.functionals)?;
+                }
+                Err(s) => batch_skips.push(s),
+            }
+        }
+        w.finish(&batch_skips)?;
+        std::fs::rename(&tmp, &shard_path).map_err(io(&shard_path))?;
+        let shard = Cache::open(&shard_path)?;
+        let s_idx = shards.len();
+        for (i, m) in shard.clips.iter().enumerate() {
+            done.insert(
+                (m.corpus.clone(), m.path.clone()),
+                (Source::Shard(s_idx, i), m.file_size, m.file_mtime_ns),
+            );
+        }
+        shards.push(shard);
+        skipped.extend(batch_skips);
+        audio_seconds += secs;
+        progress.advance(chunk.len(), secs);
+        if let Some(ms) = throttle {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+    }
+
+    // Merge: previous cache entries of corpora not in this run, then this run's clips.
+    let this_run: std::collections::HashSet<&str> =
+        job.corpora.iter().map(|c| c.name.as_str()).collect();
+    let mut entries: BTreeMap<(String, String), Source> = BTreeMap::new();
+    if let Some(c) = &old {
+        for (i, m) in c.clips.iter().enumerate() {
+            if !this_run.contains(m.corpus.as_str()) {
+                entries.insert((m.corpus.clone(), m.path.clone()), Source::Old(i));
+            }
+        }
+    }
+    for (key, _) in plan {
+        if let Some(&(src, _, _)) = done.get(&key) {
+            entries.insert(key, src);
+        }
+    }
+    if let Some(c) = &old {
+        skipped.extend(
+            c.skipped
+                .iter()
+                .filter(|s| !this_run.contains(s.corpus.as_str()))
+                .cloned(),
+        );
+    }
+    skipped.sort_by(|a, b| (&a.corpus, &a.path, &a.kind).cmp(&(&b.corpus, &b.path, &b.kind)));
+    skipped.dedup();
+    progress.note(&format!(
+        "writing {} clips to {}",
+        entries.len(),
+        out.display()
+    ));
+    let meta_of = |src: Source| -> &ClipMeta {
+        match src {
+            Source::Old(i) => &old.as_ref().unwrap().clips[i],
+            Source::Shard(s, i) => &shards[s].clips[i],
+        }
+    };
+    let total_frames: usize = entries
+        .values()
+        .map(|s| meta_of(*s).n_frames as usize)
+        .sum();
+    let tmp = tmp_path(out);
+    let mut w = Writer::create(&tmp, &header, total_frames, true)?;
+    let func_cache: Vec<Vec<f32>> = shards
+        .iter()
+        .map(|c| c.functionals())
+        .collect::<Result<_, _>>()?;
+    let old_func = match &old {
+        Some(c) => c.functionals()?,
+        None => Vec::new(),
+    };
+    let k = header.functional_names.len();
+    for src in entries.values() {
+        let (cache, i, funcs): (&Cache, usize, &[f32]) = match *src {
+            Source::Old(i) => (old.as_ref().unwrap(), i, &old_func),
+            Source::Shard(s, i) => (&shards[s], i, &func_cache[s]),
+        };
+        let meta = cache.clips[i].clone();
+        let frames: Vec<Vec<f32>> = header
+            .frame_layout
+            .iter()
+            .map(|(name, _)| cache.frames(name, i))
+            .collect::<Result<_, _>>()?;
+        let n = meta.n_frames as usize;
+        w.push(meta, n, &frames, &funcs[i * k..(i + 1) * k])?;
+    }
+    w.finish(&skipped)?;
+    drop(old);
+    drop(shards);
+    std::fs::rename(&tmp, out).map_err(io(out))?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    std::fs::remove_dir_all(&parts).map_err(io(&parts))?;
+    Ok(ExtractReport {
+        out: out.clone(),
+        clips: entries.len(),
+        computed,
+        reused,
+        skipped,
+        audio_seconds,
+        elapsed_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Reads, decodes, cleans and featurises one file; any failure becomes a skip record.
+fn process(
+    r: &Record,
+    size: u64,
+    mtime: i64,
+    ex: &Extractor,
+) -> Result<(ClipMeta, ClipFeatures), SkipRecord> {
+    let skip = |kind: &str, reason: String| SkipRecord {
+        path: r.path.display().to_string(),
+        corpus: r.corpus.clone(),
+        kind: kind.to_string(),
+        reason,
+    };
+    let audio_err = |e: ser_audio::AudioError| skip(e.kind(), format!("{e}; fix: {}", e.hint()));
+    let bytes = std::fs::read(&r.path).map_err(|e| skip("io", format!("cannot read file: {e}")))?;
+    let hash = ser_data::content_hash(&bytes);
+    let ext = r.path.extension().and_then(|e| e.to_str());
+    let decoded = ser_audio::decode_bytes(&bytes, ext).map_err(audio_err)?;
+    let y = ex.cleaner().clean(&decoded).map_err(audio_err)?;
+    let features = ex.compute(&y);
+    let attrs = serde_json::to_string(&r.attrs).expect("string map serialises");
+    let meta = ClipMeta {
+        path: r.path.display().to_string(),
+        corpus: r.corpus.clone(),
+        speaker: r.speaker.clone(),
+        gender: r.gender.as_str().to_string(),
+        label: r.label.as_str().to_string(),
+        raw_label: r.raw_label.clone(),
+        text_id: r.text_id.clone(),
+        text: r.text.clone(),
+        attrs,
+        content_hash: hash,
+        file_size: size,
+        file_mtime_ns: mtime,
+        source_rate: decoded.sample_rate,
+        source_channels: decoded.channels as u32,
+        source_duration_s: decoded.duration_s(),
+        duration_s: y.len() as f64 / ex.config().audio.sample_rate as f64,
+        n_frames: 0,
+        frame_offset: 0,
+    };
+    Ok((meta, features))
+}

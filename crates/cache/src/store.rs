@@ -1,0 +1,647 @@
+//! The on-disk format, and a streaming writer and a reader for it.
+//!
+//! ```text
+//! /                        attrs: format = "ser-feature-cache", format_version = 1,
+//!                                 ser_version, feature_config (TOML), feature_config_hash,
+//!                                 frame_features (comma-separated), n_clips
+//! /clips/<column>          one value per clip, sorted by (corpus, path):
+//!                          path corpus speaker gender label raw_label text_id text
+//!                          attrs (JSON) content_hash                       (UTF-8 strings)
+//!                          file_size file_mtime_ns source_rate source_channels
+//!                          source_duration_s duration_s n_frames frame_offset (numbers)
+//! /frames/<name>           float32 [total_frames, dim]; clip i is rows
+//!                          frame_offset[i] .. frame_offset[i] + n_frames[i]
+//! /functionals             float32 [n_clips, n_functionals] (when computed)
+//! /functional_names        UTF-8 strings [n_functionals]
+//! /skipped/<column>        path corpus kind reason: files not in /clips, and why
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use hdf5::types::VarLenUnicode;
+use hdf5::{Extent, SimpleExtents};
+use ndarray::{Array2, s};
+
+use crate::CacheError;
+use crate::chunks::write_chunks;
+
+/// Value of the root `format` attribute.
+pub const FORMAT: &str = "ser-feature-cache";
+/// Value of the root `format_version` attribute.
+pub const FORMAT_VERSION: u32 = 1;
+/// Rows per HDF5 chunk of a frame dataset.
+const CHUNK_ROWS: usize = 512;
+
+/// What a cache holds, shared by all its clips.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheHeader {
+    /// Resolved feature config as TOML.
+    pub config_toml: String,
+    /// Hash of the config (refuses mixing).
+    pub config_hash: String,
+    /// Frame-level arrays: (name, width).
+    pub frame_layout: Vec<(String, usize)>,
+    /// Names of the functionals (empty when not computed).
+    pub functional_names: Vec<String>,
+}
+
+/// Everything known about one cached clip.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClipMeta {
+    /// Audio file.
+    pub path: String,
+    /// Corpus name.
+    pub corpus: String,
+    /// Speaker id.
+    pub speaker: String,
+    /// `male`, `female` or `unknown`.
+    pub gender: String,
+    /// Common label.
+    pub label: String,
+    /// Corpus code of the label.
+    pub raw_label: String,
+    /// Sentence id.
+    pub text_id: String,
+    /// Sentence text.
+    pub text: String,
+    /// Corpus-specific attributes as a JSON object.
+    pub attrs: String,
+    /// BLAKE3 of the file's bytes.
+    pub content_hash: String,
+    /// File size in bytes when extracted (change detection).
+    pub file_size: u64,
+    /// File modification time in ns since the epoch when extracted (change detection).
+    pub file_mtime_ns: i64,
+    /// Sample rate of the file.
+    pub source_rate: u32,
+    /// Channels of the file.
+    pub source_channels: u32,
+    /// Duration of the file in seconds.
+    pub source_duration_s: f64,
+    /// Duration after cleaning (trimming) in seconds.
+    pub duration_s: f64,
+    /// Frames stored for the clip.
+    pub n_frames: u64,
+    /// First row of the clip in every `/frames/<name>` dataset.
+    pub frame_offset: u64,
+}
+
+/// A file that is not in the cache, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkipRecord {
+    /// The file.
+    pub path: String,
+    /// Corpus name.
+    pub corpus: String,
+    /// Category (`truncated`, `not_audio`, `bad_name`, `excluded_label`, ...).
+    pub kind: String,
+    /// Explanation with the fix.
+    pub reason: String,
+}
+
+impl SkipRecord {
+    /// True for clips the label map leaves out on purpose.
+    pub fn is_exclusion(&self) -> bool {
+        self.kind == "excluded_label"
+    }
+}
+
+/// A string column: its dataset name and how to read it from a row.
+type Column<T> = (&'static str, fn(&T) -> &str);
+
+fn h5err(path: &Path) -> impl Fn(hdf5::Error) -> CacheError + '_ {
+    move |e| CacheError::Hdf5 {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+fn vlu(s: &str) -> VarLenUnicode {
+    // Interior NUL bytes cannot be stored in HDF5 strings; they never occur in paths or labels.
+    VarLenUnicode::from_str(&s.replace('\0', "")).expect("NUL-free string")
+}
+
+fn write_strings(g: &hdf5::Group, name: &str, values: &[&str]) -> hdf5::Result<()> {
+    let data: Vec<VarLenUnicode> = values.iter().map(|s| vlu(s)).collect();
+    g.new_dataset_builder().with_data(&data).create(name)?;
+    Ok(())
+}
+
+fn write_numbers<T: hdf5::H5Type>(g: &hdf5::Group, name: &str, values: &[T]) -> hdf5::Result<()> {
+    g.new_dataset_builder().with_data(values).create(name)?;
+    Ok(())
+}
+
+fn set_attr_str(loc: &hdf5::Location, name: &str, value: &str) -> hdf5::Result<()> {
+    loc.new_attr::<VarLenUnicode>()
+        .shape(())
+        .create(name)?
+        .write_scalar(&vlu(value))
+}
+
+fn read_attr_str(loc: &hdf5::Location, name: &str) -> hdf5::Result<String> {
+    Ok(loc
+        .attr(name)?
+        .read_scalar::<VarLenUnicode>()?
+        .as_str()
+        .to_string())
+}
+
+fn read_strings(g: &hdf5::Group, name: &str) -> hdf5::Result<Vec<String>> {
+    Ok(g.dataset(name)?
+        .read_raw::<VarLenUnicode>()?
+        .into_iter()
+        .map(|s| s.as_str().to_string())
+        .collect())
+}
+
+/// Streams clips into a new cache file: frames are appended as they come, metadata is
+/// written at [`Writer::finish`]. The file is only complete (and only has the root
+/// `format` attribute) after `finish`.
+pub struct Writer {
+    path: PathBuf,
+    file: hdf5::File,
+    header: CacheHeader,
+    frames: Vec<hdf5::Dataset>,
+    buffers: Vec<Vec<f32>>,
+    buffered_rows: usize,
+    written_rows: usize,
+    compress: bool,
+    functionals: Vec<f32>,
+    metas: Vec<ClipMeta>,
+}
+
+impl Writer {
+    /// Creates `path` (replacing it) for clips with `total_frames` frames in all. `compress`
+    /// turns on deflate + shuffle (final caches; temporary shards stay uncompressed).
+    pub fn create(
+        path: &Path,
+        header: &CacheHeader,
+        total_frames: usize,
+        compress: bool,
+    ) -> Result<Self, CacheError> {
+        let e = h5err(path);
+        let file = hdf5::File::create(path).map_err(&e)?;
+        let g = file.create_group("frames").map_err(&e)?;
+        let mut frames = Vec::new();
+        for (name, dim) in &header.frame_layout {
+            let shape = SimpleExtents::new([Extent::resizable(total_frames), Extent::fixed(*dim)]);
+            let b = g
+                .new_dataset::<f32>()
+                .chunk((CHUNK_ROWS, (*dim).max(1)))
+                .shape(shape);
+            let ds = if compress {
+                b.shuffle()
+                    .deflate(crate::chunks::DEFLATE_LEVEL as u8)
+                    .create(name.as_str())
+            } else {
+                b.create(name.as_str())
+            };
+            frames.push(ds.map_err(&e)?);
+        }
+        Ok(Writer {
+            path: path.to_path_buf(),
+            file,
+            header: header.clone(),
+            buffers: vec![Vec::new(); header.frame_layout.len()],
+            frames,
+            buffered_rows: 0,
+            written_rows: 0,
+            compress,
+            functionals: Vec::new(),
+            metas: Vec::new(),
+        })
+    }
+
+    /// Appends one clip. `frames[k]` is the clip's `[n_frames, dim_k]` array for the k-th
+    /// entry of the frame layout; `meta.frame_offset` and `meta.n_frames` are set here.
+    pub fn push(
+        &mut self,
+        mut meta: ClipMeta,
+        n_frames: usize,
+        frames: &[Vec<f32>],
+        functionals: &[f32],
+    ) -> Result<(), CacheError> {
+        if frames.len() != self.header.frame_layout.len()
+            || functionals.len() != self.header.functional_names.len()
+        {
+            return Err(CacheError::Format {
+                path: self.path.clone(),
+                message: format!("clip {} does not match the cache layout", meta.path),
+            });
+        }
+        for ((buf, data), (_, dim)) in self
+            .buffers
+            .iter_mut()
+            .zip(frames)
+            .zip(&self.header.frame_layout)
+        {
+            debug_assert_eq!(data.len(), n_frames * dim);
+            buf.extend_from_slice(data);
+        }
+        meta.frame_offset = (self.written_rows + self.buffered_rows) as u64;
+        meta.n_frames = n_frames as u64;
+        self.buffered_rows += n_frames;
+        self.functionals.extend_from_slice(functionals);
+        self.metas.push(meta);
+        if self.buffered_rows >= 32 * CHUNK_ROWS {
+            self.flush_frames(false)?;
+        }
+        Ok(())
+    }
+
+    /// Writes buffered rows: whole chunks only, unless `last` (then the final partial chunk
+    /// is padded, as HDF5 stores full chunks anyway).
+    fn flush_frames(&mut self, last: bool) -> Result<(), CacheError> {
+        if self.compress {
+            return self.flush_compressed(last);
+        }
+        if self.buffered_rows == 0 {
+            return Ok(());
+        }
+        let e = h5err(&self.path);
+        let (a, b) = (self.written_rows, self.written_rows + self.buffered_rows);
+        for ((ds, buf), (_, dim)) in self
+            .frames
+            .iter()
+            .zip(&mut self.buffers)
+            .zip(&self.header.frame_layout)
+        {
+            if ds.shape()[0] < b {
+                ds.resize((b, *dim)).map_err(&e)?;
+            }
+            let arr = Array2::from_shape_vec((self.buffered_rows, *dim), std::mem::take(buf))
+                .expect("buffer shape");
+            ds.write_slice(&arr, s![a..b, ..]).map_err(&e)?;
+        }
+        self.written_rows = b;
+        self.buffered_rows = 0;
+        Ok(())
+    }
+
+    fn flush_compressed(&mut self, last: bool) -> Result<(), CacheError> {
+        let whole = self.buffered_rows / CHUNK_ROWS;
+        let n_chunks = if last {
+            self.buffered_rows.div_ceil(CHUNK_ROWS)
+        } else {
+            whole
+        };
+        if n_chunks == 0 {
+            return Ok(());
+        }
+        debug_assert_eq!(self.written_rows % CHUNK_ROWS, 0);
+        let first = self.written_rows / CHUNK_ROWS;
+        let rows = (n_chunks * CHUNK_ROWS).min(self.buffered_rows);
+        let e = h5err(&self.path);
+        for ((ds, buf), (_, dim)) in self
+            .frames
+            .iter()
+            .zip(&mut self.buffers)
+            .zip(&self.header.frame_layout)
+        {
+            if ds.shape()[0] < self.written_rows + rows {
+                ds.resize((self.written_rows + rows, *dim)).map_err(&e)?;
+            }
+            let chunks: Vec<Vec<f32>> = (0..n_chunks)
+                .map(|c| {
+                    let mut v = buf
+                        [c * CHUNK_ROWS * dim..((c + 1) * CHUNK_ROWS * dim).min(buf.len())]
+                        .to_vec();
+                    v.resize(CHUNK_ROWS * dim, 0.0);
+                    v
+                })
+                .collect();
+            write_chunks(ds, CHUNK_ROWS, first, &chunks).map_err(|m| CacheError::Hdf5 {
+                path: self.path.clone(),
+                message: m,
+            })?;
+            buf.drain(..rows * dim);
+        }
+        self.written_rows += rows;
+        self.buffered_rows -= rows;
+        Ok(())
+    }
+
+    /// Writes metadata, functionals and the skip list, flushes and closes the file.
+    pub fn finish(mut self, skipped: &[SkipRecord]) -> Result<(), CacheError> {
+        self.flush_frames(true)?;
+        let path = self.path.clone();
+        let e = h5err(&path);
+        for (ds, (_, dim)) in self.frames.iter().zip(&self.header.frame_layout) {
+            if ds.shape()[0] != self.written_rows {
+                ds.resize((self.written_rows, *dim)).map_err(&e)?;
+            }
+        }
+        let m = &self.metas;
+        let g = self.file.create_group("clips").map_err(&e)?;
+        let strs = |f: fn(&ClipMeta) -> &str| m.iter().map(f).collect::<Vec<&str>>();
+        let columns: [Column<ClipMeta>; 10] = [
+            ("path", |c| &c.path),
+            ("corpus", |c| &c.corpus),
+            ("speaker", |c| &c.speaker),
+            ("gender", |c| &c.gender),
+            ("label", |c| &c.label),
+            ("raw_label", |c| &c.raw_label),
+            ("text_id", |c| &c.text_id),
+            ("text", |c| &c.text),
+            ("attrs", |c| &c.attrs),
+            ("content_hash", |c| &c.content_hash),
+        ];
+        for (name, f) in columns {
+            write_strings(&g, name, &strs(f)).map_err(&e)?;
+        }
+        write_numbers(
+            &g,
+            "file_size",
+            &m.iter().map(|c| c.file_size).collect::<Vec<_>>(),
+        )
+        .map_err(&e)?;
+        write_numbers(
+            &g,
+            "file_mtime_ns",
+            &m.iter().map(|c| c.file_mtime_ns).collect::<Vec<_>>(),
+        )
+        .map_err(&e)?;
+        write_numbers(
+            &g,
+            "source_rate",
+            &m.iter().map(|c| c.source_rate).collect::<Vec<_>>(),
+        )
+        .map_err(&e)?;
+        write_numbers(
+            &g,
+            "source_channels",
+            &m.iter().map(|c| c.source_channels).collect::<Vec<_>>(),
+        )
+        .map_err(&e)?;
+        write_numbers(
+            &g,
+            "source_duration_s",
+            &m.iter().map(|c| c.source_duration_s).collect::<Vec<_>>(),
+        )
+        .map_err(&e)?;
+        write_numbers(
+            &g,
+            "duration_s",
+            &m.iter().map(|c| c.duration_s).collect::<Vec<_>>(),
+        )
+        .map_err(&e)?;
+        write_numbers(
+            &g,
+            "n_frames",
+            &m.iter().map(|c| c.n_frames).collect::<Vec<_>>(),
+        )
+        .map_err(&e)?;
+        write_numbers(
+            &g,
+            "frame_offset",
+            &m.iter().map(|c| c.frame_offset).collect::<Vec<_>>(),
+        )
+        .map_err(&e)?;
+
+        let k = self.header.functional_names.len();
+        if k > 0 {
+            let arr = Array2::from_shape_vec((m.len(), k), std::mem::take(&mut self.functionals))
+                .expect("functionals shape");
+            self.file
+                .new_dataset_builder()
+                .with_data(&arr)
+                .create("functionals")
+                .map_err(&e)?;
+            let names: Vec<&str> = self
+                .header
+                .functional_names
+                .iter()
+                .map(String::as_str)
+                .collect();
+            write_strings(&self.file, "functional_names", &names).map_err(&e)?;
+        }
+        let sg = self.file.create_group("skipped").map_err(&e)?;
+        let cols: [Column<SkipRecord>; 4] = [
+            ("path", |s| &s.path),
+            ("corpus", |s| &s.corpus),
+            ("kind", |s| &s.kind),
+            ("reason", |s| &s.reason),
+        ];
+        for (name, f) in cols {
+            write_strings(&sg, name, &skipped.iter().map(f).collect::<Vec<_>>()).map_err(&e)?;
+        }
+
+        let h = &self.header;
+        set_attr_str(&self.file, "ser_version", env!("CARGO_PKG_VERSION")).map_err(&e)?;
+        set_attr_str(&self.file, "feature_config", &h.config_toml).map_err(&e)?;
+        set_attr_str(&self.file, "feature_config_hash", &h.config_hash).map_err(&e)?;
+        let names: Vec<&str> = h.frame_layout.iter().map(|(n, _)| n.as_str()).collect();
+        set_attr_str(&self.file, "frame_features", &names.join(",")).map_err(&e)?;
+        self.file
+            .new_attr::<u64>()
+            .shape(())
+            .create("n_clips")
+            .map_err(&e)?
+            .write_scalar(&(m.len() as u64))
+            .map_err(&e)?;
+        self.file
+            .new_attr::<u32>()
+            .shape(())
+            .create("format_version")
+            .map_err(&e)?
+            .write_scalar(&FORMAT_VERSION)
+            .map_err(&e)?;
+        // Written last: a file without it was never finished.
+        set_attr_str(&self.file, "format", FORMAT).map_err(&e)?;
+        self.file.flush().map_err(&e)?;
+        drop(self.frames);
+        self.file.close().map_err(&e)?;
+        std::fs::File::open(&path)
+            .and_then(|f| f.sync_all())
+            .map_err(|err| CacheError::Io {
+                path: path.clone(),
+                source: err,
+            })?;
+        Ok(())
+    }
+}
+
+/// An open cache (final file or shard).
+pub struct Cache {
+    path: PathBuf,
+    file: hdf5::File,
+    /// Config and layout.
+    pub header: CacheHeader,
+    /// One entry per clip, sorted as stored.
+    pub clips: Vec<ClipMeta>,
+    /// Files left out, with reasons.
+    pub skipped: Vec<SkipRecord>,
+}
+
+impl Cache {
+    /// Opens a finished cache; an unfinished or foreign file is a [`CacheError::Format`].
+    pub fn open(path: &Path) -> Result<Self, CacheError> {
+        let e = h5err(path);
+        let file = hdf5::File::open(path).map_err(&e)?;
+        let not_ours = |m: &str| CacheError::Format {
+            path: path.to_path_buf(),
+            message: m.to_string(),
+        };
+        match read_attr_str(&file, "format") {
+            Ok(f) if f == FORMAT => {}
+            Ok(f) => {
+                return Err(not_ours(&format!(
+                    "format attribute is '{f}', not a ser cache"
+                )));
+            }
+            Err(_) => {
+                return Err(not_ours(
+                    "no 'format' attribute: not a ser cache, or its writing never finished",
+                ));
+            }
+        }
+        let version = file
+            .attr("format_version")
+            .and_then(|a| a.read_scalar::<u32>())
+            .map_err(&e)?;
+        if version != FORMAT_VERSION {
+            return Err(not_ours(&format!(
+                "format_version {version}; this ser reads version {FORMAT_VERSION}"
+            )));
+        }
+        let config_toml = read_attr_str(&file, "feature_config").map_err(&e)?;
+        let config_hash = read_attr_str(&file, "feature_config_hash").map_err(&e)?;
+        let fg = file.group("frames").map_err(&e)?;
+        let names = read_attr_str(&file, "frame_features").map_err(&e)?;
+        let mut frame_layout = Vec::new();
+        for name in names.split(',').filter(|n| !n.is_empty()) {
+            let ds = fg.dataset(name).map_err(&e)?;
+            frame_layout.push((name.to_string(), ds.shape()[1]));
+        }
+        let functional_names = if file.link_exists("functional_names") {
+            read_strings(&file, "functional_names").map_err(&e)?
+        } else {
+            vec![]
+        };
+        let g = file.group("clips").map_err(&e)?;
+        let col = |n: &str| read_strings(&g, n);
+        let (path_c, corpus, speaker, gender, label, raw_label, text_id, text, attrs, hash) = (
+            col("path").map_err(&e)?,
+            col("corpus").map_err(&e)?,
+            col("speaker").map_err(&e)?,
+            col("gender").map_err(&e)?,
+            col("label").map_err(&e)?,
+            col("raw_label").map_err(&e)?,
+            col("text_id").map_err(&e)?,
+            col("text").map_err(&e)?,
+            col("attrs").map_err(&e)?,
+            col("content_hash").map_err(&e)?,
+        );
+        let num = |n: &str| g.dataset(n).and_then(|d| d.read_raw::<f64>());
+        let unum = |n: &str| g.dataset(n).and_then(|d| d.read_raw::<u64>());
+        let (size, mtime) = (
+            unum("file_size").map_err(&e)?,
+            g.dataset("file_mtime_ns")
+                .and_then(|d| d.read_raw::<i64>())
+                .map_err(&e)?,
+        );
+        let (rate, chans) = (
+            unum("source_rate").map_err(&e)?,
+            unum("source_channels").map_err(&e)?,
+        );
+        let (sdur, dur) = (
+            num("source_duration_s").map_err(&e)?,
+            num("duration_s").map_err(&e)?,
+        );
+        let (nf, off) = (
+            unum("n_frames").map_err(&e)?,
+            unum("frame_offset").map_err(&e)?,
+        );
+        let clips = (0..path_c.len())
+            .map(|i| ClipMeta {
+                path: path_c[i].clone(),
+                corpus: corpus[i].clone(),
+                speaker: speaker[i].clone(),
+                gender: gender[i].clone(),
+                label: label[i].clone(),
+                raw_label: raw_label[i].clone(),
+                text_id: text_id[i].clone(),
+                text: text[i].clone(),
+                attrs: attrs[i].clone(),
+                content_hash: hash[i].clone(),
+                file_size: size[i],
+                file_mtime_ns: mtime[i],
+                source_rate: rate[i] as u32,
+                source_channels: chans[i] as u32,
+                source_duration_s: sdur[i],
+                duration_s: dur[i],
+                n_frames: nf[i],
+                frame_offset: off[i],
+            })
+            .collect();
+        let sg = file.group("skipped").map_err(&e)?;
+        let (sp, sc, sk, sr) = (
+            read_strings(&sg, "path").map_err(&e)?,
+            read_strings(&sg, "corpus").map_err(&e)?,
+            read_strings(&sg, "kind").map_err(&e)?,
+            read_strings(&sg, "reason").map_err(&e)?,
+        );
+        let skipped = (0..sp.len())
+            .map(|i| SkipRecord {
+                path: sp[i].clone(),
+                corpus: sc[i].clone(),
+                kind: sk[i].clone(),
+                reason: sr[i].clone(),
+            })
+            .collect();
+        let header = CacheHeader {
+            config_toml,
+            config_hash,
+            frame_layout,
+            functional_names,
+        };
+        Ok(Cache {
+            path: path.to_path_buf(),
+            file,
+            header,
+            clips,
+            skipped,
+        })
+    }
+
+    /// The file this cache was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Frame-level array `name` of clip `index` as `[n_frames * dim]` (frame-major).
+    pub fn frames(&self, name: &str, index: usize) -> Result<Vec<f32>, CacheError> {
+        let c = &self.clips[index];
+        self.frame_rows(name, c.frame_offset as usize, c.n_frames as usize)
+    }
+
+    /// Rows `start .. start + rows` of a frame dataset, flattened.
+    pub fn frame_rows(
+        &self,
+        name: &str,
+        start: usize,
+        rows: usize,
+    ) -> Result<Vec<f32>, CacheError> {
+        let e = h5err(&self.path);
+        let ds = self.file.dataset(&format!("frames/{name}")).map_err(&e)?;
+        if rows == 0 {
+            return Ok(Vec::new());
+        }
+        let arr: Array2<f32> = ds.read_slice_2d(s![start..start + rows, ..]).map_err(&e)?;
+        Ok(arr.into_raw_vec_and_offset().0)
+    }
+
+    /// The `[n_clips, n_functionals]` matrix, flattened (empty when not computed).
+    pub fn functionals(&self) -> Result<Vec<f32>, CacheError> {
+        if self.header.functional_names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let e = h5err(&self.path);
+        self.file
+            .dataset("functionals")
+            .and_then(|d| d.read_raw::<f32>())
+            .map_err(&e)
+    }
+}

@@ -1,0 +1,160 @@
+//! `ser extract`: corpora → HDF5 feature cache.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use ser_cache::{ExtractJob, extract};
+use ser_data::{CorpusSpec, scan};
+use ser_features::{Extractor, FeatureConfig};
+
+use crate::progress::ClipBar;
+
+/// Arguments of `ser extract`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "CORPUS forms: PATH | KIND=PATH | NAME=PATH | NAME:KIND=PATH, with KIND one of \
+ravdess, cremad, tess, savee, emodb, iemocap, csv. NAME is written into every clip's `corpus` field.\n\n\
+Re-running with the same config only processes new or changed files; a different config is refused \
+(--overwrite replaces the cache). A killed run resumes from <out>.parts/ when run again.\n\n\
+Exit status: 0 all files cached; 3 done, but some files were skipped (listed with reasons, and \
+stored in the cache under /skipped); 1 error."
+)]
+pub struct Args {
+    /// Corpus to extract (repeat for several).
+    #[arg(long = "corpus", value_name = "CORPUS", required = true)]
+    corpora: Vec<String>,
+    /// Feature config TOML (default: librosa's defaults; see `ser features show`).
+    #[arg(long, value_name = "CONFIG.toml")]
+    features: Option<PathBuf>,
+    /// Cache file to create or update.
+    #[arg(long, value_name = "FILE.h5")]
+    out: PathBuf,
+    /// Label map for a corpus name or kind, replacing datasets/<kind>.toml (repeatable).
+    #[arg(long, value_name = "NAME=FILE")]
+    label_map: Vec<String>,
+    /// Clips per resumable batch.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    batch: usize,
+    /// Replace a cache made with a different feature config.
+    #[arg(long)]
+    overwrite: bool,
+    /// Also write the skipped files and reasons to this CSV.
+    #[arg(long, value_name = "FILE.csv")]
+    skipped_csv: Option<PathBuf>,
+}
+
+pub fn load_config(path: Option<&PathBuf>) -> anyhow::Result<FeatureConfig> {
+    match path {
+        None => Ok(FeatureConfig::default()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading feature config {}", p.display()))?;
+            FeatureConfig::from_toml(&text).with_context(|| format!("in {}", p.display()))
+        }
+    }
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let cfg = load_config(a.features.as_ref())?;
+    let extractor = Extractor::new(cfg)?;
+    let mut maps = Vec::new();
+    for m in &a.label_map {
+        let Some((who, file)) = m.split_once('=') else {
+            bail!("--label-map '{m}': write NAME=FILE or KIND=FILE")
+        };
+        maps.push((who.to_string(), PathBuf::from(file)));
+    }
+    let mut scans = Vec::new();
+    for arg in &a.corpora {
+        let mut spec = CorpusSpec::parse(arg)?;
+        spec.label_map = maps
+            .iter()
+            .find(|(w, _)| *w == spec.name)
+            .or_else(|| {
+                maps.iter()
+                    .find(|(w, _)| w.parse::<ser_data::CorpusKind>().ok() == Some(spec.kind))
+            })
+            .map(|(_, f)| f.clone());
+        let s = scan(&spec)?;
+        eprintln!(
+            "{:<16} {:>6} clips  {:>4} skipped  {:<8} {}",
+            s.name,
+            s.records.len(),
+            s.skipped.iter().filter(|k| !k.is_exclusion()).count(),
+            s.kind.as_str(),
+            s.root.display()
+        );
+        if scans
+            .iter()
+            .any(|o: &ser_data::CorpusScan| o.name == s.name)
+        {
+            bail!(
+                "two corpora are named '{}': give each a distinct NAME (NAME=PATH)",
+                s.name
+            );
+        }
+        scans.push(s);
+    }
+    let bar = ClipBar::new("extract");
+    let job = ExtractJob {
+        corpora: &scans,
+        extractor: &extractor,
+        out: a.out.clone(),
+        batch_size: a.batch,
+        overwrite: a.overwrite,
+    };
+    let report = extract(&job, &bar)?;
+    bar.finish();
+    let rate = if report.elapsed_s > 0.0 {
+        report.audio_seconds / report.elapsed_s
+    } else {
+        0.0
+    };
+    println!(
+        "{}: {} clips ({} extracted, {} reused) in {:.1} s, {:.0} s of audio ({:.0} audio-s/s)",
+        report.out.display(),
+        report.clips,
+        report.computed,
+        report.reused,
+        report.elapsed_s,
+        report.audio_seconds,
+        rate
+    );
+    if let Some(p) = &a.skipped_csv {
+        let mut f =
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
+        writeln!(f, "path,corpus,kind,reason")?;
+        for s in &report.skipped {
+            let q = |v: &str| format!("\"{}\"", v.replace('"', "\"\""));
+            writeln!(
+                f,
+                "{},{},{},{}",
+                q(&s.path),
+                q(&s.corpus),
+                q(&s.kind),
+                q(&s.reason)
+            )?;
+        }
+    }
+    let problems: Vec<_> = report.problems().collect();
+    let excluded = report.skipped.len() - problems.len();
+    if excluded > 0 {
+        println!("{excluded} clips excluded by label maps (see `ser corpus inspect`)");
+    }
+    if problems.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("\n{} files skipped:", problems.len());
+    for s in problems.iter().take(20) {
+        eprintln!("  {} [{}]: {}", s.path, s.kind, s.reason);
+    }
+    if problems.len() > 20 {
+        eprintln!(
+            "  ... and {} more (all are in the cache under /skipped; --skipped-csv writes them out)",
+            problems.len() - 20
+        );
+    }
+    Ok(ExitCode::from(3))
+}

@@ -1,0 +1,7 @@
+//! One module per subcommand.
+
+pub mod cache;
+pub mod corpus;
+pub mod extract;
+pub mod features;
+pub mod synth;

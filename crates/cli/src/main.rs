@@ -1,0 +1,66 @@
+//! `ser`: speech emotion recognition from corpora to features.
+//!
+//! A thin layer over the library crates: it parses arguments, draws progress bars and turns
+//! errors into messages and exit codes. Exit codes: 0 success; 1 error; 3 finished, but some
+//! files were skipped (each listed with its reason).
+
+mod commands;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Speech emotion recognition: corpora in, features out.
+#[derive(Parser)]
+#[command(name = "ser", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// Worker threads for decoding and features (default: all cores).
+    #[arg(long, global = true, value_name = "N")]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write the built-in synthetic emotional speech corpora (RAVDESS and CREMA-D layouts).
+    Synth(commands::synth::Args),
+    /// Look at corpora before using them.
+    #[command(subcommand)]
+    Corpus(commands::corpus::Command),
+    /// Extract features of one or more corpora into an HDF5 cache.
+    Extract(commands::extract::Args),
+    /// Show feature configs.
+    #[command(subcommand)]
+    Features(commands::features::Command),
+    /// Look into a feature cache.
+    #[command(subcommand)]
+    Cache(commands::cache::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads
+        && let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+    {
+        eprintln!("error: cannot start {n} threads: {e}");
+        return ExitCode::from(1);
+    }
+    let result = match cli.command {
+        Command::Synth(a) => commands::synth::run(a),
+        Command::Corpus(c) => commands::corpus::run(c),
+        Command::Extract(a) => commands::extract::run(a),
+        Command::Features(c) => commands::features::run(c),
+        Command::Cache(c) => commands::cache::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

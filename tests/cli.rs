@@ -1,0 +1,382 @@
+//! End-to-end tests of the `ser` binary, as a user runs it: synthetic corpus → cache → h5py,
+//! bad input, kill and resume, config mixing, help texts.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use ser_cache::Cache;
+
+fn ser() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ser"))
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("ser runs");
+    if std::env::var_os("SER_TEST_VERBOSE").is_some() {
+        eprintln!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn synth_tiny(dir: &Path) {
+    let o = run(ser()
+        .args(["synth", "--tiny", "--seed", "3", "--out"])
+        .arg(dir));
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+fn features() -> PathBuf {
+    repo().join("experiments/features/logmel_16k.toml")
+}
+
+/// Python with h5py: $SER_PYTHON, the repo's .venv (made by scripts/setup.sh), or python3.
+/// Missing in CI is a failure; elsewhere the h5py part is skipped with a notice.
+fn python_with_h5py() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("SER_PYTHON").map(PathBuf::from),
+        Some(repo().join(".venv/bin/python")),
+        Some("python3".into()),
+    ];
+    for p in candidates.into_iter().flatten() {
+        let ok = Command::new(&p)
+            .args(["-c", "import h5py, numpy"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return Some(p);
+        }
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("CI: no python with h5py found (run scripts/setup.sh, or set SER_PYTHON)");
+    }
+    eprintln!("notice: no python with h5py; skipping the h5py check (run scripts/setup.sh)");
+    None
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["synth", "--help"],
+        vec!["corpus", "inspect", "--help"],
+        vec!["extract", "--help"],
+        vec!["features", "show", "--help"],
+        vec!["cache", "info", "--help"],
+    ] {
+        let o = run(ser().args(&args));
+        assert!(o.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Usage: ser"),
+            "{args:?}"
+        );
+    }
+    let o = run(ser().args(["extract", "--help"]));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Exit status"));
+}
+
+#[test]
+fn synth_then_extract_gives_a_cache_h5py_reads_with_correct_labels_and_speakers() {
+    let d = tempfile::tempdir().unwrap();
+    let synth = d.path().join("synth");
+    synth_tiny(&synth);
+    let o = run(ser().args(["corpus", "inspect"]).arg(synth.join("ravdess")));
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("corpus synth_ravdess (ravdess layout)") && t.contains("240 clips, 4 speakers"),
+        "{t}"
+    );
+    assert!(t.contains("duplicates: none"), "{t}");
+
+    let cache = d.path().join("cache.h5");
+    let o = run(ser()
+        .args(["extract", "--corpus"])
+        .arg(synth.join("ravdess"))
+        .arg("--corpus")
+        .arg(synth.join("cremad"))
+        .arg("--features")
+        .arg(features())
+        .arg("--out")
+        .arg(&cache));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("328 clips (328 extracted, 0 reused)"),
+        "{}",
+        text(&o)
+    );
+
+    let Some(py) = python_with_h5py() else { return };
+    let script = r#"
+import sys, h5py, json
+with h5py.File(sys.argv[1], "r") as f:
+    c = f["clips"]
+    off, n = c["frame_offset"][:], c["n_frames"][:]
+    rows = []
+    for i, (p, corpus, spk, g, lab) in enumerate(zip(*(c[k].asstr()[:] for k in ["path", "corpus", "speaker", "gender", "label"]))):
+        x = f["frames/logmel"][off[i]:off[i] + n[i]]
+        rows.append([p, corpus, spk, g, lab, list(x.shape)])
+    print(json.dumps({"rows": rows, "hash": f.attrs["feature_config_hash"], "func": list(f["functionals"].shape)}))
+"#;
+    let o = Command::new(py)
+        .args(["-c", script])
+        .arg(&cache)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "h5py failed: {}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 328);
+    assert_eq!(v["func"][0], 328);
+    let ravdess = [
+        "neutral",
+        "calm",
+        "happy",
+        "sad",
+        "angry",
+        "fearful",
+        "disgust",
+        "surprised",
+    ];
+    let cremad = [
+        ("ANG", "angry"),
+        ("DIS", "disgust"),
+        ("FEA", "fearful"),
+        ("HAP", "happy"),
+        ("NEU", "neutral"),
+        ("SAD", "sad"),
+    ];
+    for r in rows {
+        let (path, corpus, speaker, gender, label) = (
+            r[0].as_str().unwrap(),
+            r[1].as_str().unwrap(),
+            r[2].as_str().unwrap(),
+            r[3].as_str().unwrap(),
+            r[4].as_str().unwrap(),
+        );
+        let stem = Path::new(path).file_stem().unwrap().to_str().unwrap();
+        assert_eq!(r[5][1], 64, "{path}");
+        assert!(r[5][0].as_u64().unwrap() > 10, "{path}");
+        match corpus {
+            "synth_ravdess" => {
+                let f: Vec<&str> = stem.split('-').collect();
+                assert_eq!(label, ravdess[f[2].parse::<usize>().unwrap() - 1], "{path}");
+                assert_eq!(speaker, f[6], "{path}");
+                let male = f[6].parse::<u32>().unwrap() % 2 == 1;
+                assert_eq!(gender, if male { "male" } else { "female" }, "{path}");
+            }
+            "synth_cremad" => {
+                let f: Vec<&str> = stem.split('_').collect();
+                assert_eq!(
+                    label,
+                    cremad.iter().find(|(c, _)| *c == f[2]).unwrap().1,
+                    "{path}"
+                );
+                assert_eq!(speaker, f[0], "{path}");
+            }
+            other => panic!("unexpected corpus {other}"),
+        }
+    }
+}
+
+#[test]
+fn bad_files_are_listed_and_the_exit_status_says_so() {
+    let d = tempfile::tempdir().unwrap();
+    let actor = d.path().join("corpus/Actor_01");
+    std::fs::create_dir_all(&actor).unwrap();
+    let tone: Vec<f32> = (0..24_000)
+        .map(|i| 0.3 * (i as f32 * 0.07).sin() * ((i / 4000) % 2) as f32)
+        .collect();
+    for good in [
+        "03-01-05-01-01-01-01.wav",
+        "03-01-04-02-02-01-01.wav",
+        "03-01-03-01-01-02-01.wav",
+    ] {
+        ser_audio::write_wav_i16(&actor.join(good), &tone, 16_000).unwrap();
+    }
+    let full = std::fs::read(actor.join("03-01-05-01-01-01-01.wav")).unwrap();
+    std::fs::write(
+        actor.join("03-01-06-01-01-01-01.wav"),
+        &full[..full.len() / 3],
+    )
+    .unwrap();
+    std::fs::write(actor.join("03-01-07-01-01-01-01.wav"), b"").unwrap();
+    ser_audio::write_wav_f32(
+        &actor.join("03-01-08-01-01-01-01.wav"),
+        &vec![f32::NAN; 1000],
+        16_000,
+    )
+    .unwrap();
+    std::fs::write(
+        actor.join("03-01-02-01-01-01-01.wav"),
+        "not audio at all\n".repeat(20),
+    )
+    .unwrap();
+    ser_audio::write_wav_i16(&actor.join("take_2_final.wav"), &tone, 16_000).unwrap();
+
+    let cache = d.path().join("c.h5");
+    let o = run(ser()
+        .arg("extract")
+        .arg("--corpus")
+        .arg(format!("ravdess={}", d.path().join("corpus").display()))
+        .arg("--features")
+        .arg(features())
+        .arg("--out")
+        .arg(&cache));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("5 files skipped"), "{t}");
+    for (file, why) in [
+        ("03-01-06-01-01-01-01.wav", "truncated"),
+        ("03-01-07-01-01-01-01.wav", "empty"),
+        ("03-01-08-01-01-01-01.wav", "NaN"),
+        ("03-01-02-01-01-01-01.wav", "not a recognised audio format"),
+        ("take_2_final.wav", "does not follow the RAVDESS convention"),
+    ] {
+        let line = t
+            .lines()
+            .find(|l| l.contains(file))
+            .unwrap_or_else(|| panic!("{file} not listed:\n{t}"));
+        assert!(line.contains(why), "{file}: {line}");
+    }
+    let c = Cache::open(&cache).unwrap();
+    assert_eq!(c.clips.len(), 3);
+    assert_eq!(c.skipped.len(), 5);
+}
+
+#[test]
+fn killed_extraction_resumes_to_the_same_cache_as_an_uninterrupted_run() {
+    let d = tempfile::tempdir().unwrap();
+    let synth = d.path().join("synth");
+    synth_tiny(&synth);
+    let args = |out: &Path| {
+        let mut c = ser();
+        c.args(["--threads", "1", "extract", "--batch", "8", "--corpus"])
+            .arg(synth.join("ravdess"))
+            .arg("--corpus")
+            .arg(synth.join("cremad"))
+            .arg("--features")
+            .arg(features())
+            .arg("--out")
+            .arg(out);
+        c
+    };
+    let whole = d.path().join("whole.h5");
+    let o = run(&mut args(&whole));
+    assert!(o.status.success(), "{}", text(&o));
+
+    let out = d.path().join("killed.h5");
+    let parts = d.path().join("killed.h5.parts");
+    let mut child = args(&out)
+        .env("SER_TEST_BATCH_DELAY_MS", "150")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let shards = || {
+        std::fs::read_dir(&parts)
+            .map(|r| {
+                r.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".h5"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    while shards() < 4 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "extraction never produced shards"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "extraction finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no clean-up runs
+    child.wait().unwrap();
+    assert!(!out.exists(), "a killed run must not leave a cache file");
+
+    let o = run(&mut args(&out));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("resuming an interrupted extraction"),
+        "{}",
+        text(&o)
+    );
+    assert!(!parts.exists());
+    let (a, b) = (Cache::open(&whole).unwrap(), Cache::open(&out).unwrap());
+    assert_eq!(a.header, b.header);
+    assert_eq!(a.clips, b.clips);
+    assert_eq!(a.skipped, b.skipped);
+    assert_eq!(a.functionals().unwrap(), b.functionals().unwrap());
+    let rows: usize = a.clips.iter().map(|c| c.n_frames as usize).sum();
+    for (name, _) in &a.header.frame_layout {
+        assert_eq!(
+            a.frame_rows(name, 0, rows).unwrap(),
+            b.frame_rows(name, 0, rows).unwrap(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn configs_never_mix_and_bad_configs_name_the_key() {
+    let d = tempfile::tempdir().unwrap();
+    let synth = d.path().join("synth");
+    synth_tiny(&synth);
+    let cache = d.path().join("c.h5");
+    let extract = |features: &Path| {
+        run(ser()
+            .args(["extract", "--corpus"])
+            .arg(synth.join("cremad"))
+            .arg("--features")
+            .arg(features)
+            .arg("--out")
+            .arg(&cache))
+    };
+    assert!(extract(&features()).status.success());
+    let o = extract(&repo().join("experiments/features/librosa_default.toml"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("--overwrite") && text(&o).contains("does not mix"),
+        "{}",
+        text(&o)
+    );
+
+    let bad = d.path().join("bad.toml");
+    std::fs::write(&bad, "[mel]\nn_mel = 64\n").unwrap();
+    let o = extract(&bad);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("n_mel") && text(&o).contains("bad.toml"),
+        "{}",
+        text(&o)
+    );
+
+    let o = run(ser()
+        .args(["extract", "--corpus", "ravdess=/no/such/folder", "--out"])
+        .arg(&cache));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("no such file or folder"), "{}", text(&o));
+}
