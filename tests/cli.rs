@@ -45,6 +45,24 @@ fn synth_tiny(dir: &Path) {
     assert!(o.status.success(), "{}", text(&o));
 }
 
+/// `ser extract` of both synthetic corpora under `synth` into `out`, with `extra` options
+/// before the subcommand's own.
+fn extract_synth(synth: &Path, out: &Path, global: &[&str], extra: &[&str]) -> Command {
+    let mut c = ser();
+    c.args(global)
+        .arg("extract")
+        .args(extra)
+        .arg("--corpus")
+        .arg(synth.join("ravdess"));
+    c.arg("--corpus")
+        .arg(synth.join("cremad"))
+        .arg("--features")
+        .arg(features())
+        .arg("--out")
+        .arg(out);
+    c
+}
+
 fn features() -> PathBuf {
     repo().join("experiments/features/logmel_16k.toml")
 }
@@ -109,20 +127,38 @@ fn synth_then_extract_gives_a_cache_h5py_reads_with_correct_labels_and_speakers(
     assert!(t.contains("duplicates: none"), "{t}");
 
     let cache = d.path().join("cache.h5");
-    let o = run(ser()
-        .args(["extract", "--corpus"])
-        .arg(synth.join("ravdess"))
-        .arg("--corpus")
-        .arg(synth.join("cremad"))
-        .arg("--features")
-        .arg(features())
-        .arg("--out")
-        .arg(&cache));
+    let o = run(&mut extract_synth(&synth, &cache, &[], &[]));
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("328 clips (328 extracted, 0 reused)"),
         "{}",
         text(&o)
+    );
+
+    // The synthetic corpus is learnable but not separable by loudness alone: a ridge
+    // classifier on the functionals, leave-one-speaker-out.
+    let c = Cache::open(&cache).unwrap();
+    let names = &c.header.functional_names;
+    let func = c.functionals().unwrap();
+    let rav: Vec<usize> = (0..c.clips.len())
+        .filter(|&i| c.clips[i].corpus == "synth_ravdess")
+        .collect();
+    let all: Vec<usize> = (0..names.len()).collect();
+    let loud: Vec<usize> = names
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.starts_with("rms_"))
+        .map(|(i, _)| i)
+        .collect();
+    let ua_all = ridge_loso_ua(&c, &func, names.len(), &rav, &all);
+    let ua_loud = ridge_loso_ua(&c, &func, names.len(), &rav, &loud);
+    eprintln!(
+        "synthetic RAVDESS-layout corpus, LOSO ridge classifier: UA {ua_all:.3} with all functionals, {ua_loud:.3} with loudness only (chance 0.125)"
+    );
+    assert!(ua_all > 0.3, "not learnable: UA {ua_all}");
+    assert!(
+        ua_loud < 0.3 && ua_loud + 0.1 < ua_all,
+        "loudness alone separates too well: {ua_loud} vs {ua_all}"
     );
 
     let Some(py) = python_with_h5py() else { return };
@@ -198,6 +234,99 @@ with h5py.File(sys.argv[1], "r") as f:
     }
 }
 
+/// Unweighted accuracy of a ridge classifier (least squares onto one-hot labels, features
+/// standardised on the training speakers, alpha 10) with leave-one-speaker-out over
+/// `clips`, using `cols` of the functionals matrix.
+fn ridge_loso_ua(c: &Cache, func: &[f32], k: usize, clips: &[usize], cols: &[usize]) -> f64 {
+    let x = |i: usize, j: usize| func[i * k + cols[j]] as f64;
+    let d = cols.len() + 1; // + bias
+    let mut speakers: Vec<&str> = clips.iter().map(|&i| c.clips[i].speaker.as_str()).collect();
+    speakers.sort();
+    speakers.dedup();
+    let mut labels: Vec<&str> = clips.iter().map(|&i| c.clips[i].label.as_str()).collect();
+    labels.sort();
+    labels.dedup();
+    let label_of = |i: usize| labels.iter().position(|l| *l == c.clips[i].label).unwrap();
+    let (mut hits, mut totals) = (vec![0usize; labels.len()], vec![0usize; labels.len()]);
+    for test in &speakers {
+        let train: Vec<usize> = clips
+            .iter()
+            .copied()
+            .filter(|&i| c.clips[i].speaker != *test)
+            .collect();
+        let n = train.len() as f64;
+        let mean: Vec<f64> = (0..cols.len())
+            .map(|j| train.iter().map(|&i| x(i, j)).sum::<f64>() / n)
+            .collect();
+        let sd: Vec<f64> = (0..cols.len())
+            .map(|j| {
+                (train
+                    .iter()
+                    .map(|&i| (x(i, j) - mean[j]).powi(2))
+                    .sum::<f64>()
+                    / n)
+                    .sqrt()
+                    .max(1e-9)
+            })
+            .collect();
+        let z = |i: usize| {
+            let mut v: Vec<f64> = (0..cols.len())
+                .map(|j| (x(i, j) - mean[j]) / sd[j])
+                .collect();
+            v.push(1.0);
+            v
+        };
+        // Normal equations [X^T X + alpha I | X^T Y], solved by Gauss-Jordan elimination.
+        let m = labels.len();
+        let mut a = vec![vec![0.0f64; d + m]; d];
+        for &i in &train {
+            let v = z(i);
+            for r in 0..d {
+                for s in 0..d {
+                    a[r][s] += v[r] * v[s];
+                }
+                a[r][d + label_of(i)] += v[r];
+            }
+        }
+        for (r, row) in a.iter_mut().enumerate().take(d - 1) {
+            row[r] += 10.0;
+        }
+        for col in 0..d {
+            let piv = (col..d)
+                .max_by(|&p, &q| a[p][col].abs().total_cmp(&a[q][col].abs()))
+                .unwrap();
+            a.swap(col, piv);
+            let div = a[col][col];
+            a[col].iter_mut().for_each(|v| *v /= div);
+            for r in 0..d {
+                if r != col {
+                    let f = a[r][col];
+                    if f != 0.0 {
+                        for s in col..d + m {
+                            a[r][s] -= f * a[col][s];
+                        }
+                    }
+                }
+            }
+        }
+        for &i in clips.iter().filter(|&&i| c.clips[i].speaker == *test) {
+            let v = z(i);
+            let score = |l: usize| (0..d).map(|r| v[r] * a[r][d + l]).sum::<f64>();
+            let pred = (0..m)
+                .max_by(|&p, &q| score(p).total_cmp(&score(q)))
+                .unwrap();
+            let truth = label_of(i);
+            totals[truth] += 1;
+            hits[truth] += usize::from(pred == truth);
+        }
+    }
+    hits.iter()
+        .zip(&totals)
+        .map(|(h, t)| *h as f64 / *t as f64)
+        .sum::<f64>()
+        / labels.len() as f64
+}
+
 #[test]
 fn bad_files_are_listed_and_the_exit_status_says_so() {
     let d = tempfile::tempdir().unwrap();
@@ -268,18 +397,7 @@ fn killed_extraction_resumes_to_the_same_cache_as_an_uninterrupted_run() {
     let d = tempfile::tempdir().unwrap();
     let synth = d.path().join("synth");
     synth_tiny(&synth);
-    let args = |out: &Path| {
-        let mut c = ser();
-        c.args(["--threads", "1", "extract", "--batch", "8", "--corpus"])
-            .arg(synth.join("ravdess"))
-            .arg("--corpus")
-            .arg(synth.join("cremad"))
-            .arg("--features")
-            .arg(features())
-            .arg("--out")
-            .arg(out);
-        c
-    };
+    let args = |out: &Path| extract_synth(&synth, out, &["--threads", "1"], &["--batch", "8"]);
     let whole = d.path().join("whole.h5");
     let o = run(&mut args(&whole));
     assert!(o.status.success(), "{}", text(&o));

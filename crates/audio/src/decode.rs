@@ -96,12 +96,42 @@ fn decode_wav(bytes: &[u8]) -> Result<Decoded, AudioError> {
     })?;
     let spec = reader.spec();
     let declared = reader.len() as usize;
-    let mut samples = Vec::with_capacity(declared);
     let truncated = |got: usize| {
         AudioError::Truncated(format!(
             "the WAV header declares {declared} samples but the file ends after {got}"
         ))
     };
+    // Fast path for the common encodings: convert the data chunk in place rather than
+    // through hound's per-sample reader (a third of an extraction's time otherwise).
+    let width = match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Int, 16) => Some(2),
+        (hound::SampleFormat::Float, 32) => Some(4),
+        _ => None,
+    };
+    if let Some(width) = width {
+        let start = reader.into_inner().position() as usize;
+        let data = &bytes[start.min(bytes.len())..];
+        let available = data.len() / width;
+        if available < declared {
+            return Err(truncated(available));
+        }
+        let data = &data[..declared * width];
+        let samples: Vec<f32> = if width == 2 {
+            data.chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
+                .collect()
+        } else {
+            data.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        };
+        return Ok(Decoded {
+            samples,
+            channels: spec.channels as usize,
+            sample_rate: spec.sample_rate,
+        });
+    }
+    let mut samples = Vec::with_capacity(declared);
     match spec.sample_format {
         hound::SampleFormat::Float => {
             if spec.bits_per_sample != 32 {

@@ -364,6 +364,28 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
     }
     skipped.sort_by(|a, b| (&a.corpus, &a.path, &a.kind).cmp(&(&b.corpus, &b.path, &b.kind)));
     skipped.dedup();
+    // Nothing changed: the cache on disk is already the result.
+    if let Some(c) = &old {
+        let unchanged = shards.is_empty()
+            && entries.len() == c.clips.len()
+            && entries
+                .values()
+                .enumerate()
+                .all(|(k, s)| matches!(s, Source::Old(i) if *i == k))
+            && skipped == c.skipped;
+        if unchanged {
+            let _ = std::fs::remove_dir_all(&parts);
+            return Ok(ExtractReport {
+                out: out.clone(),
+                clips: entries.len(),
+                computed: 0,
+                reused,
+                skipped,
+                audio_seconds: 0.0,
+                elapsed_s: started.elapsed().as_secs_f64(),
+            });
+        }
+    }
     progress.note(&format!(
         "writing {} clips to {}",
         entries.len(),

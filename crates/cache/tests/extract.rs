@@ -132,9 +132,12 @@ fn rerun_reuses_changed_files_are_recomputed_and_configs_never_mix() {
     let copy = d.path().join("first.h5");
     std::fs::copy(&out, &copy).unwrap();
 
+    let before = std::fs::metadata(&out).unwrap().modified().unwrap();
     let again = extract(&job(&corpora, &ex, out.clone()), &NoProgress).unwrap();
     assert_eq!((again.computed, again.reused), (0, again.clips));
     assert_same_cache(&out, &copy);
+    // Nothing changed, so the file was left alone.
+    assert_eq!(std::fs::metadata(&out).unwrap().modified().unwrap(), before);
 
     // Replace one file with another clip's audio: only it is recomputed.
     let recs = &corpora[0].records;

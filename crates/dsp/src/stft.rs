@@ -74,13 +74,30 @@ pub struct Stft<T: Real> {
     params: StftParams,
     window: Vec<T>,
     fft: Arc<dyn RealToComplex<T>>,
+    power: Option<PowerPlan<T>>,
 }
 
-/// Per-thread work buffers for [`Stft::for_each_frame`], reused across frames and clips.
+/// Power spectrum of a real frame through a half-length complex FFT (even `n_fft`).
+///
+/// Written here rather than through `realfft`: its post-processing step is scalar and took
+/// twice as long as the FFT itself in the log-mel benchmark. This one computes only `|X|^2`
+/// from split real/imaginary arrays, in a loop the compiler vectorises.
+#[derive(Clone)]
+struct PowerPlan<T: Real> {
+    fft: Arc<dyn rustfft::Fft<T>>,
+    tw_re: Vec<T>,
+    tw_im: Vec<T>,
+}
+
+/// Per-thread work buffers for [`Stft::for_each_frame`] and [`Stft::for_each_power`],
+/// reused across frames and clips.
 pub struct StftScratch<T: Real> {
     input: Vec<T>,
     output: Vec<Complex<T>>,
     scratch: Vec<Complex<T>>,
+    packed: Vec<Complex<T>>,
+    split: Vec<T>,
+    power: Vec<T>,
 }
 
 impl<T: Real> Stft<T> {
@@ -89,10 +106,20 @@ impl<T: Real> Stft<T> {
         params.validate()?;
         let window = window_padded(params.window, params.win_length, params.n_fft)?;
         let fft = RealFftPlanner::<T>::new().plan_fft_forward(params.n_fft);
+        let power = params.n_fft.is_multiple_of(2).then(|| {
+            let m = params.n_fft / 2;
+            let ang = |k: usize| -2.0 * std::f64::consts::PI * k as f64 / params.n_fft as f64;
+            PowerPlan {
+                fft: rustfft::FftPlanner::<T>::new().plan_fft_forward(m),
+                tw_re: (0..m).map(|k| T::lit(ang(k).cos())).collect(),
+                tw_im: (0..m).map(|k| T::lit(ang(k).sin())).collect(),
+            }
+        });
         Ok(Stft {
             params,
             window,
             fft,
+            power,
         })
     }
 
@@ -116,12 +143,110 @@ impl<T: Real> Stft<T> {
         )
     }
 
+    /// The signal frames are cut from: padded by `n_fft / 2` on both sides when centred.
+    fn framing_source<'a>(&self, y: &'a [T]) -> std::borrow::Cow<'a, [T]> {
+        let p = &self.params;
+        if p.center {
+            std::borrow::Cow::Owned(pad_signal(y, p.n_fft / 2, p.n_fft / 2, p.pad_mode))
+        } else {
+            std::borrow::Cow::Borrowed(y)
+        }
+    }
+
     /// Fresh work buffers sized for this transform.
     pub fn scratch(&self) -> StftScratch<T> {
+        let half = self.params.n_fft / 2;
+        let inplace = self
+            .power
+            .as_ref()
+            .map_or(0, |p| p.fft.get_inplace_scratch_len());
+        let mut scratch = self.fft.make_scratch_vec();
+        scratch.resize(
+            scratch.len().max(inplace),
+            Complex::new(T::zero(), T::zero()),
+        );
         StftScratch {
             input: self.fft.make_input_vec(),
             output: self.fft.make_output_vec(),
-            scratch: self.fft.make_scratch_vec(),
+            scratch,
+            packed: vec![Complex::new(T::zero(), T::zero()); half],
+            split: vec![T::zero(); 2 * (half + 1)],
+            power: vec![T::zero(); half + 1],
+        }
+    }
+
+    /// Calls `f(frame_index, power)` with `|X[k]|^2` for every frame of `y`, in order:
+    /// the same numbers as squaring [`Stft::for_each_frame`]'s spectrum, faster.
+    #[inline(always)]
+    pub fn for_each_power(
+        &self,
+        y: &[T],
+        scratch: &mut StftScratch<T>,
+        mut f: impl FnMut(usize, &[T]),
+    ) {
+        let Some(plan) = &self.power else {
+            let mut power = std::mem::take(&mut scratch.power);
+            power.resize(self.n_bins(), T::zero());
+            self.for_each_frame(y, scratch, |t, spec| {
+                for (p, c) in power.iter_mut().zip(spec) {
+                    *p = c.re * c.re + c.im * c.im;
+                }
+                f(t, &power);
+            });
+            scratch.power = power;
+            return;
+        };
+        let p = &self.params;
+        let n_frames = self.n_frames(y.len());
+        if n_frames == 0 {
+            return;
+        }
+        let signal = self.framing_source(y);
+        let m = p.n_fft / 2;
+        let half = T::lit(0.5);
+        for t in 0..n_frames {
+            let frame = &signal[t * p.hop_length..t * p.hop_length + p.n_fft];
+            // Pack even/odd samples as one complex sequence of half the length.
+            let w = &self.window[..p.n_fft];
+            for ((z, x), w) in scratch
+                .packed
+                .iter_mut()
+                .zip(frame.chunks_exact(2))
+                .zip(w.chunks_exact(2))
+            {
+                *z = Complex::new(x[0] * w[0], x[1] * w[1]);
+            }
+            plan.fft.process_with_scratch(
+                &mut scratch.packed,
+                &mut scratch.scratch[..plan.fft.get_inplace_scratch_len()],
+            );
+            let (zr, zi) = scratch.split.split_at_mut(m + 1);
+            for ((r, i), z) in zr.iter_mut().zip(zi.iter_mut()).zip(&scratch.packed) {
+                *r = z.re;
+                *i = z.im;
+            }
+            let out = &mut scratch.power;
+            let dc = zr[0] + zi[0];
+            let nyq = zr[0] - zi[0];
+            out[0] = dc * dc;
+            out[m] = nyq * nyq;
+            // k = 1..m, paired with m - k (a reversed walk over the same range).
+            let (fr, fi) = (&zr[1..m], &zi[1..m]);
+            let body = out[1..m]
+                .iter_mut()
+                .zip(fr.iter().zip(fi))
+                .zip(fr.iter().rev().zip(fi.iter().rev()));
+            for (((o, (ar, ai)), (br, bi)), (wr, wi)) in
+                body.zip(plan.tw_re[1..m].iter().zip(&plan.tw_im[1..m]))
+            {
+                let (ar, ai, br, bi) = (*ar, *ai, *br, -*bi);
+                let (er, ei) = (half * (ar + br), half * (ai + bi));
+                let (or, oi) = (half * (ai - bi), half * (br - ar));
+                let xr = er + *wr * or - *wi * oi;
+                let xi = ei + *wr * oi + *wi * or;
+                *o = xr * xr + xi * xi;
+            }
+            f(t, out);
         }
     }
 
@@ -137,13 +262,7 @@ impl<T: Real> Stft<T> {
         if n_frames == 0 {
             return;
         }
-        let padded;
-        let signal: &[T] = if p.center {
-            padded = pad_signal(y, p.n_fft / 2, p.n_fft / 2, p.pad_mode);
-            &padded
-        } else {
-            y
-        };
+        let signal = self.framing_source(y);
         for t in 0..n_frames {
             let start = t * p.hop_length;
             let frame = &signal[start..start + p.n_fft];
@@ -314,6 +433,41 @@ mod tests {
                 let got = spec[t * 9 + k];
                 assert!((got - acc).norm() < 1e-9, "t={t} k={k} {got} vs {acc}");
             }
+        }
+    }
+
+    #[test]
+    fn power_path_equals_the_squared_complex_spectrum() {
+        for (n_fft, win, hop) in [
+            (512, 400, 160),
+            (256, 256, 64),
+            (2048, 2048, 512),
+            (400, 400, 100),
+            (255, 200, 50),
+        ] {
+            let p = params(n_fft, win, hop);
+            let y: Vec<f64> = (0..7000)
+                .map(|i| ((i as f64) * 0.0137).sin() + 0.3 * ((i * 31 % 17) as f64 / 17.0))
+                .collect();
+            let stft = Stft::<f64>::new(p).unwrap();
+            let (spec, frames) = stft.complex(&y);
+            let bins = stft.n_bins();
+            let mut scratch = stft.scratch();
+            let mut seen = 0;
+            stft.for_each_power(&y, &mut scratch, |t, pw| {
+                assert_eq!(pw.len(), bins);
+                for k in 0..bins {
+                    let c = spec[t * bins + k];
+                    let want = c.re * c.re + c.im * c.im;
+                    assert!(
+                        (pw[k] - want).abs() <= 1e-9 * (1.0 + want),
+                        "n_fft {n_fft} t {t} k {k}: {} vs {want}",
+                        pw[k]
+                    );
+                }
+                seen += 1;
+            });
+            assert_eq!(seen, frames);
         }
     }
 

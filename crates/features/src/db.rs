@@ -5,6 +5,7 @@ use ser_dsp::Real;
 
 /// Converts a power array to dB in place. `reference` is a fixed power, or `None` for the
 /// array's maximum (`ref=np.max`). `top_db = inf` disables clipping.
+#[inline(always)]
 pub fn power_to_db<T: Real>(s: &mut [T], reference: Option<f64>, amin: f64, top_db: f64) {
     let ref_value = reference.unwrap_or_else(|| s.iter().fold(0.0f64, |m, v| m.max(v.as_f64())));
     let amin_t = T::lit(amin);

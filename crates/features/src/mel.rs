@@ -123,7 +123,7 @@ impl MelFilterbank {
 }
 
 /// Projects one spectrum frame onto the bands: `out[m] = sum_k w[m][k] * spec[k]`.
-#[inline]
+#[inline(always)]
 pub fn apply_frame<T: Real>(weights: &[(usize, Vec<T>)], spec: &[T], out: &mut [T]) {
     for ((start, w), o) in weights.iter().zip(out.iter_mut()) {
         let s = &spec[*start..*start + w.len()];

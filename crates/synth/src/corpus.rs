@@ -19,8 +19,9 @@ use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::prosody::{Speaker, SynthEmotion, utterance_prosody};
+use crate::prosody::{Speaker, utterance_prosody};
 use crate::voice::{sentence, synthesize};
+use ser_data::Emotion;
 
 /// Size and seed of the synthetic corpora.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,23 +126,23 @@ pub struct SynthReport {
 const CREMAD_SENTENCES: [&str; 12] = [
     "IEO", "TIE", "IOM", "IWW", "TAI", "MTI", "IWL", "ITH", "DFA", "ITS", "TSI", "WSI",
 ];
-const CREMAD_EMOTIONS: [(&str, SynthEmotion); 6] = [
-    ("ANG", SynthEmotion::Angry),
-    ("DIS", SynthEmotion::Disgust),
-    ("FEA", SynthEmotion::Fearful),
-    ("HAP", SynthEmotion::Happy),
-    ("NEU", SynthEmotion::Neutral),
-    ("SAD", SynthEmotion::Sad),
+const CREMAD_EMOTIONS: [(&str, Emotion); 6] = [
+    ("ANG", Emotion::Angry),
+    ("DIS", Emotion::Disgust),
+    ("FEA", Emotion::Fearful),
+    ("HAP", Emotion::Happy),
+    ("NEU", Emotion::Neutral),
+    ("SAD", Emotion::Sad),
 ];
-const RAVDESS_EMOTIONS: [SynthEmotion; 8] = [
-    SynthEmotion::Neutral,
-    SynthEmotion::Calm,
-    SynthEmotion::Happy,
-    SynthEmotion::Sad,
-    SynthEmotion::Angry,
-    SynthEmotion::Fearful,
-    SynthEmotion::Disgust,
-    SynthEmotion::Surprised,
+const RAVDESS_EMOTIONS: [Emotion; 8] = [
+    Emotion::Neutral,
+    Emotion::Calm,
+    Emotion::Happy,
+    Emotion::Sad,
+    Emotion::Angry,
+    Emotion::Fearful,
+    Emotion::Disgust,
+    Emotion::Surprised,
 ];
 
 #[derive(Clone, Copy, PartialEq)]
@@ -153,7 +154,7 @@ enum Condition {
 struct Job {
     rel: PathBuf,
     speaker: Speaker,
-    emotion: SynthEmotion,
+    emotion: Emotion,
     intensity: f64,
     text_key: u64,
     rate: u32,

@@ -11,27 +11,7 @@
 
 use rand::RngExt;
 use rand_distr::{Distribution, Normal};
-
-/// Emotions the generator can express (names as in the common label set).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SynthEmotion {
-    /// Neutral.
-    Neutral,
-    /// Calm.
-    Calm,
-    /// Happy.
-    Happy,
-    /// Sad.
-    Sad,
-    /// Angry.
-    Angry,
-    /// Fearful.
-    Fearful,
-    /// Disgust.
-    Disgust,
-    /// Surprised.
-    Surprised,
-}
+use ser_data::Emotion;
 
 /// Mean prosodic settings of an emotion, relative to the speaker's neutral voice.
 #[derive(Debug, Clone, Copy)]
@@ -61,55 +41,57 @@ pub struct EmotionProsody {
     pub accent_rate: f64,
 }
 
-impl SynthEmotion {
-    /// Mean prosody of the emotion.
-    pub fn prosody(self) -> EmotionProsody {
-        use SynthEmotion::*;
-        let p = |f0_mult,
-                 range_st,
-                 rate,
-                 gain_db,
-                 effort,
-                 jitter,
-                 shimmer,
-                 breath,
-                 tremor_st,
-                 final_st,
-                 accent_rate| EmotionProsody {
-            f0_mult,
-            range_st,
-            rate,
-            gain_db,
-            effort,
-            jitter,
-            shimmer,
-            breath,
-            tremor_st,
-            final_st,
-            accent_rate,
-        };
-        match self {
-            Neutral => p(
-                1.00, 3.0, 1.00, 0.0, 0.0, 0.006, 0.03, 0.06, 0.0, -1.5, 0.30,
-            ),
-            Calm => p(
-                0.96, 2.2, 0.92, -2.0, -0.3, 0.005, 0.03, 0.09, 0.0, -2.0, 0.20,
-            ),
-            Happy => p(
-                1.18, 6.0, 1.08, 3.0, 0.4, 0.008, 0.04, 0.05, 0.0, -1.0, 0.55,
-            ),
-            Sad => p(
-                0.92, 1.6, 0.80, -4.0, -0.7, 0.012, 0.06, 0.20, 0.0, -3.0, 0.15,
-            ),
-            Angry => p(
-                1.22, 5.0, 1.12, 6.0, 1.0, 0.014, 0.06, 0.04, 0.0, -2.5, 0.50,
-            ),
-            Fearful => p(1.32, 4.0, 1.18, 1.0, 0.3, 0.018, 0.07, 0.12, 0.6, 0.5, 0.35),
-            Disgust => p(
-                0.95, 4.0, 0.85, 1.0, 0.1, 0.010, 0.05, 0.10, 0.0, -2.0, 0.30,
-            ),
-            Surprised => p(1.25, 7.0, 1.00, 2.0, 0.3, 0.008, 0.04, 0.06, 0.0, 5.0, 0.40),
-        }
+/// Mean prosody of an emotion (boredom follows Scherer's description: lowered F0, narrow
+/// range, slow, quiet and lax).
+pub fn prosody(emotion: Emotion) -> EmotionProsody {
+    use Emotion::*;
+    let p = |f0_mult,
+             range_st,
+             rate,
+             gain_db,
+             effort,
+             jitter,
+             shimmer,
+             breath,
+             tremor_st,
+             final_st,
+             accent_rate| EmotionProsody {
+        f0_mult,
+        range_st,
+        rate,
+        gain_db,
+        effort,
+        jitter,
+        shimmer,
+        breath,
+        tremor_st,
+        final_st,
+        accent_rate,
+    };
+    match emotion {
+        Neutral => p(
+            1.00, 3.0, 1.00, 0.0, 0.0, 0.006, 0.03, 0.06, 0.0, -1.5, 0.30,
+        ),
+        Calm => p(
+            0.96, 2.2, 0.92, -2.0, -0.3, 0.005, 0.03, 0.09, 0.0, -2.0, 0.20,
+        ),
+        Happy => p(
+            1.18, 6.0, 1.08, 3.0, 0.4, 0.008, 0.04, 0.05, 0.0, -1.0, 0.55,
+        ),
+        Sad => p(
+            0.92, 1.6, 0.80, -4.0, -0.7, 0.012, 0.06, 0.20, 0.0, -3.0, 0.15,
+        ),
+        Angry => p(
+            1.22, 5.0, 1.12, 6.0, 1.0, 0.014, 0.06, 0.04, 0.0, -2.5, 0.50,
+        ),
+        Fearful => p(1.32, 4.0, 1.18, 1.0, 0.3, 0.018, 0.07, 0.12, 0.6, 0.5, 0.35),
+        Disgust => p(
+            0.95, 4.0, 0.85, 1.0, 0.1, 0.010, 0.05, 0.10, 0.0, -2.0, 0.30,
+        ),
+        Surprised => p(1.25, 7.0, 1.00, 2.0, 0.3, 0.008, 0.04, 0.06, 0.0, 5.0, 0.40),
+        Boredom => p(
+            0.93, 1.2, 0.82, -3.0, -0.5, 0.006, 0.03, 0.10, 0.0, -2.0, 0.12,
+        ),
     }
 }
 
@@ -161,11 +143,11 @@ impl Speaker {
 /// 0.7 = "normal", 1.35 = "strong") and randomly perturbed.
 pub fn utterance_prosody(
     rng: &mut impl RngExt,
-    emotion: SynthEmotion,
+    emotion: Emotion,
     intensity: f64,
 ) -> EmotionProsody {
-    let base = SynthEmotion::Neutral.prosody();
-    let e = emotion.prosody();
+    let base = prosody(Emotion::Neutral);
+    let e = prosody(emotion);
     let k = intensity;
     let mix = |n: f64, v: f64| n + k * (v - n);
     let mut z = || -> f64 { Normal::new(0.0, 1.0).unwrap().sample(&mut *rng) };

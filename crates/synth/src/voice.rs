@@ -388,8 +388,9 @@ pub fn synthesize(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prosody::SynthEmotion;
+    use crate::prosody::prosody;
     use rand::SeedableRng;
+    use ser_data::Emotion;
 
     #[test]
     fn same_text_same_syllables_and_audio_is_finite_and_levelled() {
@@ -397,7 +398,7 @@ mod tests {
         assert_ne!(sentence(1), sentence(2));
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let spk = Speaker::sample(&mut rng, true);
-        let pr = SynthEmotion::Angry.prosody();
+        let pr = prosody(Emotion::Angry);
         let y = synthesize(&mut rng, &spk, &pr, &sentence(1), 16_000.0, -20.0);
         assert!(y.len() > 16_000 / 2, "{} samples", y.len());
         assert!(y.iter().all(|v| v.is_finite()));

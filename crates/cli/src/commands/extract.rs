@@ -112,16 +112,25 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     } else {
         0.0
     };
-    println!(
-        "{}: {} clips ({} extracted, {} reused) in {:.1} s, {:.0} s of audio ({:.0} audio-s/s)",
-        report.out.display(),
-        report.clips,
-        report.computed,
-        report.reused,
-        report.elapsed_s,
-        report.audio_seconds,
-        rate
-    );
+    if report.computed == 0 {
+        println!(
+            "{}: {} clips, all up to date ({:.1} s)",
+            report.out.display(),
+            report.clips,
+            report.elapsed_s
+        );
+    } else {
+        println!(
+            "{}: {} clips ({} extracted, {} reused) in {:.1} s, {:.0} s of audio ({:.0} audio-s/s)",
+            report.out.display(),
+            report.clips,
+            report.computed,
+            report.reused,
+            report.elapsed_s,
+            report.audio_seconds,
+            rate
+        );
+    }
     if let Some(p) = &a.skipped_csv {
         let mut f =
             std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
