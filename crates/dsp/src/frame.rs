@@ -30,7 +30,7 @@ impl PadMode {
 
 /// Index into a signal of length `n` for position `i` (possibly outside `0..n`) under `mode`.
 /// `None` means "zero" (constant padding).
-fn source_index(i: isize, n: usize, mode: PadMode) -> Option<usize> {
+pub(crate) fn source_index(i: isize, n: usize, mode: PadMode) -> Option<usize> {
     let n_i = n as isize;
     if (0..n_i).contains(&i) {
         return Some(i as usize);

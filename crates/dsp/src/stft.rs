@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
-use crate::frame::{PadMode, frame_count, pad_signal};
+use crate::frame::{PadMode, frame_count, source_index};
 use crate::window::{Window, window_padded};
 use crate::{Complex, DspError, Real, invalid};
 
@@ -98,6 +98,7 @@ pub struct StftScratch<T: Real> {
     packed: Vec<Complex<T>>,
     split: Vec<T>,
     power: Vec<T>,
+    edge: Vec<T>,
 }
 
 impl<T: Real> Stft<T> {
@@ -143,14 +144,21 @@ impl<T: Real> Stft<T> {
         )
     }
 
-    /// The signal frames are cut from: padded by `n_fft / 2` on both sides when centred.
-    fn framing_source<'a>(&self, y: &'a [T]) -> std::borrow::Cow<'a, [T]> {
+    /// Samples of frame `t`: a slice of `y` when the frame lies inside it, else assembled
+    /// in `edge` with the padding mode (only the first and last frames of a centred STFT),
+    /// so no padded copy of the whole signal is made.
+    #[inline(always)]
+    fn frame<'a>(&self, y: &'a [T], t: usize, edge: &'a mut [T]) -> &'a [T] {
         let p = &self.params;
-        if p.center {
-            std::borrow::Cow::Owned(pad_signal(y, p.n_fft / 2, p.n_fft / 2, p.pad_mode))
-        } else {
-            std::borrow::Cow::Borrowed(y)
+        let offset = if p.center { p.n_fft / 2 } else { 0 };
+        let start = (t * p.hop_length) as isize - offset as isize;
+        if start >= 0 && start as usize + p.n_fft <= y.len() {
+            return &y[start as usize..start as usize + p.n_fft];
         }
+        for (i, v) in edge.iter_mut().enumerate() {
+            *v = source_index(start + i as isize, y.len(), p.pad_mode).map_or(T::zero(), |j| y[j]);
+        }
+        edge
     }
 
     /// Fresh work buffers sized for this transform.
@@ -172,6 +180,7 @@ impl<T: Real> Stft<T> {
             packed: vec![Complex::new(T::zero(), T::zero()); half],
             split: vec![T::zero(); 2 * (half + 1)],
             power: vec![T::zero(); half + 1],
+            edge: vec![T::zero(); self.params.n_fft],
         }
     }
 
@@ -201,11 +210,10 @@ impl<T: Real> Stft<T> {
         if n_frames == 0 {
             return;
         }
-        let signal = self.framing_source(y);
         let m = p.n_fft / 2;
         let half = T::lit(0.5);
         for t in 0..n_frames {
-            let frame = &signal[t * p.hop_length..t * p.hop_length + p.n_fft];
+            let frame = self.frame(y, t, &mut scratch.edge);
             // Pack even/odd samples as one complex sequence of half the length.
             let w = &self.window[..p.n_fft];
             for ((z, x), w) in scratch
@@ -257,15 +265,8 @@ impl<T: Real> Stft<T> {
         scratch: &mut StftScratch<T>,
         mut f: impl FnMut(usize, &[Complex<T>]),
     ) {
-        let p = &self.params;
-        let n_frames = self.n_frames(y.len());
-        if n_frames == 0 {
-            return;
-        }
-        let signal = self.framing_source(y);
-        for t in 0..n_frames {
-            let start = t * p.hop_length;
-            let frame = &signal[start..start + p.n_fft];
+        for t in 0..self.n_frames(y.len()) {
+            let frame = self.frame(y, t, &mut scratch.edge);
             for ((dst, &s), &w) in scratch.input.iter_mut().zip(frame).zip(&self.window) {
                 *dst = s * w;
             }
