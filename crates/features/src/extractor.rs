@@ -274,27 +274,33 @@ impl Extractor {
             Vec::new()
         };
 
-        let mut frames = Vec::with_capacity(self.layout.len());
-        for feat in &cfg.frames {
-            let (data, dim): (&[T], usize) = match feat {
-                FrameFeature::Spectrogram => (&spec_out, n_bins),
-                FrameFeature::Mel => (mel_linear.as_deref().unwrap_or(&[]), n_mels),
-                FrameFeature::Logmel => (&logmel, n_mels),
-                FrameFeature::Mfcc => (&mfcc, n_mfcc),
-            };
-            frames.push(data.to_vec());
-            if matches!(feat, FrameFeature::Logmel | FrameFeature::Mfcc) {
-                for order in 1..=cfg.deltas.order {
-                    frames.push(delta(data, dim, cfg.deltas.width, order));
-                }
-            }
-        }
-
         let functionals = if func {
             self.functionals(y, n_frames, &mfcc, &cent, &roll, peaks, valleys)
         } else {
             Vec::new()
         };
+
+        // Hand the buffers over rather than copying them.
+        let mut owned = [Some(spec_out), mel_linear, Some(logmel), Some(mfcc)];
+        let mut frames = Vec::with_capacity(self.layout.len());
+        for feat in &cfg.frames {
+            let (slot, dim) = match feat {
+                FrameFeature::Spectrogram => (0, n_bins),
+                FrameFeature::Mel => (1, n_mels),
+                FrameFeature::Logmel => (2, n_mels),
+                FrameFeature::Mfcc => (3, n_mfcc),
+            };
+            let data = owned[slot].take().unwrap_or_default();
+            let deltas: Vec<Vec<T>> = if matches!(feat, FrameFeature::Logmel | FrameFeature::Mfcc) {
+                (1..=cfg.deltas.order)
+                    .map(|order| delta(&data, dim, cfg.deltas.width, order))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            frames.push(data);
+            frames.extend(deltas);
+        }
         ClipFeatures {
             n_frames,
             frames,
@@ -362,9 +368,12 @@ impl Extractor {
 
 const MEL_BLOCK: usize = 8;
 
-/// Power spectra of up to [`MEL_BLOCK`] consecutive frames, bin-major.
+/// Power spectra of up to [`MEL_BLOCK`] consecutive frames: rows as they come, then
+/// transposed to bin-major (`[bin][frame]`) for the projection.
 struct MelBlock<T> {
+    rows: Vec<T>,
     data: Vec<T>,
+    n_bins: usize,
     first: usize,
     len: usize,
 }
@@ -372,7 +381,9 @@ struct MelBlock<T> {
 impl<T: Real> MelBlock<T> {
     fn new(n_bins: usize) -> Self {
         MelBlock {
+            rows: vec![T::zero(); n_bins * MEL_BLOCK],
             data: vec![T::zero(); n_bins * MEL_BLOCK],
+            n_bins,
             first: 0,
             len: 0,
         }
@@ -390,9 +401,7 @@ impl<T: Real> MelBlock<T> {
         if self.len == 0 {
             self.first = t;
         }
-        for (k, v) in row.iter().enumerate() {
-            self.data[k * MEL_BLOCK + self.len] = *v;
-        }
+        self.rows[self.len * self.n_bins..(self.len + 1) * self.n_bins].copy_from_slice(row);
         self.len += 1;
         if self.len == MEL_BLOCK {
             self.flush(weights, n_mels, out);
@@ -401,6 +410,16 @@ impl<T: Real> MelBlock<T> {
 
     #[inline(always)]
     fn flush(&mut self, weights: &[(usize, Vec<T>)], n_mels: usize, out: &mut [T]) {
+        if self.len == 0 {
+            return;
+        }
+        // Contiguous stores, eight sequential read streams.
+        let nb = self.n_bins;
+        for (k, col) in self.data.chunks_exact_mut(MEL_BLOCK).enumerate() {
+            for (f, c) in col.iter_mut().enumerate() {
+                *c = self.rows[f * nb + k];
+            }
+        }
         for (m, (start, w)) in weights.iter().enumerate() {
             let mut acc = [T::zero(); MEL_BLOCK];
             for (j, wk) in w.iter().enumerate() {
