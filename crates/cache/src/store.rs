@@ -633,6 +633,38 @@ impl Cache {
         Ok(arr.into_raw_vec_and_offset().0)
     }
 
+    /// The first difference in content (config, clips, skip list, functionals, every frame
+    /// array) between two caches, or `None` when they hold the same data. File times and
+    /// HDF5 bookkeeping are ignored.
+    pub fn diff(&self, other: &Cache) -> Result<Option<String>, CacheError> {
+        if self.header != other.header {
+            return Ok(Some("headers (config or layout) differ".into()));
+        }
+        if self.clips.len() != other.clips.len() {
+            return Ok(Some(format!(
+                "{} clips vs {}",
+                self.clips.len(),
+                other.clips.len()
+            )));
+        }
+        if let Some((a, b)) = self.clips.iter().zip(&other.clips).find(|(a, b)| a != b) {
+            return Ok(Some(format!("clip metadata differs: {a:?} vs {b:?}")));
+        }
+        if self.skipped != other.skipped {
+            return Ok(Some("skip lists differ".into()));
+        }
+        if self.functionals()? != other.functionals()? {
+            return Ok(Some("functionals differ".into()));
+        }
+        let rows: usize = self.clips.iter().map(|c| c.n_frames as usize).sum();
+        for (name, _) in &self.header.frame_layout {
+            if self.frame_rows(name, 0, rows)? != other.frame_rows(name, 0, rows)? {
+                return Ok(Some(format!("frames/{name} differ")));
+            }
+        }
+        Ok(None)
+    }
+
     /// The `[n_clips, n_functionals]` matrix, flattened (empty when not computed).
     pub fn functionals(&self) -> Result<Vec<f32>, CacheError> {
         if self.header.functional_names.is_empty() {

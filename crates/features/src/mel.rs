@@ -113,25 +113,12 @@ impl MelFilterbank {
             .collect()
     }
 
-    /// Weights converted to `T`, ready for [`MelFilterbank::apply_frame`].
+    /// Weights converted to `T`: per band, the first bin and the non-zero run.
     pub fn weights<T: Real>(&self) -> Vec<(usize, Vec<T>)> {
         self.bands
             .iter()
             .map(|(s, w)| (*s, w.iter().map(|v| T::lit(*v)).collect()))
             .collect()
-    }
-}
-
-/// Projects one spectrum frame onto the bands: `out[m] = sum_k w[m][k] * spec[k]`.
-#[inline(always)]
-pub fn apply_frame<T: Real>(weights: &[(usize, Vec<T>)], spec: &[T], out: &mut [T]) {
-    for ((start, w), o) in weights.iter().zip(out.iter_mut()) {
-        let s = &spec[*start..*start + w.len()];
-        let mut acc = T::zero();
-        for (a, b) in w.iter().zip(s) {
-            acc = acc + *a * *b;
-        }
-        *o = acc;
     }
 }
 

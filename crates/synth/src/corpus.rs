@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::prosody::{Speaker, utterance_prosody};
 use crate::voice::{sentence, synthesize};
-use ser_data::Emotion;
+use ser_data::{CorpusKind, Emotion, LabelMap, Mapped};
 
 /// Size and seed of the synthetic corpora.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,24 +126,18 @@ pub struct SynthReport {
 const CREMAD_SENTENCES: [&str; 12] = [
     "IEO", "TIE", "IOM", "IWW", "TAI", "MTI", "IWL", "ITH", "DFA", "ITS", "TSI", "WSI",
 ];
-const CREMAD_EMOTIONS: [(&str, Emotion); 6] = [
-    ("ANG", Emotion::Angry),
-    ("DIS", Emotion::Disgust),
-    ("FEA", Emotion::Fearful),
-    ("HAP", Emotion::Happy),
-    ("NEU", Emotion::Neutral),
-    ("SAD", Emotion::Sad),
-];
-const RAVDESS_EMOTIONS: [Emotion; 8] = [
-    Emotion::Neutral,
-    Emotion::Calm,
-    Emotion::Happy,
-    Emotion::Sad,
-    Emotion::Angry,
-    Emotion::Fearful,
-    Emotion::Disgust,
-    Emotion::Surprised,
-];
+/// The emotion codes of a layout, from its embedded label map (the same file the loader
+/// reads), in code order.
+fn emotion_codes(kind: CorpusKind) -> Vec<(String, Emotion)> {
+    LabelMap::embedded(kind)
+        .labels
+        .into_iter()
+        .filter_map(|(code, m)| match m {
+            Mapped::Label(e) => Some((code, e)),
+            Mapped::Drop => None,
+        })
+        .collect()
+}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Condition {
@@ -182,8 +176,9 @@ fn jobs(cfg: &SynthConfig) -> (Vec<Job>, Vec<Speaker>) {
     });
     for (a, spk) in rav.iter().enumerate() {
         let actor = a + 1;
-        for (e, emo) in RAVDESS_EMOTIONS.iter().enumerate() {
-            let intensities: &[(usize, f64)] = if e == 0 {
+        for (code, emo) in emotion_codes(CorpusKind::Ravdess) {
+            // Neutral has only the normal intensity, as in RAVDESS.
+            let intensities: &[(usize, f64)] = if emo == Emotion::Neutral {
                 &[(1, 1.0)]
             } else {
                 &[(1, 0.75), (2, 1.3)]
@@ -192,17 +187,13 @@ fn jobs(cfg: &SynthConfig) -> (Vec<Job>, Vec<Speaker>) {
                 for statement in 1..=2u64 {
                     for rep in 1..=2 {
                         let name = format!(
-                            "03-01-{:02}-{:02}-{:02}-{:02}-{:02}.wav",
-                            e + 1,
-                            ii,
-                            statement,
-                            rep,
-                            actor
+                            "03-01-{code}-{:02}-{:02}-{:02}-{:02}.wav",
+                            ii, statement, rep, actor
                         );
                         jobs.push(Job {
                             rel: PathBuf::from(format!("ravdess/Actor_{actor:02}/{name}")),
                             speaker: *spk,
-                            emotion: *emo,
+                            emotion: emo,
                             intensity,
                             text_key: statement,
                             rate: cfg.ravdess_rate,
@@ -217,7 +208,7 @@ fn jobs(cfg: &SynthConfig) -> (Vec<Job>, Vec<Speaker>) {
     for (a, spk) in cre.iter().enumerate() {
         let actor = 1001 + a;
         for sentence_code in CREMAD_SENTENCES.iter().take(cfg.cremad_sentences) {
-            for (code, emo) in CREMAD_EMOTIONS {
+            for (code, emo) in emotion_codes(CorpusKind::Cremad) {
                 let levels: &[(&str, f64)] = if *sentence_code == "IEO" && code != "NEU" {
                     &[("LO", 0.6), ("MD", 1.0), ("HI", 1.4)]
                 } else {
