@@ -142,7 +142,9 @@ fn rerun_reuses_changed_files_are_recomputed_and_configs_never_mix() {
         .diff(&Cache::open(&copy).unwrap())
         .unwrap();
     assert!(
-        changed.is_some_and(|d| d.contains("clip metadata")),
+        changed
+            .as_ref()
+            .is_some_and(|d| d.contains("clip metadata")),
         "{changed:?}"
     );
     let cache = Cache::open(&out).unwrap();
