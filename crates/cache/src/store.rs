@@ -467,6 +467,8 @@ impl Writer {
 pub struct Cache {
     path: PathBuf,
     file: hdf5::File,
+    /// Open frame datasets, in layout order (opened once, not per read).
+    frame_sets: Vec<hdf5::Dataset>,
     /// Config and layout.
     pub header: CacheHeader,
     /// One entry per clip, sorted as stored.
@@ -511,9 +513,11 @@ impl Cache {
         let fg = file.group("frames").map_err(&e)?;
         let names = read_attr_str(&file, "frame_features").map_err(&e)?;
         let mut frame_layout = Vec::new();
+        let mut frame_sets = Vec::new();
         for name in names.split(',').filter(|n| !n.is_empty()) {
             let ds = fg.dataset(name).map_err(&e)?;
             frame_layout.push((name.to_string(), ds.shape()[1]));
+            frame_sets.push(ds);
         }
         let functional_names = if file.link_exists("functional_names") {
             read_strings(&file, "functional_names").map_err(&e)?
@@ -600,6 +604,7 @@ impl Cache {
         Ok(Cache {
             path: path.to_path_buf(),
             file,
+            frame_sets,
             header,
             clips,
             skipped,
@@ -625,7 +630,16 @@ impl Cache {
         rows: usize,
     ) -> Result<Vec<f32>, CacheError> {
         let e = h5err(&self.path);
-        let ds = self.file.dataset(&format!("frames/{name}")).map_err(&e)?;
+        let k = self
+            .header
+            .frame_layout
+            .iter()
+            .position(|(n, _)| n == name)
+            .ok_or_else(|| CacheError::Format {
+                path: self.path.clone(),
+                message: format!("no frame array '{name}'"),
+            })?;
+        let ds = &self.frame_sets[k];
         if rows == 0 {
             return Ok(Vec::new());
         }
