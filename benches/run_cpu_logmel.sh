@@ -8,14 +8,7 @@
 # Workload: 512 clips x 3 s at 16 kHz; n_fft 512, win 400, hop 160, 64 Slaney mels, top_db 80.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=benches/.venv
-work=benches/.work
-mkdir -p "$work" benches/results
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q -r benches/peers/requirements.txt
-fi
+. benches/venv.sh
 # A shared 2-core machine is noisy (10-50 % between runs): tools alternate over several
 # rounds and the table reports each configuration's median over rounds, with its range.
 reps="${REPS:-5}"

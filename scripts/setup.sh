@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what ser needs on a fresh Debian (or Ubuntu) machine, then returns. Idempotent:
-#   - apt: a C toolchain (linking), pkg-config and libhdf5-dev (the HDF5 cache);
+#   - apt: a C toolchain (linking), pkg-config, libhdf5-dev (the HDF5 cache), and the Vulkan
+#     loader + Mesa's Vulkan drivers (libvulkan1, mesa-vulkan-drivers: the GPU kernels run on
+#     a real GPU's driver, or on lavapipe, Mesa's software Vulkan, where there is none);
 #   - Rust (via rustup) when cargo is missing;
 #   - .venv/ with h5py + numpy, used by the tests to read caches as a Python user would.
 set -euo pipefail
@@ -9,7 +11,7 @@ cd "$(dirname "$0")/.."
 sudo_cmd=()
 [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
 need=()
-for pkg in gcc libc6-dev pkg-config libhdf5-dev ca-certificates curl; do
+for pkg in gcc libc6-dev pkg-config libhdf5-dev libvulkan1 mesa-vulkan-drivers ca-certificates curl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)

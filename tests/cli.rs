@@ -493,3 +493,96 @@ fn configs_never_mix_and_bad_configs_name_the_key() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("no such file or folder"), "{}", text(&o));
 }
+
+/// Largest absolute difference between two caches' frame arrays `name`.
+fn max_frame_diff(a: &Cache, b: &Cache, name: &str) -> f32 {
+    let rows: usize = a.clips.iter().map(|c| c.n_frames as usize).sum();
+    let (x, y) = (
+        a.frame_rows(name, 0, rows).unwrap(),
+        b.frame_rows(name, 0, rows).unwrap(),
+    );
+    assert_eq!(x.len(), y.len(), "{name}: sizes differ");
+    x.iter()
+        .zip(&y)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn extract_on_wgpu_gives_the_cpu_cache_and_devices_are_chosen_with_reasons() {
+    let d = tempfile::tempdir().unwrap();
+    let synth = d.path().join("synth");
+    synth_tiny(&synth);
+    let (cpu, gpu) = (d.path().join("cpu.h5"), d.path().join("gpu.h5"));
+    let o = run(&mut extract_synth(&synth, &cpu, &[], &["--device", "cpu"]));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("features on: cpu"), "{}", text(&o));
+
+    // Small device batches, so that one extraction batch spans several launches.
+    let o = run(&mut extract_synth(
+        &synth,
+        &gpu,
+        &[],
+        &["--device", "wgpu", "--device-batch-seconds", "5"],
+    ));
+    if !o.status.success()
+        && std::env::var_os("CI").is_none()
+        && text(&o).contains("no wgpu device")
+    {
+        eprintln!(
+            "notice: no wgpu adapter here, GPU half skipped: {}",
+            text(&o)
+        );
+    } else {
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains("features on: wgpu"), "{}", text(&o));
+        let (a, b) = (Cache::open(&cpu).unwrap(), Cache::open(&gpu).unwrap());
+        assert_eq!(
+            a.clips, b.clips,
+            "clip metadata must not depend on the device"
+        );
+        assert_eq!(a.functionals().unwrap(), b.functionals().unwrap());
+        // Each side is within 1e-3 dB of the f64 reference (kernels/tests/stages.rs).
+        for (name, tol) in [("logmel", 2e-3), ("mfcc", 2e-3), ("logmel_delta", 1e-3)] {
+            let err = max_frame_diff(&a, &b, name);
+            assert!(err <= tol, "{name}: wgpu vs cpu differ by {err} > {tol}");
+        }
+    }
+
+    // A config the kernels lack: refused on an explicit device, CPU fallback on auto.
+    let odd = d.path().join("n_fft_400.toml");
+    std::fs::write(&odd, "frames = [\"logmel\"]\n[stft]\nn_fft = 400\n").unwrap();
+    let with = |device: &str, out: &str| {
+        let mut c = ser();
+        c.args(["extract", "--device", device, "--features"])
+            .arg(&odd)
+            .arg("--corpus")
+            .arg(synth.join("ravdess"))
+            .arg("--out")
+            .arg(d.path().join(out));
+        run(&mut c)
+    };
+    let o = with("auto", "auto.h5");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("features on: cpu"), "{}", text(&o));
+    let o = with("wgpu", "wgpu.h5");
+    if !text(&o).contains("no wgpu device") {
+        assert!(!o.status.success(), "{}", text(&o));
+        assert!(
+            text(&o).contains("n_fft = 400") && text(&o).contains("--device cpu"),
+            "{}",
+            text(&o)
+        );
+    }
+    let o = with("cuda", "cuda.h5");
+    if !cfg!(feature = "cuda") {
+        assert!(!o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains("--features cuda"), "{}", text(&o));
+    }
+    let o = with("tpu", "tpu.h5");
+    assert!(
+        !o.status.success() && text(&o).contains("use cpu, wgpu, cuda or auto"),
+        "{}",
+        text(&o)
+    );
+}

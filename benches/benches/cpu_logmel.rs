@@ -5,7 +5,7 @@
 //! `cargo bench -p ser-benches --bench cpu_logmel -- [--write-workload FILE] [--reps N] [--only NAME]`
 //! Run `benches/run_cpu_logmel.sh` for the side-by-side table with librosa and torchaudio.
 
-use ser_benches::{median_seconds, workload, write_raw};
+use ser_benches::{arg, median_seconds, workload, write_raw};
 use ser_features::{Extractor, FeatureConfig};
 
 const CLIPS: usize = 512;
@@ -20,13 +20,6 @@ fn config(frames: &str, extra: &str) -> FeatureConfig {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
     let reps: usize = arg("--reps").and_then(|v| v.parse().ok()).unwrap_or(7);
     let clips = workload(CLIPS, SECS, SR);
     if let Some(p) = arg("--write-workload") {

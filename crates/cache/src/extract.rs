@@ -15,7 +15,7 @@ use std::time::{Instant, UNIX_EPOCH};
 
 use rayon::prelude::*;
 use ser_data::{CorpusScan, Record};
-use ser_features::{ClipFeatures, Extractor};
+use ser_features::{Extractor, FeatureBackend};
 
 use crate::CacheError;
 use crate::store::{Cache, CacheHeader, ClipMeta, SkipRecord, Writer};
@@ -38,8 +38,8 @@ impl Progress for NoProgress {}
 pub struct ExtractJob<'a> {
     /// Corpora to read (their `skipped` lists end up in the cache's skip list).
     pub corpora: &'a [CorpusScan],
-    /// Planned feature pipeline.
-    pub extractor: &'a Extractor,
+    /// Planned feature pipeline: the CPU extractor or a GPU one.
+    pub extractor: &'a dyn FeatureBackend,
     /// Cache file to create or update.
     pub out: PathBuf,
     /// Clips per shard (default 256): smaller loses less work to a kill.
@@ -130,7 +130,7 @@ pub fn header_for(extractor: &Extractor) -> CacheHeader {
 /// Runs (or resumes, or updates) an extraction.
 pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractReport, CacheError> {
     let started = Instant::now();
-    let header = header_for(job.extractor);
+    let header = header_for(job.extractor.reference());
     let out = &job.out;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
@@ -294,30 +294,45 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
         .ok()
         .and_then(|v| v.parse::<u64>().ok());
     let mut computed = 0;
-    for (k, chunk) in todo.chunks(batch).enumerate() {
-        let results: Vec<Result<(ClipMeta, ClipFeatures), SkipRecord>> = chunk
-            .par_iter()
-            .map(|(r, size, mtime)| process(r, *size, *mtime, job.extractor))
-            .collect();
-        let total_frames: usize = results
-            .iter()
-            .filter_map(|r| r.as_ref().ok())
-            .map(|(_, f)| f.n_frames)
-            .sum();
-        let shard_path = parts.join(format!("shard-{:06}.h5", first_shard + k));
-        let tmp = shard_path.with_extension("h5.tmp");
-        let mut w = Writer::create(&tmp, &header, total_frames, false)?;
+    // Decoding and cleaning of batch k + 1 (CPU threads) overlaps the features of batch k
+    // (CPU threads or a GPU).
+    let reference = job.extractor.reference();
+    let chunks: Vec<&[(&Record, u64, i64)]> = todo.chunks(batch).collect();
+    let load_chunk = |c: &[(&Record, u64, i64)]| -> Vec<Result<(ClipMeta, Vec<f32>), SkipRecord>> {
+        c.par_iter()
+            .map(|(r, size, mtime)| load(r, *size, *mtime, reference))
+            .collect()
+    };
+    let mut next = chunks.first().map(|c| load_chunk(c));
+    for (k, chunk) in chunks.iter().enumerate() {
+        let loaded = next.take().expect("loaded ahead");
+        let mut metas = Vec::with_capacity(loaded.len());
+        let mut signals = Vec::with_capacity(loaded.len());
         let mut batch_skips = Vec::new();
-        let mut secs = 0.0;
-        for r in results {
+        for r in loaded {
             match r {
-                Ok((meta, f)) => {
-                    secs += meta.source_duration_s;
-                    computed += 1;
-                    w.push(meta, f.n_frames, &f.frames, &f.functionals)?;
+                Ok((meta, y)) => {
+                    metas.push(meta);
+                    signals.push(y);
                 }
                 Err(s) => batch_skips.push(s),
             }
+        }
+        let (features, following) = rayon::join(
+            || job.extractor.compute_batch(&signals),
+            || chunks.get(k + 1).map(|c| load_chunk(c)),
+        );
+        next = following;
+        drop(signals);
+        let total_frames: usize = features.iter().map(|f| f.n_frames).sum();
+        let shard_path = parts.join(format!("shard-{:06}.h5", first_shard + k));
+        let tmp = shard_path.with_extension("h5.tmp");
+        let mut w = Writer::create(&tmp, &header, total_frames, false)?;
+        let mut secs = 0.0;
+        for (meta, f) in metas.into_iter().zip(features) {
+            secs += meta.source_duration_s;
+            computed += 1;
+            w.push(meta, f.n_frames, &f.frames, &f.functionals)?;
         }
         w.finish(&batch_skips)?;
         std::fs::rename(&tmp, &shard_path).map_err(io(&shard_path))?;
@@ -447,13 +462,13 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
     })
 }
 
-/// Reads, decodes, cleans and featurises one file; any failure becomes a skip record.
-fn process(
+/// Reads, decodes and cleans one file, and describes it; any failure becomes a skip record.
+fn load(
     r: &Record,
     size: u64,
     mtime: i64,
     ex: &Extractor,
-) -> Result<(ClipMeta, ClipFeatures), SkipRecord> {
+) -> Result<(ClipMeta, Vec<f32>), SkipRecord> {
     let skip = |kind: &str, reason: String| SkipRecord {
         path: r.path.display().to_string(),
         corpus: r.corpus.clone(),
@@ -466,7 +481,6 @@ fn process(
     let ext = r.path.extension().and_then(|e| e.to_str());
     let decoded = ser_audio::decode_bytes(&bytes, ext).map_err(audio_err)?;
     let y = ex.cleaner().clean(&decoded).map_err(audio_err)?;
-    let features = ex.compute(&y);
     let attrs = serde_json::to_string(&r.attrs).expect("string map serialises");
     let meta = ClipMeta {
         path: r.path.display().to_string(),
@@ -488,5 +502,5 @@ fn process(
         n_frames: 0,
         frame_offset: 0,
     };
-    Ok((meta, features))
+    Ok((meta, y))
 }

@@ -366,6 +366,31 @@ impl Extractor {
     }
 }
 
+/// Anything that turns cleaned clips into features under one [`FeatureConfig`]: the CPU
+/// [`Extractor`] here, or a GPU extractor (`ser-kernels`). The cache writer takes one.
+pub trait FeatureBackend: Sync {
+    /// The CPU extractor of the same config: layout, functional names, audio cleaner.
+    fn reference(&self) -> &Extractor;
+    /// Features of many cleaned signals, in input order.
+    fn compute_batch(&self, clips: &[Vec<f32>]) -> Vec<ClipFeatures>;
+    /// Where features are computed, for messages (e.g. `cpu (2 threads)`).
+    fn describe(&self) -> String;
+}
+
+impl FeatureBackend for Extractor {
+    fn reference(&self) -> &Extractor {
+        self
+    }
+
+    fn compute_batch(&self, clips: &[Vec<f32>]) -> Vec<ClipFeatures> {
+        Extractor::compute_batch(self, clips)
+    }
+
+    fn describe(&self) -> String {
+        format!("cpu ({} threads)", rayon::current_num_threads())
+    }
+}
+
 const MEL_BLOCK: usize = 8;
 
 /// Power spectra of up to [`MEL_BLOCK`] consecutive frames: rows as they come, then

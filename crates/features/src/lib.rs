@@ -22,7 +22,7 @@ pub use config::{
 };
 pub use db::power_to_db;
 pub use delta::{delta, savgol_coefficients};
-pub use extractor::{ClipFeatures, Extractor};
+pub use extractor::{ClipFeatures, Extractor, FeatureBackend};
 pub use mel::{MelFilterbank, hz_to_mel, mel_to_hz};
 pub use mfcc::{dct_matrix, project};
 pub use spectral::{ContrastBands, centroid, contrast_db, rolloff, zero_crossing_rate};

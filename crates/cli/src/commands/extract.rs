@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use ser_cache::{ExtractJob, extract};
 use ser_data::{CorpusSpec, scan};
-use ser_features::{Extractor, FeatureConfig};
+use ser_features::{Extractor, FeatureBackend, FeatureConfig};
+use ser_kernels::{DeviceChoice, DeviceError, GpuExtractor};
 
 use crate::progress::ClipBar;
 
@@ -34,9 +35,18 @@ pub struct Args {
     /// Label map for a corpus name or kind, replacing datasets/<kind>.toml (repeatable).
     #[arg(long, value_name = "NAME=FILE")]
     label_map: Vec<String>,
-    /// Clips per resumable batch.
+    /// Clips per resumable batch (decoded on CPU threads while the previous batch's features
+    /// are computed).
     #[arg(long, default_value_t = 256, value_name = "N")]
     batch: usize,
+    /// Where features are computed: cpu (rayon), wgpu (Vulkan / Metal / DX12), cuda (a build
+    /// with `--features cuda`), or auto: CUDA if present, else a hardware wgpu adapter, else
+    /// the CPU (also when the config needs something the GPU kernels lack, e.g. n_fft 400).
+    #[arg(long, default_value = "auto", value_name = "DEVICE")]
+    device: DeviceChoice,
+    /// Seconds of audio per GPU launch batch (default: sized from the device's memory).
+    #[arg(long, value_name = "SECONDS")]
+    device_batch_seconds: Option<f64>,
     /// Replace a cache made with a different feature config.
     #[arg(long)]
     overwrite: bool,
@@ -56,9 +66,37 @@ pub fn load_config(path: Option<&PathBuf>) -> anyhow::Result<FeatureConfig> {
     }
 }
 
+/// The feature backend `--device` asks for; `auto` falls back to the CPU, with a notice,
+/// where the GPU cannot run the config.
+fn backend(a: &Args, cfg: FeatureConfig) -> anyhow::Result<Box<dyn FeatureBackend>> {
+    let cpu =
+        |cfg| -> anyhow::Result<Box<dyn FeatureBackend>> { Ok(Box::new(Extractor::new(cfg)?)) };
+    let Some(device) = a.device.resolve().context("--device")? else {
+        return cpu(cfg);
+    };
+    match GpuExtractor::new(cfg.clone(), device) {
+        Ok(mut gpu) => {
+            if let Some(s) = a.device_batch_seconds {
+                if !(s > 0.0) {
+                    bail!("--device-batch-seconds must be positive (got {s})");
+                }
+                let samples = s * cfg.audio.sample_rate as f64;
+                gpu = gpu.with_batch_samples(samples as usize);
+            }
+            Ok(Box::new(gpu))
+        }
+        Err(e @ DeviceError::Unsupported(_)) if a.device == DeviceChoice::Auto => {
+            eprintln!("note: {e}; computing features on the CPU");
+            cpu(cfg)
+        }
+        Err(e) => Err(e).context("--device"),
+    }
+}
+
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let cfg = load_config(a.features.as_ref())?;
-    let extractor = Extractor::new(cfg)?;
+    let extractor = backend(&a, cfg)?;
+    eprintln!("features on: {}", extractor.describe());
     let mut maps = Vec::new();
     for m in &a.label_map {
         let Some((who, file)) = m.split_once('=') else {
@@ -100,7 +138,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let bar = ClipBar::new("extract");
     let job = ExtractJob {
         corpora: &scans,
-        extractor: &extractor,
+        extractor: extractor.as_ref(),
         out: a.out.clone(),
         batch_size: a.batch,
         overwrite: a.overwrite,

@@ -1,0 +1,170 @@
+//! Device feature-extraction throughput of ser's CubeCL kernels (`ser-kernels`) on the CPU
+//! benchmark's fixed workload (512 clips x 3 s at 16 kHz, n_fft 512 with a 400-sample Hann
+//! window, hop 160, 64 Slaney mels, power_to_db top_db 80) and on a large one (the same clips
+//! tiled to about 10 hours of audio). Prints one JSON line per measurement:
+//!
+//! - `kernels`: signal already on the device, log-mel left there (excludes transfers; the
+//!   run waits for the device by reading back one value);
+//! - `end_to_end`: host clips in, host features out (`GpuExtractor::compute_batch`: padding,
+//!   upload, kernels, read-back, per-clip slicing);
+//! - `burn-signal`: the peer inside burn, `burn::signal::stft` + `|X|^2` + a mel matmul + a
+//!   log, on the same device and signal (no top_db: burn has no per-clip max op here, which
+//!   only flatters the peer).
+//!
+//! `cargo bench -p ser-benches --bench gpu_logmel -- --device wgpu|cuda|flex [--reps N]
+//!  [--hours H] [--write-workload FILE]`. `benches/run_gpu_logmel.sh` runs it beside
+//! torchaudio on the same device and writes the table.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use ser_benches::{arg, median_seconds, workload, write_raw};
+use ser_features::{FeatureConfig, MelFilterbank};
+use ser_kernels::{DeviceChoice, GpuExtractor, probe_wgpu};
+
+const CLIPS: usize = 512;
+const SECS: f64 = 3.0;
+const SR: u32 = 16_000;
+
+fn config() -> FeatureConfig {
+    FeatureConfig::from_toml(
+        "frames = [\"logmel\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nwin_length = 400\nhop_length = 160\n[mel]\nn_mels = 64\n",
+    )
+    .expect("valid bench config")
+}
+
+fn device(name: &str) -> Device {
+    match name {
+        "flex" => burn::backend::FlexDevice.into(),
+        "wgpu" => probe_wgpu().expect("a wgpu adapter"),
+        other => other
+            .parse::<DeviceChoice>()
+            .and_then(|c| c.resolve().map_err(|e| e.to_string()))
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("device {other} is not available")),
+    }
+}
+
+/// Waits for every queued kernel by reading one value back.
+fn sync(t: &Tensor<3>) {
+    let [b, f, d] = t.dims();
+    if b * f * d > 0 {
+        let last = t.clone().slice([b - 1..b, f - 1..f, d - 1..d]);
+        std::hint::black_box(last.into_data());
+    }
+}
+
+/// Uploads `clips` as device batches of at most `samples` samples: `(signal, lengths)`.
+fn upload(clips: &[Vec<f32>], samples: usize, dev: &Device) -> Vec<(Tensor<2>, Vec<usize>)> {
+    let len = clips.iter().map(Vec::len).max().unwrap_or(1);
+    let per = (samples / len).max(1);
+    clips
+        .chunks(per)
+        .map(|group| {
+            let mut flat = vec![0.0f32; group.len() * len];
+            for (row, c) in flat.chunks_mut(len).zip(group) {
+                row[..c.len()].copy_from_slice(c);
+            }
+            let t = Tensor::<2>::from_data(TensorData::new(flat, vec![group.len(), len]), dev);
+            (t, group.iter().map(Vec::len).collect())
+        })
+        .collect()
+}
+
+fn report(tool: &str, mode: &str, workload: &str, dev: &str, audio_s: f64, secs: f64) {
+    println!(
+        "{}",
+        serde_json::json!({
+            "tool": tool, "mode": mode, "workload": workload, "device": dev,
+            "audio_seconds": audio_s, "seconds": secs, "audio_seconds_per_second": audio_s / secs,
+        })
+    );
+}
+
+/// The burn-signal peer: power spectrogram by `stft`, mel projection by matmul, log10.
+struct BurnSignal {
+    window: Tensor<1>,
+    mel_t: Tensor<2>,
+}
+
+impl BurnSignal {
+    fn new(cfg: &FeatureConfig, dev: &Device) -> Self {
+        let win: Vec<f32> =
+            ser_dsp::window_padded(ser_dsp::Window::Hann, 400, 400).expect("window");
+        let fb = MelFilterbank::new(SR as f64, 512, 64, cfg.mel.fmin, cfg.fmax(), false, true);
+        let dense = fb.dense();
+        let mut mel_t = vec![0.0f32; 257 * 64];
+        for (m, row) in dense.iter().enumerate() {
+            for (k, w) in row.iter().enumerate() {
+                mel_t[k * 64 + m] = *w as f32;
+            }
+        }
+        BurnSignal {
+            window: Tensor::from_data(TensorData::new(win, vec![400]), dev),
+            mel_t: Tensor::from_data(TensorData::new(mel_t, vec![257, 64]), dev),
+        }
+    }
+
+    fn logmel(&self, signal: Tensor<2>) -> Tensor<3> {
+        let opts = burn::signal::StftOptions {
+            n_fft: 512,
+            hop_length: 160,
+            win_length: Some(400),
+            center: true,
+            onesided: true,
+        };
+        let spec = burn::signal::stft(signal, Some(self.window.clone()), opts); // [B, T, F, 2]
+        let power: Tensor<3> = spec.powf_scalar(2.0).sum_dim(3).squeeze_dim(3);
+        let [b, t, f] = power.dims();
+        let mel = power
+            .reshape([b * t, f])
+            .matmul(self.mel_t.clone())
+            .reshape([b, t, 64]);
+        mel.clamp_min(1e-10).log() * (10.0 / std::f32::consts::LN_10)
+    }
+}
+
+fn main() {
+    let reps: usize = arg("--reps").and_then(|v| v.parse().ok()).unwrap_or(5);
+    let hours: f64 = arg("--hours").and_then(|v| v.parse().ok()).unwrap_or(10.0);
+    let dev_name = arg("--device").unwrap_or_else(|| "wgpu".into());
+    let dev = device(&dev_name);
+    let small = workload(CLIPS, SECS, SR);
+    if let Some(p) = arg("--write-workload") {
+        write_raw(std::path::Path::new(&p), &small).expect("write workload");
+    }
+    let gpu = GpuExtractor::new(config(), dev.clone()).expect("bench config runs on the device");
+    let desc = ser_features::FeatureBackend::describe(&gpu);
+    eprintln!(
+        "device: {desc}; {} samples per device batch",
+        gpu.batch_samples()
+    );
+    let n_large = ((hours * 3600.0 / SECS).round() as usize).max(1);
+    let large: Vec<Vec<f32>> = (0..n_large).map(|i| small[i % CLIPS].clone()).collect();
+    let peer = BurnSignal::new(&config(), &dev);
+    for (label, clips, reps) in [
+        ("512x3s", &small, reps),
+        (&*format!("{hours}h"), &large, reps.div_ceil(2)),
+    ] {
+        let audio_s = clips.len() as f64 * SECS;
+        let batches = upload(clips, gpu.batch_samples(), &dev);
+        let secs = median_seconds(reps, || {
+            for (signal, lengths) in &batches {
+                let out = gpu.frames_on_device(signal.clone(), lengths);
+                sync(&out[0]);
+            }
+        });
+        report("ser", "kernels", label, &desc, audio_s, secs);
+        let secs = median_seconds(reps, || {
+            std::hint::black_box(gpu.compute_batch(clips));
+        });
+        report("ser", "end_to_end", label, &desc, audio_s, secs);
+        // burn-signal materialises the complex STFT: at most 512 clips per launch.
+        let peer_batches = upload(clips, CLIPS * clips[0].len(), &dev);
+        let secs = median_seconds(reps, || {
+            for (signal, _) in &peer_batches {
+                sync(&peer.logmel(signal.clone()));
+            }
+        });
+        report("burn-signal 0.22", "kernels", label, &desc, audio_s, secs);
+    }
+}

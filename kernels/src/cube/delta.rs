@@ -1,0 +1,53 @@
+//! Savitzky-Golay deltas per clip, one unit per output value.
+
+use cubecl::prelude::*;
+
+/// See `FeatureOps::deltas`. Launched with one unit per element of `[B, T, D]`.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+pub fn delta_kernel<F: Float>(
+    x: &Tensor<F>,
+    frames: &Tensor<F>,
+    coefs: &Tensor<F>,
+    output: &mut Tensor<F>,
+    total: u32,
+    n_frames: u32,
+    dim: u32,
+    width: u32,
+    #[define(F)] _dtype: ElemType,
+) {
+    let idx = ABSOLUTE_POS;
+    if idx >= total as usize {
+        terminate!();
+    }
+    let dim = dim as usize;
+    let n_frames = n_frames as usize;
+    let d = idx % dim;
+    let bt = idx / dim;
+    let t = bt % n_frames;
+    let b = bt / n_frames;
+    let n = u32::cast_from(frames[b]) as usize;
+    let mut v = F::new(0.0);
+    if t < n {
+        let fit = select(n % 2 == 1, n, n - 1);
+        let w = select(fit < width as usize, fit, width as usize);
+        if w >= 3 {
+            let half = w / 2;
+            let mut centre = t;
+            if centre < half {
+                centre = half;
+            }
+            if centre > n - 1 - half {
+                centre = n - 1 - half;
+            }
+            let first = (b * n_frames + centre - half) * dim + d;
+            let row = (w - 3) / 2 * width as usize;
+            let mut j = 0usize;
+            while j < w {
+                v += coefs[row + j] * x[first + j * dim];
+                j += 1;
+            }
+        }
+    }
+    output[idx] = v;
+}

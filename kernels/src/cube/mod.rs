@@ -1,0 +1,190 @@
+//! The CubeCL implementation of [`FeatureOps`](crate::FeatureOps): kernel launches for
+//! burn's CubeCL backend (wgpu, CUDA).
+
+mod db;
+mod delta;
+mod spectrum;
+
+use burn::backend::cubecl::dtype_to_storage_type;
+use burn::backend::tensor::FloatTensor;
+use burn_cubecl::{
+    CubeBackend, kernel::into_contiguous, ops::numeric::empty_device_dtype, tensor::CubeTensor,
+};
+use cubecl::prelude::*;
+use cubecl::{CubeDim, calculate_cube_count_elemwise};
+
+use crate::ops::{DbPlan, DeltaPlan, FeatureOps, SpectrumPlan, spectrum_shape};
+
+/// Units per cube for a per-frame or per-clip kernel: a power of two, at most `cap` and
+/// what the device allows.
+fn units(client: &Client, cap: usize) -> usize {
+    let max = client.properties().hardware.max_units_per_cube as usize;
+    let n = cap.min(max).clamp(1, 256);
+    if n.is_power_of_two() {
+        n
+    } else {
+        n.next_power_of_two() >> 1
+    }
+}
+
+fn output_like(x: &CubeTensor, shape: burn::tensor::Shape) -> CubeTensor {
+    empty_device_dtype(x.client.clone(), x.device.clone(), shape, x.dtype)
+}
+
+impl FeatureOps for CubeBackend {
+    fn spectrum(
+        signal: FloatTensor<Self>,
+        lengths: FloatTensor<Self>,
+        window: FloatTensor<Self>,
+        twiddles: FloatTensor<Self>,
+        mel: FloatTensor<Self>,
+        bounds: FloatTensor<Self>,
+        plan: SpectrumPlan,
+    ) -> FloatTensor<Self> {
+        assert!(
+            plan.n_fft.is_power_of_two() && plan.n_fft >= 4,
+            "GPU spectra need a power-of-two n_fft >= 4"
+        );
+        let signal = into_contiguous(signal);
+        let shape = signal.meta.shape().clone();
+        let output = output_like(&signal, spectrum_shape(&shape, &plan));
+        let cubes = shape[0] * plan.n_frames;
+        if cubes == 0 || plan.out_dim == 0 {
+            return output;
+        }
+        let client = signal.client.clone();
+        let threads = units(&client, plan.n_fft / 2);
+        let power_mode = if plan.power == 2.0 {
+            2
+        } else if plan.power == 1.0 {
+            1
+        } else {
+            0
+        };
+        let dtype = signal.dtype;
+        spectrum::spectrum_kernel::launch(
+            &client,
+            calculate_cube_count_elemwise(&client, cubes, CubeDim::new_single()),
+            CubeDim::new_1d(threads as u32),
+            signal.into_tensor_arg(),
+            into_contiguous(lengths).into_tensor_arg(),
+            into_contiguous(window).into_tensor_arg(),
+            into_contiguous(twiddles).into_tensor_arg(),
+            into_contiguous(mel).into_tensor_arg(),
+            into_contiguous(bounds).into_tensor_arg(),
+            output.clone().into_tensor_arg(),
+            shape[0] as u32,
+            shape[1] as u32,
+            plan.n_frames as u32,
+            plan.hop as u32,
+            plan.power,
+            plan.n_fft,
+            plan.n_fft.trailing_zeros() as usize,
+            threads,
+            plan.center,
+            plan.pad_mode,
+            power_mode,
+            plan.use_mel,
+            plan.out_dim,
+            dtype_to_storage_type(dtype),
+        );
+        output
+    }
+
+    fn power_to_db(
+        x: FloatTensor<Self>,
+        frames: FloatTensor<Self>,
+        plan: DbPlan,
+    ) -> FloatTensor<Self> {
+        let x = into_contiguous(x);
+        let shape = x.meta.shape().clone();
+        let output = output_like(&x, shape.clone());
+        if shape.num_elements() == 0 {
+            return output;
+        }
+        let client = x.client.clone();
+        let threads = units(&client, 256);
+        let dtype = x.dtype;
+        db::db_kernel::launch(
+            &client,
+            calculate_cube_count_elemwise(&client, shape[0], CubeDim::new_single()),
+            CubeDim::new_1d(threads as u32),
+            x.into_tensor_arg(),
+            into_contiguous(frames).into_tensor_arg(),
+            output.clone().into_tensor_arg(),
+            shape[0] as u32,
+            shape[1] as u32,
+            shape[2] as u32,
+            plan.reference.unwrap_or(1.0),
+            plan.amin,
+            if plan.top_db.is_finite() {
+                plan.top_db
+            } else {
+                0.0
+            },
+            threads,
+            plan.reference.is_none(),
+            plan.top_db.is_finite(),
+            dtype_to_storage_type(dtype),
+        );
+        output
+    }
+
+    fn deltas(
+        x: FloatTensor<Self>,
+        frames: FloatTensor<Self>,
+        coefs: FloatTensor<Self>,
+        plan: DeltaPlan,
+    ) -> FloatTensor<Self> {
+        let x = into_contiguous(x);
+        let shape = x.meta.shape().clone();
+        let output = output_like(&x, shape.clone());
+        let total = shape.num_elements();
+        if total == 0 {
+            return output;
+        }
+        let client = x.client.clone();
+        let cube_dim = CubeDim::new(&client, total);
+        let dtype = x.dtype;
+        let _ = plan.order; // the order lives in the coefficient table
+        delta::delta_kernel::launch(
+            &client,
+            calculate_cube_count_elemwise(&client, total, cube_dim),
+            cube_dim,
+            x.into_tensor_arg(),
+            into_contiguous(frames).into_tensor_arg(),
+            into_contiguous(coefs).into_tensor_arg(),
+            output.clone().into_tensor_arg(),
+            total as u32,
+            shape[1] as u32,
+            shape[2] as u32,
+            plan.width as u32,
+            dtype_to_storage_type(dtype),
+        );
+        output
+    }
+}
+
+/// What a CubeCL device reports about itself: its name and runtime, the memory a whole
+/// workload may use (`None` where the runtime has no figure) and the largest single buffer.
+pub(crate) struct CubeInfo {
+    pub name: String,
+    pub max_memory: Option<u64>,
+    pub max_buffer: u64,
+}
+
+/// [`CubeInfo`] of `device`, or `None` for a device of another backend (flex).
+pub(crate) fn info(device: &burn::tensor::Device) -> Option<CubeInfo> {
+    #[allow(unreachable_patterns)]
+    match device.as_dispatch() {
+        burn::backend::DispatchDevice::Cube(d) => {
+            let props = d.client().properties().clone();
+            Some(CubeInfo {
+                name: format!("{:?}: {}", d.runtime(), props.identity.name).to_lowercase(),
+                max_memory: props.memory.max_memory(),
+                max_buffer: props.memory.max_page_size,
+            })
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,159 @@
+//! Choosing where features are computed: `--device cpu|wgpu|cuda|auto`.
+
+use std::str::FromStr;
+
+use burn::tensor::{Device, Tensor};
+
+/// Where `ser extract` computes features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceChoice {
+    /// The rayon CPU reference (no burn device).
+    Cpu,
+    /// burn's wgpu backend: Vulkan, Metal or DX12 (and lavapipe, Mesa's software Vulkan).
+    Wgpu,
+    /// burn's CUDA backend (needs the `cuda` build feature).
+    Cuda,
+    /// CUDA if built and present, else a hardware wgpu adapter, else the CPU.
+    Auto,
+}
+
+impl FromStr for DeviceChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "wgpu" | "vulkan" | "gpu" => Ok(DeviceChoice::Wgpu),
+            "cuda" => Ok(DeviceChoice::Cuda),
+            "auto" => Ok(DeviceChoice::Auto),
+            other => Err(format!(
+                "unknown device '{other}': use cpu, wgpu, cuda or auto"
+            )),
+        }
+    }
+}
+
+/// A device that cannot be used, with what to do about it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DeviceError {
+    /// This build has no backend for the device.
+    #[error(
+        "this ser was built without {0} support; rebuild with `--features {0}` (see the README's GPU section)"
+    )]
+    NotBuilt(&'static str),
+    /// The backend found no adapter / driver.
+    #[error("no {backend} device is available: {detail}")]
+    Unavailable {
+        /// Backend name.
+        backend: &'static str,
+        /// What failed.
+        detail: String,
+    },
+    /// The feature config uses something the GPU path does not implement.
+    #[error("the GPU feature path cannot run this config: {0}; use --device cpu")]
+    Unsupported(String),
+}
+
+/// Runs a tiny computation on `device`, turning a panic (no adapter, no driver) into an error.
+fn probe(device: Device, backend: &'static str) -> Result<Device, DeviceError> {
+    let d = device.clone();
+    let result = std::panic::catch_unwind(move || {
+        let x = Tensor::<1>::from_floats([1.0, 2.0], &d);
+        (x * 2.0)
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| format!("{e:?}"))
+    });
+    match result {
+        Ok(Ok(v)) if v == [2.0, 4.0] => Ok(device),
+        Ok(Ok(v)) => Err(DeviceError::Unavailable {
+            backend,
+            detail: format!("test computation returned {v:?}"),
+        }),
+        Ok(Err(e)) => Err(DeviceError::Unavailable { backend, detail: e }),
+        Err(panic) => {
+            let detail = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "the backend panicked while starting".into());
+            Err(DeviceError::Unavailable { backend, detail })
+        }
+    }
+}
+
+/// A CubeCL device the machine enumerates, checked by a test computation.
+#[cfg(feature = "cube")]
+fn cube_device(
+    found: Result<cubecl::Device, impl std::fmt::Display>,
+    backend: &'static str,
+) -> Result<Device, DeviceError> {
+    let dev = found.map_err(|e| DeviceError::Unavailable {
+        backend,
+        detail: e.to_string(),
+    })?;
+    probe(burn::backend::DispatchDevice::from(dev).into(), backend)
+}
+
+/// The default wgpu adapter (any kind, software renderers such as lavapipe included),
+/// checked to work.
+pub fn probe_wgpu() -> Result<Device, DeviceError> {
+    #[cfg(feature = "wgpu")]
+    {
+        cube_device(
+            cubecl::Device::wgpu(cubecl::device::WgpuDeviceKind::DefaultDevice),
+            "wgpu",
+        )
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        Err(DeviceError::NotBuilt("wgpu"))
+    }
+}
+
+fn probe_cuda() -> Result<Device, DeviceError> {
+    #[cfg(feature = "cuda")]
+    {
+        cube_device(cubecl::Device::cuda(0), "cuda")
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        Err(DeviceError::NotBuilt("cuda"))
+    }
+}
+
+/// A hardware wgpu adapter (discrete, integrated or virtual GPU), never a software renderer:
+/// on a machine without a GPU, `auto` must not pick lavapipe over the faster CPU path.
+fn probe_hardware_wgpu() -> Result<Device, DeviceError> {
+    #[cfg(feature = "wgpu")]
+    {
+        use cubecl::device::WgpuDeviceKind;
+        let mut last = DeviceError::NotBuilt("wgpu");
+        for kind in [
+            WgpuDeviceKind::DiscreteGpu(0),
+            WgpuDeviceKind::IntegratedGpu(0),
+            WgpuDeviceKind::VirtualGpu(0),
+        ] {
+            match cube_device(cubecl::Device::wgpu(kind), "wgpu") {
+                Ok(dev) => return Ok(dev),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        Err(DeviceError::NotBuilt("wgpu"))
+    }
+}
+
+impl DeviceChoice {
+    /// The burn device to use, or `None` for the CPU reference path.
+    pub fn resolve(self) -> Result<Option<Device>, DeviceError> {
+        match self {
+            DeviceChoice::Cpu => Ok(None),
+            DeviceChoice::Wgpu => probe_wgpu().map(Some),
+            DeviceChoice::Cuda => probe_cuda().map(Some),
+            DeviceChoice::Auto => Ok(probe_cuda().or_else(|_| probe_hardware_wgpu()).ok()),
+        }
+    }
+}

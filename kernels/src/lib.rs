@@ -1,0 +1,20 @@
+//! GPU feature kernels for ser.
+//!
+//! [`FeatureOps`] is a burn backend extension with three operations — the fused
+//! framing / window / FFT / power / mel pass, per-clip `power_to_db`, and deltas — written as
+//! CubeCL kernels for burn's CubeCL backend (wgpu over Vulkan, Metal or DX12; CUDA behind the
+//! `cuda` feature) and as CPU default bodies for burn's pure-Rust `flex` backend.
+//! [`GpuExtractor`] runs a whole [`FeatureConfig`](ser_features::FeatureConfig) on a burn
+//! device, batch by batch, and returns the same [`ClipFeatures`](ser_features::ClipFeatures)
+//! as the CPU extractor.
+
+#[cfg(feature = "cube")]
+mod cube;
+mod device;
+mod extractor;
+pub mod host;
+mod ops;
+
+pub use device::{DeviceChoice, DeviceError, probe_wgpu};
+pub use extractor::GpuExtractor;
+pub use ops::{DbPlan, DeltaPlan, FeatureOps, SpectrumPlan, spectrum_shape};

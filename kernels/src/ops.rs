@@ -1,0 +1,154 @@
+//! The backend extension: the three device operations the GPU feature pipeline needs.
+//!
+//! CubeCL backends (wgpu, CUDA) run the kernels in `cube/`; every other backend (flex, the
+//! pure-Rust CPU backend) runs the default bodies here, which read the tensors back and use
+//! the CPU reference of `ser-features`, so that the same code works on machines without
+//! any GPU or Vulkan driver.
+
+use burn::backend::{Backend, TensorMetadata, backend_extension, tensor::FloatTensor};
+use burn::tensor::{Shape, TensorData};
+
+use crate::host;
+
+/// How frames are cut and transformed; shared by the kernel and the host fallback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpectrumPlan {
+    /// FFT size (a power of two on CubeCL backends).
+    pub n_fft: usize,
+    /// Hop in samples.
+    pub hop: usize,
+    /// Centre frames (pad `n_fft / 2` on both sides).
+    pub center: bool,
+    /// 0 constant (zeros), 1 reflect, 2 edge.
+    pub pad_mode: u32,
+    /// Exponent applied to `|X|`: 2.0 power, 1.0 magnitude.
+    pub power: f32,
+    /// Frames per clip in the output (the longest clip's count; shorter clips are masked).
+    pub n_frames: usize,
+    /// Project on the mel filterbank (output `n_mels` wide) instead of returning the bins.
+    pub use_mel: bool,
+    /// Output width: `n_mels` with `use_mel`, else `n_fft / 2 + 1`.
+    pub out_dim: usize,
+}
+
+/// `power_to_db` settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DbPlan {
+    /// Fixed reference power, or `None` for each clip's maximum.
+    pub reference: Option<f32>,
+    /// Floor before the logarithm.
+    pub amin: f32,
+    /// Range kept below each clip's maximum (infinite keeps all).
+    pub top_db: f32,
+}
+
+/// Savitzky-Golay derivative settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeltaPlan {
+    /// Window in frames (odd).
+    pub width: usize,
+    /// Derivative order (1 or 2).
+    pub order: usize,
+}
+
+/// Output shape of [`FeatureOps::spectrum`]: `[batch, n_frames, out_dim]`.
+pub fn spectrum_shape(signal: &Shape, plan: &SpectrumPlan) -> Shape {
+    Shape::from(vec![signal[0], plan.n_frames, plan.out_dim])
+}
+
+/// Feature primitives on device tensors. Shapes: `signal [B, L]` zero-padded clips,
+/// `lengths [B]` valid samples per clip, frame-level arrays `[B, T, D]` where frames past a
+/// clip's own count are zero and never computed.
+#[backend_extension(
+    Cube: cfg(feature = "cube"),
+    Fusion: cfg(feature = "cube"),
+    Flex,
+)]
+pub trait FeatureOps: Backend {
+    /// Framing, window, real FFT, `|X|^power` and (with `use_mel`) the mel projection, in
+    /// one pass: `[B, L] -> [B, T, out_dim]`. `twiddles` holds `cos, sin` of
+    /// `-2 pi k / n_fft` for `k < n_fft / 2`; `mel` is the dense `[n_mels, n_bins]`
+    /// filterbank and `bounds [n_mels, 2]` each band's first bin and length.
+    #[fusion(dtype = signal, shape = spectrum_shape(signal, plan))]
+    #[allow(clippy::too_many_arguments)]
+    fn spectrum(
+        signal: FloatTensor<Self>,
+        lengths: FloatTensor<Self>,
+        window: FloatTensor<Self>,
+        twiddles: FloatTensor<Self>,
+        mel: FloatTensor<Self>,
+        bounds: FloatTensor<Self>,
+        plan: SpectrumPlan,
+    ) -> FloatTensor<Self> {
+        let _ = twiddles;
+        let device = signal.device();
+        let shape = signal.shape();
+        let out = host::spectrum(
+            &read::<Self>(signal),
+            shape[0],
+            shape[1],
+            &read::<Self>(lengths),
+            &read::<Self>(window),
+            &read::<Self>(mel),
+            &read::<Self>(bounds),
+            &plan,
+        );
+        let dims = vec![shape[0], plan.n_frames, plan.out_dim];
+        Self::float_from_data(TensorData::new(out, dims), &device)
+    }
+
+    /// `power_to_db` of each clip's valid frames, with the reference and `top_db` applied per
+    /// clip, as `librosa.power_to_db` on that clip alone. `frames [B]` holds frame counts.
+    #[fusion(dtype = x, shape = x)]
+    fn power_to_db(
+        x: FloatTensor<Self>,
+        frames: FloatTensor<Self>,
+        plan: DbPlan,
+    ) -> FloatTensor<Self> {
+        per_clip::<Self>(x, frames, |x, shape, frames| {
+            host::power_to_db(x, shape, frames, &plan)
+        })
+    }
+
+    /// Time derivative of each clip's valid frames (`librosa.feature.delta`, `mode="interp"`;
+    /// clips shorter than the window use the largest odd width that fits). `coefs` holds one
+    /// row per odd width 3, 5, .., `width`, zero-padded to `width`.
+    #[fusion(dtype = x, shape = x)]
+    fn deltas(
+        x: FloatTensor<Self>,
+        frames: FloatTensor<Self>,
+        coefs: FloatTensor<Self>,
+        plan: DeltaPlan,
+    ) -> FloatTensor<Self> {
+        let _ = coefs;
+        per_clip::<Self>(x, frames, |x, shape, frames| {
+            host::deltas(x, shape, frames, &plan)
+        })
+    }
+}
+
+/// Runs a host `[B, T, D]` per-clip operation on a tensor (default bodies only).
+fn per_clip<B: Backend>(
+    x: FloatTensor<B>,
+    frames: FloatTensor<B>,
+    f: impl FnOnce(&[f32], [usize; 3], &[f32]) -> Vec<f32>,
+) -> FloatTensor<B> {
+    let device = x.device();
+    let shape = x.shape();
+    let dims = [shape[0], shape[1], shape[2]];
+    let out = f(&read::<B>(x), dims, &read::<B>(frames));
+    B::float_from_data(TensorData::new(out, dims.to_vec()), &device)
+}
+
+/// Reads a float tensor back to the host as f32 values (default bodies only).
+fn read<B: Backend>(t: FloatTensor<B>) -> Vec<f32> {
+    let msg = "reading a tensor back for the CPU fallback failed";
+    burn_std::reader::try_read_sync(B::float_into_data(t))
+        .expect(msg)
+        .expect(msg)
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect(msg)
+}
+
+impl FeatureOps for burn::backend::Flex {}

@@ -1,0 +1,216 @@
+//! Every stage of the GPU path against the CPU reference (itself checked against librosa):
+//! on wgpu (lavapipe in CI, which must find an adapter there) and on flex (the default
+//! bodies, for machines without Vulkan).
+//!
+//! Tolerances: log-mel within 1e-3 dB; MFCC and deltas within 1e-3 (they are linear in
+//! log-mel); power / mel spectra within 1e-4 of each clip's peak value.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use ser_features::{ClipFeatures, Extractor, FeatureConfig, Precision};
+use ser_kernels::GpuExtractor;
+
+/// The devices to test: wgpu when an adapter exists (required in CI), and flex.
+fn devices() -> Vec<(&'static str, Device)> {
+    let mut out = Vec::new();
+    match ser_kernels::probe_wgpu() {
+        Ok(d) => out.push(("wgpu", d)),
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!(
+                "CI: no wgpu adapter ({e}); install mesa-vulkan-drivers and libvulkan1 (scripts/setup.sh)"
+            )
+        }
+        Err(e) => eprintln!("notice: skipping wgpu ({e})"),
+    }
+    out.push(("flex", burn::backend::FlexDevice.into()));
+    out
+}
+
+/// Speech-like clips of mixed lengths: odd, very short (under one frame), long.
+fn clips(sr: f64) -> Vec<Vec<f32>> {
+    [12_345usize, 300, 1, 20_000, 8_001, 64]
+        .iter()
+        .enumerate()
+        .map(|(c, &n)| {
+            let mut state = 17u64 + c as u64;
+            (0..n)
+                .map(|i| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let noise = ((state >> 40) as f64 / (1u64 << 24) as f64 - 0.5) * 0.02;
+                    let t = i as f64 / sr;
+                    let f0 = 120.0
+                        + 40.0 * c as f64
+                        + 30.0 * (2.0 * std::f64::consts::PI * 3.0 * t).sin();
+                    let voiced: f64 = (1..6)
+                        .map(|k| (2.0 * std::f64::consts::PI * k as f64 * f0 * t).sin() / k as f64)
+                        .sum();
+                    (0.3 * voiced + noise) as f32
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn config(toml: &str) -> FeatureConfig {
+    FeatureConfig::from_toml(toml).unwrap()
+}
+
+/// Compares one config's GPU output with the CPU reference (computed in f64).
+fn check(name: &str, cfg: FeatureConfig, device: &Device, dev_name: &str) {
+    let mut reference_cfg = cfg.clone();
+    reference_cfg.precision = Precision::F64;
+    let reference = Extractor::new(reference_cfg).unwrap();
+    let gpu = GpuExtractor::new(cfg, device.clone()).unwrap();
+    let signals = clips(gpu.cpu().config().audio.sample_rate as f64);
+    let got: Vec<ClipFeatures> = gpu.compute_batch(&signals);
+    let want: Vec<ClipFeatures> = reference.compute_batch(&signals);
+    let layout = reference.frame_layout();
+    for (c, (g, w)) in got.iter().zip(&want).enumerate() {
+        let ctx = format!("{dev_name} {name} clip {c} ({} samples)", signals[c].len());
+        assert_eq!(g.n_frames, w.n_frames, "{ctx}: frame count");
+        for ((feat, _), (ga, wa)) in layout.iter().zip(g.frames.iter().zip(&w.frames)) {
+            assert_eq!(ga.len(), wa.len(), "{ctx} {feat}: length");
+            let err = ga
+                .iter()
+                .zip(wa)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            let tol = if feat == "spectrogram" || feat == "mel" {
+                1e-4 * wa.iter().fold(1e-12f32, |m, v| m.max(v.abs()))
+            } else {
+                1e-3
+            };
+            assert!(err <= tol, "{ctx} {feat}: max error {err} > {tol}");
+        }
+        assert_eq!(
+            g.functionals.len(),
+            w.functionals.len(),
+            "{ctx}: functionals"
+        );
+    }
+}
+
+#[test]
+fn logmel_mfcc_and_deltas_match_the_cpu_reference_across_fft_sizes() {
+    let cases = [
+        (
+            "n_fft 512 win 400 hop 160, 64 mels",
+            "frames = [\"logmel\", \"mfcc\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nwin_length = 400\nhop_length = 160\n[mel]\nn_mels = 64\n[deltas]\norder = 2\n",
+        ),
+        (
+            "n_fft 256 hop 64, 40 mels",
+            "frames = [\"logmel\"]\n[audio]\nsample_rate = 8000\n[stft]\nn_fft = 256\nhop_length = 64\n[mel]\nn_mels = 40\n",
+        ),
+        (
+            "n_fft 1024 reflect hamming, htk, ref=max",
+            "frames = [\"logmel\", \"mfcc\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 1024\nhop_length = 256\nwindow = \"hamming\"\npad_mode = \"reflect\"\n[mel]\nn_mels = 40\nhtk = true\nnorm = \"none\"\n[db]\nref = \"max\"\ntop_db = 60.0\n[mfcc]\nn_mfcc = 13\nlifter = 22.0\n[deltas]\norder = 1\n",
+        ),
+        (
+            "librosa defaults (n_fft 2048)",
+            "frames = [\"logmel\", \"mfcc\"]\n",
+        ),
+        (
+            "uncentred edge-padded povey, magnitude mels",
+            "frames = [\"mel\", \"logmel\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nwin_length = 400\nhop_length = 160\nwindow = \"povey\"\ncenter = false\n[mel]\nn_mels = 23\npower = 1.0\n",
+        ),
+        (
+            "power spectrogram, edge padding",
+            "frames = [\"spectrogram\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nhop_length = 128\npad_mode = \"edge\"\n",
+        ),
+    ];
+    for (dev_name, device) in devices() {
+        for (name, toml) in cases {
+            check(name, config(toml), &device, dev_name);
+        }
+    }
+}
+
+#[test]
+fn functionals_come_from_the_cpu_and_small_device_batches_give_the_same_result() {
+    let cfg = config(
+        "frames = [\"logmel\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nwin_length = 400\nhop_length = 160\n[mel]\nn_mels = 64\n[functionals]\nenabled = true\n",
+    );
+    let cpu = Extractor::new(cfg.clone()).unwrap();
+    for (dev_name, device) in devices() {
+        let whole = GpuExtractor::new(cfg.clone(), device.clone()).unwrap();
+        // One clip per device batch: batching must not change any number.
+        let small = GpuExtractor::new(cfg.clone(), device.clone())
+            .unwrap()
+            .with_batch_samples(1);
+        let signals = clips(16_000.0);
+        let (a, b) = (whole.compute_batch(&signals), small.compute_batch(&signals));
+        assert_eq!(a, b, "{dev_name}: batching changed the features");
+        for (g, c) in a.iter().zip(cpu.compute_batch(&signals)) {
+            assert_eq!(g.functionals, c.functionals, "{dev_name}: functionals");
+        }
+    }
+}
+
+#[test]
+fn configs_the_gpu_cannot_run_are_refused_with_the_reason() {
+    let device: Device = burn::backend::FlexDevice.into();
+    let err = GpuExtractor::new(config("[stft]\nn_fft = 400\n"), device.clone())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("n_fft = 400") && err.contains("--device cpu"),
+        "{err}"
+    );
+    let err = GpuExtractor::new(config("precision = \"f64\"\n"), device)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("f64"), "{err}");
+}
+
+#[test]
+fn frames_past_each_clip_are_zero_on_device() {
+    let cfg = config(
+        "frames = [\"mel\", \"logmel\", \"mfcc\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nwin_length = 400\nhop_length = 160\n[mel]\nn_mels = 32\n[mfcc]\nn_mfcc = 13\n[deltas]\norder = 1\n",
+    );
+    for (dev_name, device) in devices() {
+        let gpu = GpuExtractor::new(cfg.clone(), device.clone()).unwrap();
+        let signals = clips(16_000.0);
+        let lengths: Vec<usize> = signals.iter().map(Vec::len).collect();
+        let len = *lengths.iter().max().unwrap();
+        let mut flat = vec![0.0f32; signals.len() * len];
+        for (row, s) in flat.chunks_mut(len).zip(&signals) {
+            row[..s.len()].copy_from_slice(s);
+        }
+        let signal =
+            Tensor::<2>::from_data(TensorData::new(flat, vec![signals.len(), len]), &device);
+        let frames = gpu.frame_counts(&lengths);
+        let arrays = gpu.frames_on_device(signal, &lengths);
+        assert_eq!(
+            arrays.len(),
+            gpu.cpu().frame_layout().len(),
+            "{dev_name}: one array per layout entry"
+        );
+        for (a, (name, dim)) in arrays.into_iter().zip(gpu.cpu().frame_layout()) {
+            let [b, t, d] = a.dims();
+            assert_eq!(
+                (b, t, d),
+                (signals.len(), *frames.iter().max().unwrap(), *dim),
+                "{dev_name} {name}"
+            );
+            let v = a.into_data().try_to_vec::<f32>().unwrap();
+            for (i, &n) in frames.iter().enumerate() {
+                let pad = &v[(i * t + n) * d..(i + 1) * t * d];
+                assert!(
+                    pad.iter().all(|x| *x == 0.0),
+                    "{dev_name} {name} clip {i}: padded frames not zero"
+                );
+                // (Deltas of a clip of fewer than 3 frames are zero, as in librosa.)
+                if n >= 3 || !name.contains("delta") {
+                    let valid = &v[i * t * d..(i * t + n) * d];
+                    assert!(
+                        valid.iter().any(|x| *x != 0.0),
+                        "{dev_name} {name} clip {i}: valid frames all zero"
+                    );
+                }
+            }
+        }
+    }
+}
