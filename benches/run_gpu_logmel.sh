@@ -6,22 +6,33 @@
 #   DEVICE=cuda FEATURES=cuda benches/run_gpu_logmel.sh
 #   HOURS=1 REPS=3 benches/run_gpu_logmel.sh  # a smaller large workload
 #   BANDWIDTH_GBS=3350 benches/run_gpu_logmel.sh   # the device's memory bandwidth, for the bound
+#   BENCH_ARGS="--peer-clips 512" benches/run_gpu_logmel.sh   # burn-signal clips per launch
+#   BENCH_BIN=path/to/gpu_logmel PYTHON=python3 benches/run_gpu_logmel.sh
+#       # a prebuilt bench binary (`cargo bench --no-run`) and a Python that already has torch
+#       # and torchaudio: for a GPU machine with no compiler cache or no network
 #
 # torchaudio runs on CUDA when torch sees a GPU, else on the CPU; the table names each row's
 # device, and says when the "GPU" path ran on lavapipe (Mesa's software Vulkan on the CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. benches/venv.sh
+if [ -n "${PYTHON:-}" ]; then
+  work=benches/.work; mkdir -p "$work" benches/results; py="$PYTHON"
+else
+  . benches/venv.sh; py="$venv/bin/python"
+fi
 device="${DEVICE:-wgpu}"
 reps="${REPS:-5}"
 hours="${HOURS:-10}"
 out="$work/gpu_$device.jsonl"
 features=()
 [ -n "${FEATURES:-}" ] && features=(--features "$FEATURES")
-cargo bench -q -p ser-benches "${features[@]}" --bench gpu_logmel -- --device "$device" --reps "$reps" --hours "$hours" \
+bench=(cargo bench -q -p ser-benches "${features[@]}" --bench gpu_logmel --)
+[ -n "${BENCH_BIN:-}" ] && bench=("$BENCH_BIN" --bench)
+# shellcheck disable=SC2086 # BENCH_ARGS is a list of extra flags (e.g. --peer-clips 512)
+"${bench[@]}" --device "$device" --reps "$reps" --hours "$hours" ${BENCH_ARGS:-} \
   --write-workload "$PWD/$work/workload.f32" 2> >(grep -v XDG_RUNTIME_DIR >&2) | tee "$out"
-"$venv/bin/python" benches/peers/gpu_logmel.py "$work/workload.f32" --reps "$reps" --hours "$hours" | tee -a "$out"
-"$venv/bin/python" - "$out" "${BANDWIDTH_GBS:-}" > "benches/results/gpu_logmel_$device.md" <<'PY'
+"$py" benches/peers/gpu_logmel.py "$work/workload.f32" --reps "$reps" --hours "$hours" | tee -a "$out"
+"$py" - "$out" "${BANDWIDTH_GBS:-}" > "benches/results/gpu_logmel_$device.md" <<'PY'
 import json, sys, subprocess, datetime, os
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 bw = float(sys.argv[2]) if sys.argv[2] else None

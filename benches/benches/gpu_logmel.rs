@@ -12,7 +12,7 @@
 //!   only flatters the peer).
 //!
 //! `cargo bench -p ser-benches --bench gpu_logmel -- --device wgpu|cuda|flex [--reps N]
-//!  [--hours H] [--write-workload FILE]`. `benches/run_gpu_logmel.sh` runs it beside
+//!  [--hours H] [--peer-clips N] [--write-workload FILE]`. `benches/run_gpu_logmel.sh` runs it beside
 //! torchaudio on the same device and writes the table.
 
 use burn::tensor::{Device, Tensor, TensorData};
@@ -125,6 +125,9 @@ impl BurnSignal {
 fn main() {
     let reps: usize = arg("--reps").and_then(|v| v.parse().ok()).unwrap_or(5);
     let hours: f64 = arg("--hours").and_then(|v| v.parse().ok()).unwrap_or(10.0);
+    let peer_clips: usize = arg("--peer-clips")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
     let dev_name = arg("--device").unwrap_or_else(|| "wgpu".into());
     let dev = device(&dev_name);
     let small = workload(CLIPS, SECS, SR);
@@ -157,9 +160,9 @@ fn main() {
             std::hint::black_box(gpu.compute_batch(clips));
         });
         report("ser", "end_to_end", label, &desc, audio_s, secs);
-        // burn-signal materialises the complex STFT ([B, T, 257, 2] f32): 64 clips per
-        // launch keep it under lavapipe's 128 MiB buffer limit.
-        let peer_batches = upload(clips, 64 * clips[0].len(), &dev);
+        // burn-signal materialises the complex STFT ([B, T, 257, 2] f32): the default of 64
+        // clips per launch keeps it under lavapipe's 128 MiB buffer limit (--peer-clips).
+        let peer_batches = upload(clips, peer_clips * clips[0].len(), &dev);
         let secs = median_seconds(reps, || {
             for (signal, _) in &peer_batches {
                 sync(&peer.logmel(signal.clone()));

@@ -157,3 +157,14 @@ impl DeviceChoice {
         }
     }
 }
+
+/// The adapter or device a burn device runs on, as its runtime names it (for logs and
+/// benchmark tables: "NVIDIA H100 80GB HBM3", "llvmpipe (…)", or flex).
+pub fn device_name(device: &Device) -> String {
+    #[cfg(feature = "cube")]
+    if let Some(i) = crate::cube::info(device) {
+        return i.name;
+    }
+    let _ = device;
+    "flex (burn's CPU backend)".into()
+}

@@ -10,6 +10,7 @@
 
 use burn::backend::Dispatch;
 use burn::tensor::{Device, Tensor, TensorData};
+use rayon::prelude::*;
 use ser_dsp::frame_count;
 use ser_features::{
     ClipFeatures, Extractor, FeatureBackend, FeatureConfig, FrameFeature, MelFilterbank, Precision,
@@ -19,6 +20,12 @@ use ser_features::{
 use crate::device::DeviceError;
 use crate::host::{delta_coefficients, pad_code};
 use crate::ops::{DbPlan, DeltaPlan, FeatureOps, SpectrumPlan};
+
+/// A batch whose kernels are queued: frames per clip and the `[B, T, D]` outputs.
+struct Launched {
+    frames: Vec<usize>,
+    outputs: Vec<Tensor<3>>,
+}
 
 /// Samples per device batch where the device reports no memory size (flex): about 17
 /// minutes of 16 kHz audio, a spectrum of ~110 MB at n_fft 512 / hop 160.
@@ -106,7 +113,7 @@ impl GpuExtractor {
         let sr = cfg.audio.sample_rate as f64;
         let window: Vec<f32> = ser_dsp::window_padded(p.window, p.win_length, p.n_fft)
             .map_err(|e| unsupported(e.to_string()))?;
-        let twiddles: Vec<f32> = (0..p.n_fft / 2)
+        let twiddles: Vec<f32> = (0..p.n_fft)
             .flat_map(|k| {
                 let a = -2.0 * std::f64::consts::PI * k as f64 / p.n_fft as f64;
                 [a.cos() as f32, a.sin() as f32]
@@ -159,7 +166,7 @@ impl GpuExtractor {
         let batch_samples = batch_samples_for(&cfg, n_bins, p.hop_length, &device);
         Ok(GpuExtractor {
             window: Tensor::from_data(TensorData::new(window, vec![p.n_fft]), &device),
-            twiddles: Tensor::from_data(TensorData::new(twiddles, vec![p.n_fft]), &device),
+            twiddles: Tensor::from_data(TensorData::new(twiddles, vec![2 * p.n_fft]), &device),
             mel: Tensor::from_data(TensorData::new(mel, vec![n_mels, n_bins]), &device),
             bounds: Tensor::from_data(TensorData::new(bounds, vec![n_mels, 2]), &device),
             dct_t: Tensor::from_data(TensorData::new(dct_t, vec![n_mels, n_mfcc]), &device),
@@ -194,21 +201,31 @@ impl GpuExtractor {
     }
 
     /// Features of many cleaned signals, in input order: clips are grouped by length into
-    /// device batches of at most the configured number of samples.
+    /// device batches of at most the configured number of samples. Two batches are in
+    /// flight: the device computes batch k + 1 while the host reads back and slices batch k.
     pub fn compute_batch(&self, clips: &[Vec<f32>]) -> Vec<ClipFeatures> {
         let mut order: Vec<usize> = (0..clips.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(clips[i].len()));
         let mut out: Vec<Option<ClipFeatures>> = vec![None; clips.len()];
+        let mut pending: Option<(&[usize], Launched)> = None;
         let mut start = 0;
         while start < order.len() {
             let longest = clips[order[start]].len().max(1);
             let fit = (self.batch_samples / longest).max(1);
             let group = &order[start..(start + fit).min(order.len())];
             let refs: Vec<&[f32]> = group.iter().map(|&i| clips[i].as_slice()).collect();
-            for (&i, f) in group.iter().zip(self.run(&refs)) {
-                out[i] = Some(f);
+            let launched = self.launch(&refs);
+            if let Some((g, l)) = pending.replace((group, launched)) {
+                for (&i, f) in g.iter().zip(Self::finish(l)) {
+                    out[i] = Some(f);
+                }
             }
             start += group.len();
+        }
+        if let Some((g, l)) = pending {
+            for (&i, f) in g.iter().zip(Self::finish(l)) {
+                out[i] = Some(f);
+            }
         }
         if let Some(fx) = &self.functionals {
             let funcs = fx.compute_batch(clips);
@@ -221,39 +238,46 @@ impl GpuExtractor {
             .collect()
     }
 
-    fn run(&self, clips: &[&[f32]]) -> Vec<ClipFeatures> {
+    /// Pads one batch (rayon), uploads it and queues its kernels; the device runs them
+    /// while the caller goes on.
+    fn launch(&self, clips: &[&[f32]]) -> Launched {
         let b = clips.len();
         let len = clips.iter().map(|c| c.len()).max().unwrap_or(0).max(1);
         let mut signal = vec![0.0f32; b * len];
-        for (row, c) in signal.chunks_mut(len).zip(clips) {
-            row[..c.len()].copy_from_slice(c);
-        }
+        signal
+            .par_chunks_mut(len)
+            .zip(clips.par_iter())
+            .for_each(|(row, c)| row[..c.len()].copy_from_slice(c));
         let lengths: Vec<usize> = clips.iter().map(|c| c.len()).collect();
         let signal = Tensor::<2>::from_data(TensorData::new(signal, vec![b, len]), &self.device);
         let frames = self.frame_counts(&lengths);
-        let t_max = frames.iter().copied().max().unwrap_or(0);
-        let host: Vec<(Vec<f32>, usize)> = self
-            .frames_on_device(signal, &lengths)
+        let outputs = self.frames_on_device(signal, &lengths);
+        Launched { frames, outputs }
+    }
+
+    /// Waits for a launched batch and slices it into per-clip features (rayon).
+    fn finish(l: Launched) -> Vec<ClipFeatures> {
+        let t_max = l.frames.iter().copied().max().unwrap_or(0);
+        let host: Vec<(TensorData, usize)> = l
+            .outputs
             .into_iter()
             .map(|t| {
                 let dim = t.dims()[2];
-                (
-                    t.into_data()
-                        .convert::<f32>()
-                        .try_to_vec::<f32>()
-                        .expect("f32 tensor"),
-                    dim,
-                )
+                (t.into_data().convert::<f32>(), dim)
             })
             .collect();
-        (0..b)
-            .map(|i| ClipFeatures {
-                n_frames: frames[i],
-                frames: host
+        let slices: Vec<(&[f32], usize)> = host
+            .iter()
+            .map(|(d, dim)| (d.as_slice::<f32>().expect("f32 tensor"), *dim))
+            .collect();
+        l.frames
+            .par_iter()
+            .enumerate()
+            .map(|(i, &n)| ClipFeatures {
+                n_frames: n,
+                frames: slices
                     .iter()
-                    .map(|(data, dim)| {
-                        data[i * t_max * dim..(i * t_max + frames[i]) * dim].to_vec()
-                    })
+                    .map(|(data, dim)| data[i * t_max * dim..(i * t_max + n) * dim].to_vec())
                     .collect(),
                 functionals: Vec::new(),
             })
@@ -375,10 +399,6 @@ impl FeatureBackend for GpuExtractor {
     }
 
     fn describe(&self) -> String {
-        #[cfg(feature = "cube")]
-        if let Some(i) = crate::cube::info(&self.device) {
-            return i.name;
-        }
-        "flex (burn's CPU backend)".into()
+        crate::device_name(&self.device)
     }
 }

@@ -67,7 +67,7 @@ pub fn spectrum_shape(signal: &Shape, plan: &SpectrumPlan) -> Shape {
 pub trait FeatureOps: Backend {
     /// Framing, window, real FFT, `|X|^power` and (with `use_mel`) the mel projection, in
     /// one pass: `[B, L] -> [B, T, out_dim]`. `twiddles` holds `cos, sin` of
-    /// `-2 pi k / n_fft` for `k < n_fft / 2`; `mel` is the dense `[n_mels, n_bins]`
+    /// `-2 pi k / n_fft` for `k < n_fft`; `mel` is the dense `[n_mels, n_bins]`
     /// filterbank and `bounds [n_mels, 2]` each band's first bin and length.
     #[fusion(dtype = signal, shape = spectrum_shape(signal, plan))]
     #[allow(clippy::too_many_arguments)]

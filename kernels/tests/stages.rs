@@ -13,7 +13,10 @@ use ser_kernels::GpuExtractor;
 fn devices() -> Vec<(&'static str, Device)> {
     let mut out = Vec::new();
     match ser_kernels::probe_wgpu() {
-        Ok(d) => out.push(("wgpu", d)),
+        Ok(d) => {
+            eprintln!("wgpu adapter: {}", ser_kernels::device_name(&d));
+            out.push(("wgpu", d))
+        }
         Err(e) if std::env::var_os("CI").is_some() => {
             panic!(
                 "CI: no wgpu adapter ({e}); install mesa-vulkan-drivers and libvulkan1 (scripts/setup.sh)"

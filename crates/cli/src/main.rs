@@ -1,4 +1,4 @@
-//! `ser`: speech emotion recognition from corpora to features.
+//! `ser`: speech emotion recognition from corpora to features and trained models.
 //!
 //! A thin layer over the library crates: it parses arguments, draws progress bars and turns
 //! errors into messages and exit codes. Exit codes: 0 success; 1 error; 3 finished, but some
@@ -37,6 +37,8 @@ enum Command {
     /// Look into a feature cache.
     #[command(subcommand)]
     Cache(commands::cache::Command),
+    /// Train a model from an experiment file (or resume a run), and report its test metrics.
+    Train(commands::train::Args),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Extract(a) => commands::extract::run(a),
         Command::Features(c) => commands::features::run(c),
         Command::Cache(c) => commands::cache::run(c),
+        Command::Train(a) => commands::train::run(a),
     };
     match result {
         Ok(code) => code,

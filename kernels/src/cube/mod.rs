@@ -53,7 +53,12 @@ impl FeatureOps for CubeBackend {
             return output;
         }
         let client = signal.client.clone();
-        let threads = units(&client, plan.n_fft / 2);
+        // One radix-4 butterfly per unit and stage (n_fft / 8 units per frame), frames packed
+        // into cubes of up to 256 units; shared memory: 4 buffers of n_fft / 2 values per
+        // frame, kept within 16 KiB.
+        let m = plan.n_fft / 2;
+        let per_frame = units(&client, (m / 4).max(1));
+        let per_cube = (256 / per_frame).clamp(1, (1024 / m).max(1));
         let power_mode = if plan.power == 2.0 {
             2
         } else if plan.power == 1.0 {
@@ -64,8 +69,8 @@ impl FeatureOps for CubeBackend {
         let dtype = signal.dtype;
         spectrum::spectrum_kernel::launch(
             &client,
-            calculate_cube_count_elemwise(&client, cubes, CubeDim::new_single()),
-            CubeDim::new_1d(threads as u32),
+            calculate_cube_count_elemwise(&client, cubes.div_ceil(per_cube), CubeDim::new_single()),
+            CubeDim::new_1d((per_frame * per_cube) as u32),
             signal.into_tensor_arg(),
             into_contiguous(lengths).into_tensor_arg(),
             into_contiguous(window).into_tensor_arg(),
@@ -79,8 +84,9 @@ impl FeatureOps for CubeBackend {
             plan.hop as u32,
             plan.power,
             plan.n_fft,
-            plan.n_fft.trailing_zeros() as usize,
-            threads,
+            per_frame,
+            per_cube,
+            m.trailing_zeros() % 2 == 1,
             plan.center,
             plan.pad_mode,
             power_mode,

@@ -55,6 +55,24 @@ pub struct Args {
     skipped_csv: Option<PathBuf>,
 }
 
+impl Args {
+    /// `ser extract --corpus C... [--features F] --out OUT` with every other flag at its
+    /// default (used by `ser train` to build a missing cache).
+    pub fn for_cache(corpora: Vec<String>, features: Option<PathBuf>, out: PathBuf) -> Self {
+        Args {
+            corpora,
+            features,
+            out,
+            label_map: Vec::new(),
+            batch: 256,
+            device: DeviceChoice::Auto,
+            device_batch_seconds: None,
+            overwrite: false,
+            skipped_csv: None,
+        }
+    }
+}
+
 pub fn load_config(path: Option<&PathBuf>) -> anyhow::Result<FeatureConfig> {
     match path {
         None => Ok(FeatureConfig::default()),

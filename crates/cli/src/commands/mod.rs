@@ -5,3 +5,4 @@ pub mod corpus;
 pub mod extract;
 pub mod features;
 pub mod synth;
+pub mod train;

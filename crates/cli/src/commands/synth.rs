@@ -43,6 +43,19 @@ pub struct Args {
     tiny: bool,
 }
 
+/// Writes (or completes) the synthetic corpora under `out`, with a progress bar.
+pub fn write(cfg: &SynthConfig, out: &std::path::Path) -> anyhow::Result<ser_synth::SynthReport> {
+    let bar = ClipBar::new("synth");
+    let started = std::sync::Once::new();
+    let report = ser_synth::generate(cfg, out, &|done, total| {
+        started.call_once(|| bar.start(total));
+        bar.set(done);
+    })
+    .with_context(|| format!("writing the synthetic corpora to {}", out.display()))?;
+    bar.finish();
+    Ok(report)
+}
+
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let cfg = if a.tiny {
         SynthConfig::tiny(a.seed)
@@ -56,14 +69,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             cremad_rate: a.cremad_rate,
         }
     };
-    let bar = ClipBar::new("synth");
-    let started = std::sync::Once::new();
-    let report = ser_synth::generate(&cfg, &a.out, &|done, total| {
-        started.call_once(|| bar.start(total));
-        bar.set(done);
-    })
-    .with_context(|| format!("writing the synthetic corpora to {}", a.out.display()))?;
-    bar.finish();
+    let report = write(&cfg, &a.out)?;
     for (name, kind, root, n) in &report.corpora {
         println!(
             "{name:<14} {n:>5} clips  {kind:<8} layout  {}",

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs the CNN-LSTM training / inference benchmark of ser (burn) beside the same model in
+# PyTorch, in one run, and writes benches/results/train_cnn_lstm_<device>.md.
+#
+#   benches/run_train_cnn_lstm.sh                    # CPU: burn flex vs PyTorch, 2 threads each
+#   DEVICE=wgpu TORCH_DEVICE=cuda benches/run_train_cnn_lstm.sh   # GPU: burn wgpu vs PyTorch CUDA
+#   BENCH_BIN=path/to/train_cnn_lstm PYTHON=python3 ...          # prebuilt binary, a Python with torch
+#   REPS=5 STEPS=5 THREADS=2
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -n "${PYTHON:-}" ]; then
+  work=benches/.work; mkdir -p "$work" benches/results; py="$PYTHON"
+else
+  . benches/venv.sh; py="$venv/bin/python"
+fi
+device="${DEVICE:-flex}"
+torch_device="${TORCH_DEVICE:-cpu}"
+threads="${THREADS:-2}"
+reps="${REPS:-5}"
+steps="${STEPS:-5}"
+out="$work/train_$device.jsonl"
+bench=(cargo bench -q -p ser-benches --bench train_cnn_lstm --)
+[ -n "${BENCH_BIN:-}" ] && bench=("$BENCH_BIN" --bench)
+# Both tools get the same number of CPU threads (rayon for burn's flex backend).
+RAYON_NUM_THREADS="$threads" "${bench[@]}" --device "$device" --reps "$reps" --steps "$steps" \
+  2> >(grep -v XDG_RUNTIME_DIR >&2) | tee "$out"
+OMP_NUM_THREADS="$threads" "$py" benches/peers/train_cnn_lstm.py --device "$torch_device" --threads "$threads" \
+  --reps "$reps" --steps "$steps" | tee -a "$out"
+"$py" - "$out" > "benches/results/train_cnn_lstm_$device.md" <<'PY'
+import json, sys, subprocess, datetime, os
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or "?"
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+print("# CNN-LSTM training and inference: ser (burn) vs PyTorch\n")
+print(f"Measured {datetime.date.today()} at commit `{commit}`; host {os.cpu_count()} cores ({cpu}).")
+print("Model: input [32, 1, 64, 301]; Conv2d 3x3 + BatchNorm + ReLU + 2x2 max pool, 16/32/64/64 channels;")
+print("BiLSTM 128 per direction over the 18 pooled steps; mean over time; linear to 8 classes; AdamW.")
+print("Training step = forward + backward + AdamW + reading the loss; inference = forward + reading the logits.")
+print("Reproduce: `benches/run_train_cnn_lstm.sh` (see its header).\n")
+print("| tool | mode | device | samples per s | vs PyTorch (same mode) |")
+print("|---|---|---|---|---|")
+ref = {r["mode"]: r["samples_per_second"] for r in rows if r["tool"].startswith("pytorch")}
+for r in rows:
+    v = r["samples_per_second"]
+    print(f"| {r['tool']} | {r['mode']} | {r['device']} | {v:,.1f} | {v / ref[r['mode']]:.2f}x |")
+PY
+cat "benches/results/train_cnn_lstm_$device.md"

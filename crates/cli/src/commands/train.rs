@@ -1,0 +1,228 @@
+//! `ser train`: run an experiment file, or resume a run.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use ser_kernels::DeviceChoice;
+use ser_train::{EpochRecord, Experiment, Observer, RunOptions, RunSummary, TrainError};
+
+/// Arguments of `ser train`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Writes RUNS/<name>/: experiment.toml (resolved), split.json, \
+model_best.bpk and model_last.bpk, optimizer.bin, state.json, metrics.jsonl, tb/ (TensorBoard: \
+`tensorboard --logdir RUNS`), results.json and confusion_test.png.\n\
+Kill it at any time; `ser train --resume RUNS/<name>` continues from the last finished epoch.\n\
+When data.cache is missing, it is extracted first (and, with data.synthetic = true, the built-in \
+synthetic corpora are written).\n\n\
+Ready-made experiments: experiments/{cnn,lstm,cnn_lstm,svm,random_forest}.toml"
+)]
+pub struct Args {
+    /// Experiment file (TOML; see experiments/).
+    #[arg(value_name = "EXPERIMENT.toml", required_unless_present = "resume")]
+    experiment: Option<PathBuf>,
+    /// Continue the run in this folder from its last finished epoch.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "experiment")]
+    resume: Option<PathBuf>,
+    /// Folder that holds run folders.
+    #[arg(long, default_value = "runs", value_name = "DIR")]
+    runs: PathBuf,
+    /// Where networks train: flex (burn's pure-Rust CPU backend; reproducible, what CI uses),
+    /// wgpu (Vulkan / Metal / DX12), cuda (a build with `--features cuda`), or auto (CUDA,
+    /// else a hardware wgpu adapter, else flex).
+    #[arg(long, default_value = "flex", value_name = "DEVICE")]
+    device: String,
+    /// Override train.epochs of the experiment (new runs only).
+    #[arg(long, value_name = "N")]
+    epochs: Option<usize>,
+}
+
+fn device(name: &str) -> anyhow::Result<(burn::tensor::Device, String)> {
+    let flex = || {
+        (
+            burn::backend::FlexDevice.into(),
+            "flex (burn CPU)".to_string(),
+        )
+    };
+    if name == "flex" || name == "cpu" {
+        return Ok(flex());
+    }
+    let choice: DeviceChoice = name.parse().map_err(|e: String| {
+        anyhow::anyhow!("--device {name}: {e}; use flex, wgpu, cuda or auto")
+    })?;
+    match choice.resolve().context("--device")? {
+        Some(d) => {
+            let n = ser_kernels::device_name(&d);
+            Ok((d, n))
+        }
+        None => Ok(flex()),
+    }
+}
+
+/// Builds the cache an experiment reads when it is missing.
+fn ensure_data(exp: &Experiment) -> anyhow::Result<()> {
+    let d = &exp.data;
+    if d.cache.exists() {
+        return Ok(());
+    }
+    if d.corpora.is_empty() {
+        bail!(
+            "data.cache {} does not exist; create it with `ser extract ... --out {}` or list data.corpora (and data.features) in the experiment",
+            d.cache.display(),
+            d.cache.display()
+        );
+    }
+    if d.synthetic {
+        let missing: Vec<&String> = d
+            .corpora
+            .iter()
+            .filter(|c| !Path::new(c).exists())
+            .collect();
+        if let Some(first) = missing.first() {
+            let parent = Path::new(first.as_str())
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            eprintln!("writing the synthetic corpora to {}", parent.display());
+            crate::commands::synth::write(&ser_synth::SynthConfig::default(), parent)?;
+        }
+    }
+    eprintln!("extracting features into {}", d.cache.display());
+    if let Some(dir) = d.cache.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    crate::commands::extract::run(crate::commands::extract::Args::for_cache(
+        d.corpora.clone(),
+        d.features.clone(),
+        d.cache.clone(),
+    ))?;
+    Ok(())
+}
+
+/// Progress bars: one per epoch with loss and samples/s, a line per finished epoch.
+struct Bars {
+    bar: Option<ProgressBar>,
+    started: Instant,
+}
+
+impl Observer for Bars {
+    fn epoch_start(&mut self, epoch: usize, epochs: usize, steps: usize) {
+        let bar = ProgressBar::new(steps as u64)
+            .with_style(
+                ProgressStyle::with_template(
+                    "epoch {prefix} [{bar:30}] {pos}/{len} steps  {msg}  ETA {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            )
+            .with_prefix(format!("{epoch}/{epochs}"));
+        self.bar = Some(bar);
+    }
+    fn step(&mut self, loss: f64, samples_per_s: f64) {
+        if let Some(b) = &self.bar {
+            b.set_message(format!("loss {loss:.4}  {samples_per_s:.0} samples/s"));
+            b.inc(1);
+        }
+    }
+    fn epoch_end(&mut self, r: &EpochRecord) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+        eprintln!(
+            "epoch {:>3}  lr {:.2e}  train loss {:.4} acc {:.3}  val loss {:.4} acc {:.3} UA {:.3}  {:.0} samples/s (loader wait {:.0}%)  {:.0}s",
+            r.epoch,
+            r.lr,
+            r.train_loss,
+            r.train_wa,
+            r.val_loss,
+            r.val_wa,
+            r.val_ua,
+            r.train_samples_per_s,
+            r.loader_wait_share * 100.0,
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+    fn note(&mut self, message: &str) {
+        eprintln!("{message}");
+    }
+}
+
+fn report(s: &RunSummary) {
+    println!("run:      {}", s.dir.display());
+    println!("protocol: {}", s.protocol);
+    println!("device:   {}", s.device);
+    if let Some(why) = &s.stopped {
+        println!("stopped:  {why}");
+    }
+    if s.best_epoch > 0 {
+        println!("kept:     epoch {} (best validation UA)", s.best_epoch);
+    }
+    for (name, m) in [("val", &s.val), ("test", &s.test)] {
+        println!(
+            "{name:<5} UA {:.4}  WA {:.4}  macro-F1 {:.4}  ({} clips)",
+            m.ua, m.wa, m.macro_f1, m.n
+        );
+    }
+    let recall: Vec<String> = s
+        .classes
+        .iter()
+        .zip(&s.test.recall)
+        .map(|(c, r)| format!("{c} {r:.2}"))
+        .collect();
+    println!("test recall: {}", recall.join(", "));
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let (device, device_name) = device(&a.device)?;
+    let mut bars = Bars {
+        bar: None,
+        started: Instant::now(),
+    };
+    let summary = if let Some(dir) = &a.resume {
+        eprintln!("resuming {} on {device_name}", dir.display());
+        let opts = RunOptions {
+            runs_dir: dir.parent().map(Path::to_path_buf).unwrap_or_default(),
+            device,
+            device_name,
+            stop_after: None,
+        };
+        ser_train::resume(dir, &opts, &mut bars)
+    } else {
+        let path = a.experiment.as_ref().expect("clap requires it");
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading experiment {}", path.display()))?;
+        let mut exp =
+            Experiment::from_toml(&text).with_context(|| format!("in {}", path.display()))?;
+        if let Some(n) = a.epochs {
+            exp.train.epochs = n;
+        }
+        exp.validate()
+            .with_context(|| format!("in {}", path.display()))?;
+        ensure_data(&exp)?;
+        eprintln!(
+            "training {} ({:?}) on {device_name}",
+            exp.name, exp.model.kind
+        );
+        let opts = RunOptions {
+            runs_dir: a.runs.clone(),
+            device,
+            device_name,
+            stop_after: None,
+        };
+        ser_train::train(&exp, &opts, &mut bars)
+    };
+    match summary {
+        Ok(s) => {
+            report(&s);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ TrainError::NonFinite(_)) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

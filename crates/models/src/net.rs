@@ -1,0 +1,348 @@
+//! The networks: one [`Net`] module whose parts are present or absent by kind.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, BiLstm, BiLstmConfig, Dropout, DropoutConfig, Linear, LinearConfig,
+    Lstm, LstmConfig as BurnLstmConfig, PaddingConfig2d,
+};
+use burn::tensor::activation;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::config::{
+    Activation, CnnConfig, CnnReduce, ConfigError, HeadConfig, LstmConfig, NetConfig, NetKind,
+    PoolKind, TimePooling,
+};
+
+/// Size of the CNN's output map (freq, time) for an input of `f` x `t`, following the
+/// convolutions ("same" padding, so only the stride shrinks) and floor-mode pooling.
+pub fn cnn_output_size(c: &CnnConfig, mut f: usize, mut t: usize) -> (usize, usize) {
+    for _ in &c.channels {
+        f = f.div_ceil(c.stride[0]) / c.pool[0];
+        t = t.div_ceil(c.stride[1]) / c.pool[1];
+    }
+    (f, t)
+}
+
+fn activate<const D: usize>(a: Activation, x: Tensor<D>) -> Tensor<D> {
+    match a {
+        Activation::Relu => activation::relu(x),
+        Activation::Gelu => activation::gelu(x),
+        Activation::Silu => activation::silu(x),
+        Activation::LeakyRelu => activation::leaky_relu(x, 0.01),
+    }
+}
+
+/// Max or average pooling, as a module.
+#[derive(Module, Debug)]
+enum Pool {
+    Max(MaxPool2d),
+    Avg(AvgPool2d),
+}
+
+/// One Conv2d + BatchNorm + activation + pooling + dropout block.
+#[derive(Module, Debug)]
+struct ConvBlock {
+    conv: Conv2d,
+    norm: BatchNorm,
+    pool: Option<Pool>,
+    dropout: Dropout,
+    #[module(skip)]
+    activation: Activation,
+}
+
+impl ConvBlock {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = activate(self.activation, self.norm.forward(self.conv.forward(x)));
+        let x = match &self.pool {
+            Some(Pool::Max(p)) => p.forward(x),
+            Some(Pool::Avg(p)) => p.forward(x),
+            None => x,
+        };
+        self.dropout.forward(x)
+    }
+}
+
+/// One recurrent layer, one or both directions (boxed alike: a `BiLstm` is two `Lstm`s).
+#[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
+enum Recurrent {
+    Uni(Lstm),
+    Bi(BiLstm),
+}
+
+impl Recurrent {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        match self {
+            Recurrent::Uni(l) => l.forward(x, None).0,
+            Recurrent::Bi(l) => l.forward(x, None).0,
+        }
+    }
+}
+
+/// A speech emotion classifier over frame features `[batch, time, features]`.
+#[derive(Module, Debug)]
+pub struct Net {
+    convs: Vec<ConvBlock>,
+    lstms: Vec<Recurrent>,
+    lstm_dropout: Dropout,
+    attention: Option<Linear>,
+    hidden: Vec<Linear>,
+    head_dropout: Dropout,
+    output: Linear,
+    #[module(skip)]
+    spec: Spec,
+}
+
+/// What the forward pass needs to know besides the weights.
+#[derive(Debug, Clone)]
+struct Spec {
+    reduce: CnnReduce,
+    pooling: TimePooling,
+    bidirectional: bool,
+    head_activation: Activation,
+    n_classes: usize,
+}
+
+impl Net {
+    /// Builds the network for frames of `n_features` values, segments of `frames` steps and
+    /// `n_classes` labels, with fresh weights from the device's random generator.
+    pub fn new(
+        config: &NetConfig,
+        n_features: usize,
+        frames: usize,
+        n_classes: usize,
+        device: &Device,
+    ) -> Result<Self, ConfigError> {
+        config.validate(n_features, frames)?;
+        if n_classes < 2 {
+            return Err(ConfigError(format!(
+                "{n_classes} class(es): a classifier needs at least 2"
+            )));
+        }
+        let uses_cnn = matches!(config.kind, NetKind::Cnn | NetKind::CnnLstm);
+        let uses_lstm = matches!(config.kind, NetKind::Lstm | NetKind::CnnLstm);
+        let c: &CnnConfig = &config.cnn;
+        let mut convs = Vec::new();
+        if uses_cnn {
+            let mut in_ch = 1;
+            for &ch in &c.channels {
+                let pool = (c.pool != [1, 1]).then(|| match c.pool_kind {
+                    PoolKind::Max => {
+                        Pool::Max(MaxPool2dConfig::new(c.pool).with_strides(c.pool).init())
+                    }
+                    PoolKind::Avg => {
+                        Pool::Avg(AvgPool2dConfig::new(c.pool).with_strides(c.pool).init())
+                    }
+                });
+                convs.push(ConvBlock {
+                    conv: Conv2dConfig::new([in_ch, ch], c.kernel)
+                        .with_stride(c.stride)
+                        .with_padding(PaddingConfig2d::Same)
+                        .init(device),
+                    norm: BatchNormConfig::new(ch).init(device),
+                    pool,
+                    dropout: DropoutConfig::new(c.dropout).init(),
+                    activation: c.activation,
+                });
+                in_ch = ch;
+            }
+        }
+        let (f_out, _) = cnn_output_size(c, n_features, frames);
+        let last_ch = c.channels.last().copied().unwrap_or(1);
+        // Width of the vectors the LSTM (or the CNN's reduction) produces.
+        let seq_width = if uses_cnn {
+            last_ch * f_out
+        } else {
+            n_features
+        };
+        let l: &LstmConfig = &config.lstm;
+        let mut lstms = Vec::new();
+        let mut width = seq_width;
+        if uses_lstm {
+            for _ in 0..l.layers {
+                lstms.push(if l.bidirectional {
+                    Recurrent::Bi(
+                        BiLstmConfig::new(width, l.hidden, true)
+                            .with_batch_first(true)
+                            .init(device),
+                    )
+                } else {
+                    Recurrent::Uni(
+                        BurnLstmConfig::new(width, l.hidden, true)
+                            .with_batch_first(true)
+                            .init(device),
+                    )
+                });
+                width = if l.bidirectional {
+                    2 * l.hidden
+                } else {
+                    l.hidden
+                };
+            }
+        } else if uses_cnn {
+            width = match c.reduce {
+                CnnReduce::Mean | CnnReduce::Max => last_ch,
+                CnnReduce::Flatten => last_ch * f_out,
+            };
+        }
+        let attention = (uses_lstm && l.pooling == TimePooling::Attention)
+            .then(|| LinearConfig::new(width, 1).init(device));
+        let h: &HeadConfig = &config.head;
+        let mut hidden = Vec::new();
+        for &w in &h.hidden {
+            hidden.push(LinearConfig::new(width, w).init(device));
+            width = w;
+        }
+        Ok(Self {
+            convs,
+            lstms,
+            lstm_dropout: DropoutConfig::new(l.dropout).init(),
+            attention,
+            hidden,
+            head_dropout: DropoutConfig::new(h.dropout).init(),
+            output: LinearConfig::new(width, n_classes).init(device),
+            spec: Spec {
+                reduce: c.reduce,
+                pooling: l.pooling,
+                bidirectional: l.bidirectional,
+                head_activation: h.activation,
+                n_classes,
+            },
+        })
+    }
+
+    /// Number of classes the head predicts.
+    pub fn n_classes(&self) -> usize {
+        self.spec.n_classes
+    }
+
+    /// Class logits `[batch, classes]` for frames `x` `[batch, time, features]` of which the
+    /// first `lengths[b]` steps of item b are real and the rest padding: pooling and
+    /// attention only see the real steps.
+    pub fn forward(&self, x: Tensor<3>, lengths: &[usize]) -> Tensor<2> {
+        let [batch, time, _] = x.dims();
+        assert_eq!(lengths.len(), batch, "one length per batch item");
+        let device = x.device();
+        let pooled = if self.convs.is_empty() {
+            self.sequence(x, lengths, time, &device)
+        } else {
+            // [B, T, F] -> [B, 1, F, T]: height = frequency, width = time.
+            let mut m = x.swap_dims(1, 2).unsqueeze_dim::<4>(1);
+            for block in &self.convs {
+                m = block.forward(m);
+            }
+            let [b, ch, f, t] = m.dims();
+            if self.lstms.is_empty() {
+                let mask = time_mask(lengths, time, t, &device); // [B, T']
+                match self.spec.reduce {
+                    CnnReduce::Mean => {
+                        let w = mask.clone().reshape([b, 1, 1, t]);
+                        let sum = (m * w).sum_dim(3).sum_dim(2).reshape([b, ch]);
+                        let count = mask.sum_dim(1).reshape([b, 1]) * (f as f64);
+                        sum / count
+                    }
+                    CnnReduce::Max => {
+                        let pad = (mask.reshape([b, 1, 1, t]) - 1.0) * 1e9;
+                        (m + pad).max_dim(3).max_dim(2).reshape([b, ch])
+                    }
+                    CnnReduce::Flatten => {
+                        let w = mask.clone().reshape([b, 1, 1, t]);
+                        let sum = (m * w).sum_dim(3).reshape([b, ch * f]);
+                        sum / mask.sum_dim(1).reshape([b, 1])
+                    }
+                }
+            } else {
+                // [B, C, F', T'] -> [B, T', C * F']
+                let seq = m.permute([0, 3, 1, 2]).reshape([b, t, ch * f]);
+                self.sequence(seq, lengths, time, &device)
+            }
+        };
+        let mut h = pooled;
+        for layer in &self.hidden {
+            h = activate(
+                self.spec.head_activation,
+                layer.forward(self.head_dropout.forward(h)),
+            );
+        }
+        self.output.forward(self.head_dropout.forward(h))
+    }
+
+    /// LSTM stack + pooling over a sequence `[B, T', D]` whose items were `lengths` of
+    /// `time` input steps long.
+    fn sequence(
+        &self,
+        mut s: Tensor<3>,
+        lengths: &[usize],
+        time: usize,
+        device: &Device,
+    ) -> Tensor<2> {
+        for layer in &self.lstms {
+            s = self.lstm_dropout.forward(layer.forward(s));
+        }
+        let [b, t, d] = s.dims();
+        let valid = reduced_lengths(lengths, time, t);
+        match self.spec.pooling {
+            TimePooling::Mean => {
+                let mask = time_mask(lengths, time, t, device);
+                let sum = (s * mask.clone().reshape([b, t, 1]))
+                    .sum_dim(1)
+                    .reshape([b, d]);
+                sum / mask.sum_dim(1).reshape([b, 1])
+            }
+            TimePooling::Last => {
+                let last: Vec<i64> = valid.iter().map(|&v| v as i64 - 1).collect();
+                let idx =
+                    Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(last, [b]), device)
+                        .reshape([b, 1, 1])
+                        .expand([b, 1, d]);
+                let at_last = s.clone().gather(1, idx).reshape([b, d]);
+                if self.spec.bidirectional && !self.lstms.is_empty() {
+                    let half = d / 2;
+                    let first = s.narrow(1, 0, 1).reshape([b, d]);
+                    Tensor::cat(
+                        vec![at_last.narrow(1, 0, half), first.narrow(1, half, half)],
+                        1,
+                    )
+                } else {
+                    at_last
+                }
+            }
+            TimePooling::Attention => {
+                let mask = time_mask(lengths, time, t, device);
+                let score = self
+                    .attention
+                    .as_ref()
+                    .expect("attention pooling has a score layer")
+                    .forward(s.clone())
+                    .reshape([b, t]);
+                let score = score + (mask - 1.0) * 1e9;
+                let w = activation::softmax(score, 1).reshape([b, t, 1]);
+                (s * w).sum_dim(1).reshape([b, d])
+            }
+        }
+    }
+}
+
+/// Valid steps of each item after the time axis shrank from `time` to `reduced` steps:
+/// ceil(len * reduced / time), at least 1, at most `reduced`.
+pub fn reduced_lengths(lengths: &[usize], time: usize, reduced: usize) -> Vec<usize> {
+    lengths
+        .iter()
+        .map(|&l| {
+            let l = l.min(time);
+            (l * reduced).div_ceil(time.max(1)).clamp(1, reduced.max(1))
+        })
+        .collect()
+}
+
+/// `[B, reduced]` mask, 1 for valid steps, 0 for padding.
+fn time_mask(lengths: &[usize], time: usize, reduced: usize, device: &Device) -> Tensor<2> {
+    let valid = reduced_lengths(lengths, time, reduced);
+    let mut m = vec![0f32; valid.len() * reduced];
+    for (b, &v) in valid.iter().enumerate() {
+        m[b * reduced..b * reduced + v].fill(1.0);
+    }
+    Tensor::from_data(TensorData::new(m, [valid.len(), reduced]), device)
+}

@@ -1,0 +1,242 @@
+//! Classical baselines on the per-utterance functionals: an RBF SVM (one-vs-one, as
+//! scikit-learn's `SVC`) and a random forest, both from smartcore, after standardization
+//! with the training split's statistics.
+
+use serde::{Deserialize, Serialize};
+use smartcore::ensemble::random_forest_classifier::{
+    RandomForestClassifier, RandomForestClassifierParameters,
+};
+use smartcore::linalg::basic::matrix::DenseMatrix;
+use smartcore::svm::Kernels;
+use smartcore::svm::svc::{SVC, SVCParameters};
+
+use crate::TrainError;
+
+/// RBF SVM settings (scikit-learn's names and defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SvmConfig {
+    /// Penalty of margin violations.
+    pub c: f64,
+    /// RBF width; 0 means scikit-learn's `"scale"`: 1 / (n_features * var(X)), which is
+    /// 1 / n_features on standardized inputs.
+    pub gamma: f64,
+    /// Stopping tolerance of the solver.
+    pub tol: f64,
+    /// Passes of the solver over the data.
+    pub epochs: usize,
+}
+
+impl Default for SvmConfig {
+    fn default() -> Self {
+        Self {
+            c: 1.0,
+            gamma: 0.0,
+            tol: 1e-3,
+            epochs: 2,
+        }
+    }
+}
+
+impl SvmConfig {
+    pub(crate) fn validate(&self) -> Result<(), TrainError> {
+        if !(self.c > 0.0) || !(self.gamma >= 0.0) || !(self.tol > 0.0) || self.epochs == 0 {
+            return Err(TrainError::Config(
+                "model.svm: c > 0, gamma >= 0 (0 = \"scale\"), tol > 0, epochs >= 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Random forest settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ForestConfig {
+    /// Trees.
+    pub trees: u16,
+    /// Deepest tree (0: unlimited).
+    pub max_depth: u16,
+    /// Fewest samples to split a node.
+    pub min_samples_split: usize,
+    /// Fewest samples in a leaf.
+    pub min_samples_leaf: usize,
+    /// Features tried per split (0: sqrt(n_features), as scikit-learn).
+    pub max_features: usize,
+}
+
+impl Default for ForestConfig {
+    fn default() -> Self {
+        Self {
+            trees: 200,
+            max_depth: 0,
+            min_samples_split: 2,
+            min_samples_leaf: 1,
+            max_features: 0,
+        }
+    }
+}
+
+impl ForestConfig {
+    pub(crate) fn validate(&self) -> Result<(), TrainError> {
+        if self.trees == 0 || self.min_samples_split < 2 || self.min_samples_leaf == 0 {
+            return Err(TrainError::Config(
+                "model.random_forest: trees >= 1, min_samples_split >= 2, min_samples_leaf >= 1"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Column means and standard deviations of the training rows.
+fn standardizer(rows: &[Vec<f32>]) -> (Vec<f64>, Vec<f64>) {
+    let d = rows.first().map_or(0, Vec::len);
+    let n = rows.len().max(1) as f64;
+    let mut mean = vec![0.0; d];
+    let mut var = vec![0.0; d];
+    for r in rows {
+        for (m, &v) in mean.iter_mut().zip(r) {
+            *m += v as f64 / n;
+        }
+    }
+    for r in rows {
+        for ((s, &v), m) in var.iter_mut().zip(r).zip(&mean) {
+            *s += (v as f64 - m).powi(2) / n;
+        }
+    }
+    let std = var.iter().map(|v| v.sqrt().max(1e-12)).collect();
+    (mean, std)
+}
+
+fn matrix(rows: &[Vec<f32>], mean: &[f64], std: &[f64]) -> Result<DenseMatrix<f64>, TrainError> {
+    let v: Vec<Vec<f64>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .zip(mean.iter().zip(std))
+                .map(|(&x, (m, s))| (x as f64 - m) / s)
+                .collect()
+        })
+        .collect();
+    DenseMatrix::from_2d_vec(&v).map_err(|e| TrainError::Model(e.to_string()))
+}
+
+/// Trains on `train` rows and predicts `eval` rows with the RBF SVM, one-vs-one over the
+/// classes; votes are tied in favour of the lower class id, so a run is reproducible.
+pub fn svm(
+    cfg: &SvmConfig,
+    train: &[Vec<f32>],
+    labels: &[usize],
+    n_classes: usize,
+    eval: &[&[Vec<f32>]],
+    seed: u64,
+) -> Result<Vec<Vec<usize>>, TrainError> {
+    let (mean, std) = standardizer(train);
+    let d = mean.len();
+    let gamma = if cfg.gamma > 0.0 {
+        cfg.gamma
+    } else {
+        1.0 / d.max(1) as f64
+    };
+    let evals: Vec<DenseMatrix<f64>> = eval
+        .iter()
+        .map(|rows| matrix(rows, &mean, &std))
+        .collect::<Result<_, _>>()?;
+    let mut votes: Vec<Vec<Vec<u32>>> = eval
+        .iter()
+        .map(|rows| vec![vec![0u32; n_classes]; rows.len()])
+        .collect();
+    for a in 0..n_classes {
+        for b in a + 1..n_classes {
+            let idx: Vec<usize> = (0..labels.len())
+                .filter(|&i| labels[i] == a || labels[i] == b)
+                .collect();
+            if idx.is_empty() {
+                continue;
+            }
+            let rows: Vec<Vec<f32>> = idx.iter().map(|&i| train[i].clone()).collect();
+            let x = matrix(&rows, &mean, &std)?;
+            let y: Vec<i32> = idx
+                .iter()
+                .map(|&i| if labels[i] == b { 1 } else { -1 })
+                .collect();
+            if !y.contains(&1) || !y.contains(&-1) {
+                // One class absent from training: every vote goes to the present one.
+                let only = if y.contains(&1) { b } else { a };
+                for v in votes.iter_mut().flatten() {
+                    v[only] += 1;
+                }
+                continue;
+            }
+            let params = SVCParameters::default()
+                .with_c(cfg.c)
+                .with_tol(cfg.tol)
+                .with_epoch(cfg.epochs)
+                .with_seed(Some(seed))
+                .with_kernel(Kernels::rbf().with_gamma(gamma));
+            let model = SVC::fit(&x, &y, &params).map_err(|e| TrainError::Model(e.to_string()))?;
+            for (m, v) in evals.iter().zip(votes.iter_mut()) {
+                let pred = model
+                    .predict(m)
+                    .map_err(|e| TrainError::Model(e.to_string()))?;
+                for (p, vv) in pred.iter().zip(v.iter_mut()) {
+                    vv[if *p > 0.0 { b } else { a }] += 1;
+                }
+            }
+        }
+    }
+    Ok(votes
+        .into_iter()
+        .map(|v| v.into_iter().map(|c| argmax_first(&c)).collect())
+        .collect())
+}
+
+fn argmax_first(v: &[u32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Trains a random forest on `train` rows and predicts each set in `eval`.
+pub fn forest(
+    cfg: &ForestConfig,
+    train: &[Vec<f32>],
+    labels: &[usize],
+    eval: &[&[Vec<f32>]],
+    seed: u64,
+) -> Result<Vec<Vec<usize>>, TrainError> {
+    let (mean, std) = standardizer(train);
+    let x = matrix(train, &mean, &std)?;
+    let y: Vec<i32> = labels.iter().map(|&l| l as i32).collect();
+    let d = mean.len().max(1);
+    let m = if cfg.max_features > 0 {
+        cfg.max_features.min(d)
+    } else {
+        ((d as f64).sqrt().round() as usize).max(1)
+    };
+    let mut params = RandomForestClassifierParameters::default()
+        .with_n_trees(cfg.trees)
+        .with_min_samples_split(cfg.min_samples_split)
+        .with_min_samples_leaf(cfg.min_samples_leaf)
+        .with_m(m)
+        .with_seed(seed);
+    if cfg.max_depth > 0 {
+        params = params.with_max_depth(cfg.max_depth);
+    }
+    let model: RandomForestClassifier<f64, i32, DenseMatrix<f64>, Vec<i32>> =
+        RandomForestClassifier::fit(&x, &y, params)
+            .map_err(|e| TrainError::Model(e.to_string()))?;
+    eval.iter()
+        .map(|rows| {
+            let p = model
+                .predict(&matrix(rows, &mean, &std)?)
+                .map_err(|e| TrainError::Model(e.to_string()))?;
+            Ok(p.into_iter().map(|c| c.max(0) as usize).collect())
+        })
+        .collect()
+}

@@ -1,0 +1,391 @@
+//! The experiment file: one TOML that says which data, which split, which model and how to
+//! train it. Every key has a default; [`Experiment::validate`] checks all of them in one place,
+//! and the run directory keeps the fully resolved file beside the results.
+
+use std::path::PathBuf;
+
+use ser_eval::SplitConfig;
+use ser_models::{CnnConfig, HeadConfig, LstmConfig, NetConfig, NetKind};
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+
+/// A whole experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Run name: the run directory is `<runs>/<name>`.
+    pub name: String,
+    /// Where the features come from.
+    pub data: DataConfig,
+    /// How clips are divided between training, validation and test.
+    #[serde(default)]
+    pub split: SplitConfig,
+    /// How variable-length clips become fixed-length training segments.
+    #[serde(default)]
+    pub segment: SegmentConfig,
+    /// The model.
+    pub model: ModelConfig,
+    /// Optimisation.
+    #[serde(default)]
+    pub train: TrainConfig,
+    /// Data augmentation (training batches only).
+    #[serde(default)]
+    pub augment: AugmentConfig,
+}
+
+/// Features: a ser cache, and how to build it when it is missing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// The HDF5 feature cache (`ser extract --out`).
+    pub cache: PathBuf,
+    /// Frame arrays the networks read, concatenated per frame (e.g. `["logmel"]`, or
+    /// `["mfcc", "mfcc_delta"]`).
+    pub frames: Vec<String>,
+    /// Labels to keep, in class order (empty: every label in the cache, sorted).
+    pub labels: Vec<String>,
+    /// Corpora to extract when the cache is missing (`ser extract --corpus` syntax).
+    pub corpora: Vec<String>,
+    /// Feature config to extract with when the cache is missing.
+    pub features: Option<PathBuf>,
+    /// Write the built-in synthetic corpora into the parent folder of `corpora` when they are
+    /// missing (for the ready-made experiments; a fresh clone needs nothing else).
+    pub synthetic: bool,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            cache: PathBuf::from("data/cache/synth_logmel16k.h5"),
+            frames: vec!["logmel".into()],
+            labels: Vec::new(),
+            corpora: Vec::new(),
+            features: None,
+            synthetic: false,
+        }
+    }
+}
+
+/// Fixed-length segments: what happens to clips longer or shorter than `frames`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SegmentPolicy {
+    /// Longer clips: a random window in training, the centre one in evaluation; shorter
+    /// clips are tiled.
+    #[default]
+    Crop,
+    /// Longer clips as `crop`; shorter clips zero-padded, with their length passed to the
+    /// model so pooling ignores the padding.
+    Pad,
+    /// Every clip repeated to fill `frames` (longer ones cropped as `crop`).
+    Tile,
+}
+
+/// Segment length and policy.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SegmentConfig {
+    /// Frames per segment (300 = 3 s at a 10 ms hop).
+    pub frames: usize,
+    /// What to do with clips of another length.
+    pub policy: SegmentPolicy,
+}
+
+impl Default for SegmentConfig {
+    fn default() -> Self {
+        Self {
+            frames: 300,
+            policy: SegmentPolicy::Crop,
+        }
+    }
+}
+
+/// Which model: a burn network or a classical baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// Conv2d blocks, global pooling, MLP head.
+    Cnn,
+    /// (Bi)LSTM over frames, pooling over time, head.
+    Lstm,
+    /// CNN front end read as a sequence by a (Bi)LSTM.
+    CnnLstm,
+    /// RBF support vector machine on the standardized functionals.
+    Svm,
+    /// Random forest on the functionals.
+    RandomForest,
+}
+
+impl ModelKind {
+    /// The network kind, for the burn models.
+    pub fn net(self) -> Option<NetKind> {
+        match self {
+            ModelKind::Cnn => Some(NetKind::Cnn),
+            ModelKind::Lstm => Some(NetKind::Lstm),
+            ModelKind::CnnLstm => Some(NetKind::CnnLstm),
+            ModelKind::Svm | ModelKind::RandomForest => None,
+        }
+    }
+}
+
+/// `[model]`: the kind and every kind's section (only the kind's own are read).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Which model.
+    pub kind: ModelKind,
+    /// Conv2d front end (cnn, cnn_lstm).
+    #[serde(default)]
+    pub cnn: CnnConfig,
+    /// Recurrent stack (lstm, cnn_lstm).
+    #[serde(default)]
+    pub lstm: LstmConfig,
+    /// Classifier head (networks).
+    #[serde(default)]
+    pub head: HeadConfig,
+    /// RBF SVM (svm).
+    #[serde(default)]
+    pub svm: crate::baseline::SvmConfig,
+    /// Random forest (random_forest).
+    #[serde(default)]
+    pub random_forest: crate::baseline::ForestConfig,
+}
+
+impl ModelConfig {
+    /// The network config, for network kinds.
+    pub fn net(&self) -> Option<NetConfig> {
+        self.kind.net().map(|kind| NetConfig {
+            kind,
+            cnn: self.cnn.clone(),
+            lstm: self.lstm.clone(),
+            head: self.head.clone(),
+        })
+    }
+}
+
+/// Optimizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// Adam with L2 weight decay added to the gradient.
+    Adam,
+    /// AdamW: decoupled weight decay.
+    #[default]
+    Adamw,
+}
+
+/// Learning-rate schedule over epochs (after warm-up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// `lr` throughout.
+    Constant,
+    /// Half a cosine from `lr` down to `lr * min_lr_ratio` at the last epoch.
+    #[default]
+    Cosine,
+    /// `lr * step_gamma^(epoch / step_every)`.
+    Step,
+}
+
+/// How unequal class sizes are handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Balance {
+    /// Nothing.
+    None,
+    /// Cross-entropy weighted by n / (classes * count) per class.
+    #[default]
+    LossWeights,
+    /// Each epoch draws clips with probability inversely proportional to their class size.
+    Sampler,
+}
+
+/// `[train]`: optimisation of the networks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Passes over the training clips.
+    pub epochs: usize,
+    /// Clips per step.
+    pub batch_size: usize,
+    /// Adam or AdamW.
+    pub optimizer: OptimizerKind,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Weight decay (decoupled for AdamW, L2 for Adam); 0 disables.
+    pub weight_decay: f64,
+    /// Clip each parameter tensor's gradient to this L2 norm (burn's `Norm` clipping); 0
+    /// disables.
+    pub grad_clip: f64,
+    /// Learning-rate schedule.
+    pub schedule: Schedule,
+    /// Epochs of linear warm-up from lr / 10 (0 disables).
+    pub warmup_epochs: usize,
+    /// Cosine: final lr as a fraction of `lr`.
+    pub min_lr_ratio: f64,
+    /// Step: epochs between decays.
+    pub step_every: usize,
+    /// Step: factor per decay.
+    pub step_gamma: f64,
+    /// Stop after this many epochs without a better validation UA (0: never).
+    pub early_stopping: usize,
+    /// Class imbalance handling.
+    pub balance: Balance,
+    /// Label smoothing of the cross-entropy (0 disables).
+    pub label_smoothing: f64,
+    /// Seed of weights, shuffling, augmentation and dropout: the same seed on the same
+    /// backend gives the same run.
+    pub seed: u64,
+    /// Batches the background loader prepares ahead.
+    pub prefetch: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 30,
+            batch_size: 32,
+            optimizer: OptimizerKind::Adamw,
+            lr: 1e-3,
+            weight_decay: 1e-4,
+            grad_clip: 5.0,
+            schedule: Schedule::Cosine,
+            warmup_epochs: 1,
+            min_lr_ratio: 0.05,
+            step_every: 10,
+            step_gamma: 0.5,
+            early_stopping: 10,
+            balance: Balance::LossWeights,
+            label_smoothing: 0.0,
+            seed: 42,
+            prefetch: 4,
+        }
+    }
+}
+
+/// `[augment]`: applied to training batches only, on the cached features. Gain, noise and
+/// speed act on the log-mel (dB) frames as their waveform counterparts would: a gain of g dB
+/// adds g to every bin; noise adds power at a random SNR to every mel band; speed resamples
+/// the time axis. They need dB-scaled frames (`logmel`), not MFCC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AugmentConfig {
+    /// SpecAugment time masks per segment.
+    pub time_masks: usize,
+    /// Widest time mask in frames.
+    pub time_mask_frames: usize,
+    /// SpecAugment frequency masks per segment.
+    pub freq_masks: usize,
+    /// Widest frequency mask in bins.
+    pub freq_mask_bins: usize,
+    /// Random gain range in dB, e.g. `[-6.0, 6.0]` (empty: off).
+    pub gain_db: Vec<f64>,
+    /// Random SNR range in dB of added noise, e.g. `[10.0, 30.0]` (empty: off).
+    pub noise_snr_db: Vec<f64>,
+    /// Probability of adding noise to a segment.
+    pub noise_prob: f64,
+    /// Random speed factor range, e.g. `[0.9, 1.1]` (empty: off).
+    pub speed: Vec<f64>,
+}
+
+impl Experiment {
+    /// Parses an experiment file's text; unknown keys are errors that name the key.
+    pub fn from_toml(text: &str) -> Result<Self, TrainError> {
+        toml::from_str(text).map_err(|e| TrainError::Config(e.to_string()))
+    }
+
+    /// The experiment with every default filled in, as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("experiment serializes")
+    }
+
+    /// Checks every value that does not depend on the data.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |m: String| Err(TrainError::Config(m));
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return bad(format!(
+                "name '{}' must be letters, digits, '-', '_' or '.' (it names the run folder)",
+                self.name
+            ));
+        }
+        if self.data.frames.is_empty() && self.model.kind.net().is_some() {
+            return bad(
+                "data.frames is empty: name the frame arrays the network reads, e.g. [\"logmel\"]"
+                    .into(),
+            );
+        }
+        let t = &self.train;
+        if t.epochs == 0 || t.batch_size == 0 {
+            return bad("train.epochs and train.batch_size must be >= 1".into());
+        }
+        if !(t.lr > 0.0) || !t.lr.is_finite() {
+            return bad(format!("train.lr = {} must be > 0", t.lr));
+        }
+        if !(t.weight_decay >= 0.0) || !(t.grad_clip >= 0.0) {
+            return bad("train.weight_decay and train.grad_clip must be >= 0".into());
+        }
+        if !(0.0..1.0).contains(&t.label_smoothing) {
+            return bad(format!(
+                "train.label_smoothing = {} must be in [0, 1)",
+                t.label_smoothing
+            ));
+        }
+        if !(0.0..=1.0).contains(&t.min_lr_ratio) || !(t.step_gamma > 0.0) || t.step_every == 0 {
+            return bad(
+                "train.min_lr_ratio in [0, 1], train.step_gamma > 0, train.step_every >= 1".into(),
+            );
+        }
+        if self.segment.frames == 0 {
+            return bad("segment.frames must be >= 1".into());
+        }
+        let a = &self.augment;
+        for (name, r, lo) in [
+            ("augment.gain_db", &a.gain_db, f64::NEG_INFINITY),
+            ("augment.noise_snr_db", &a.noise_snr_db, f64::NEG_INFINITY),
+            ("augment.speed", &a.speed, 0.0),
+        ] {
+            if !(r.is_empty() || (r.len() == 2 && r[0] <= r[1] && r[0] > lo && r[1].is_finite())) {
+                return bad(format!(
+                    "{name} = {r:?}: give [low, high] with low <= high (or [] for off)"
+                ));
+            }
+        }
+        if !(0.0..=1.0).contains(&a.noise_prob) {
+            return bad("augment.noise_prob must be in [0, 1]".into());
+        }
+        let db_only = !a.gain_db.is_empty() || !a.noise_snr_db.is_empty();
+        if db_only
+            && self
+                .data
+                .frames
+                .iter()
+                .any(|f| !f.starts_with("logmel") || f.contains("delta"))
+        {
+            return bad(format!(
+                "augment.gain_db / noise_snr_db act on dB frames; data.frames = {:?} has others (use [\"logmel\"], or turn these off)",
+                self.data.frames
+            ));
+        }
+        if let Some(net) = self.model.net() {
+            net.validate(1, self.segment.frames)
+                .or_else(|e| {
+                    // The feature width is only known from the cache; recheck it there.
+                    if e.0.contains("features x") {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })
+                .map_err(|e| TrainError::Config(e.to_string()))?;
+        }
+        self.model.svm.validate()?;
+        self.model.random_forest.validate()?;
+        Ok(())
+    }
+}

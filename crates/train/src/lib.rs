@@ -1,0 +1,47 @@
+//! Training for ser: an experiment file in, a run folder out.
+//!
+//! [`Experiment`] is the TOML users copy from `experiments/`; [`train`] runs it (networks
+//! on any burn device with autodiff, or the SVM / random-forest baselines) and [`resume`]
+//! continues a killed run from its last finished epoch. Runs are reproducible on the same
+//! backend: weights, epoch order, augmentation and dropout all derive from `train.seed` and
+//! the epoch number, never from a stream that a restart would reset.
+
+mod baseline;
+mod classical;
+mod dataset;
+mod experiment;
+mod loader;
+mod plot;
+mod run;
+
+pub use baseline::{ForestConfig, SvmConfig};
+pub use dataset::{ClipInfo, Dataset, Normalizer};
+pub use experiment::{
+    AugmentConfig, Balance, DataConfig, Experiment, ModelConfig, ModelKind, OptimizerKind,
+    Schedule, SegmentConfig, SegmentPolicy, TrainConfig,
+};
+pub use plot::confusion_png;
+pub use run::{EpochRecord, Observer, Quiet, RunOptions, RunSummary, learning_rate, resume, train};
+
+/// Why a run could not start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The experiment file.
+    #[error("experiment: {0}")]
+    Config(String),
+    /// The feature cache or the split.
+    #[error("data: {0}")]
+    Data(String),
+    /// Reading or writing the run folder.
+    #[error("run folder: {0}")]
+    Io(String),
+    /// A baseline could not be fitted.
+    #[error("model: {0}")]
+    Model(String),
+    /// The loss became NaN or infinite; the run folder keeps the last good epoch.
+    #[error("training stopped: {0}")]
+    NonFinite(String),
+    /// Stopped on request after this many finished epochs (resumable).
+    #[error("stopped after epoch {0} as asked; resume to continue")]
+    Interrupted(usize),
+}

@@ -1,0 +1,245 @@
+//! Batches for training and evaluation: fixed-length segments (crop / pad / tile), per-feature
+//! standardization and augmentation, made on a background thread so the model never waits
+//! for them (the trainer reports how long it did).
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::thread::JoinHandle;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::dataset::{Dataset, Normalizer};
+use crate::experiment::{AugmentConfig, SegmentConfig, SegmentPolicy};
+
+/// One batch on the host: `x` is `[len, frames, dim]`.
+pub struct Batch {
+    /// Segment frames, standardized.
+    pub x: Vec<f32>,
+    /// Items.
+    pub len: usize,
+    /// Real (unpadded) frames per item.
+    pub lengths: Vec<usize>,
+    /// Class ids.
+    pub labels: Vec<usize>,
+}
+
+/// Everything a batch is made from, shared with the loader thread.
+pub struct BatchSource {
+    /// The data.
+    pub ds: Arc<Dataset>,
+    /// Train-split statistics.
+    pub norm: Normalizer,
+    /// Segmenting.
+    pub segment: SegmentConfig,
+    /// Augmentation (training only).
+    pub augment: AugmentConfig,
+}
+
+impl BatchSource {
+    /// Segment of clip `i`: `frames` rows, standardized, with its real length. `rng` picks the
+    /// crop window and the augmentations; without it (evaluation) the centre is taken.
+    fn segment(&self, i: usize, rng: Option<&mut ChaCha8Rng>) -> (Vec<f32>, usize) {
+        let (d, t) = (self.ds.dim, self.segment.frames);
+        let src = &self.ds.frames[i];
+        let n = self.ds.n_frames(i).max(1);
+        let mut rng = rng;
+        let src: Vec<f32> = match (&mut rng, self.augment.speed.as_slice()) {
+            (Some(r), [lo, hi]) => stretch(src, d, r.random_range(*lo..=*hi)),
+            _ => src.clone(),
+        };
+        let n = if src.is_empty() { n } else { src.len() / d };
+        let mut out = vec![0f32; t * d];
+        let mut real = t;
+        if src.is_empty() {
+            real = 1;
+        } else if n >= t {
+            let start = match &mut rng {
+                Some(r) => r.random_range(0..=n - t),
+                None => (n - t) / 2,
+            };
+            out.copy_from_slice(&src[start * d..(start + t) * d]);
+        } else if self.segment.policy == SegmentPolicy::Pad {
+            out[..n * d].copy_from_slice(&src);
+            real = n;
+        } else {
+            for (k, row) in out.chunks_mut(d).enumerate() {
+                let s = k % n;
+                row.copy_from_slice(&src[s * d..(s + 1) * d]);
+            }
+        }
+        if let Some(r) = rng.as_deref_mut() {
+            self.augment_db(&mut out[..real * d], r);
+        }
+        self.norm.apply(&mut out[..real * d]);
+        if let Some(r) = rng {
+            self.spec_augment(&mut out, real, r);
+        }
+        (out, real)
+    }
+
+    /// Gain and additive noise on dB frames (before standardization).
+    fn augment_db(&self, x: &mut [f32], r: &mut ChaCha8Rng) {
+        let a = &self.augment;
+        if let [lo, hi] = a.gain_db.as_slice() {
+            let g = r.random_range(*lo..=*hi) as f32;
+            x.iter_mut().for_each(|v| *v += g);
+        }
+        if let [lo, hi] = a.noise_snr_db.as_slice()
+            && r.random::<f64>() < a.noise_prob
+        {
+            // Mean power of the segment; noise of equal power in every band at the SNR.
+            let mean_p =
+                x.iter().map(|&v| 10f64.powf(v as f64 / 10.0)).sum::<f64>() / x.len().max(1) as f64;
+            let snr = r.random_range(*lo..=*hi);
+            let noise = mean_p / 10f64.powf(snr / 10.0);
+            for v in x.iter_mut() {
+                *v = (10.0 * (10f64.powf(*v as f64 / 10.0) + noise).log10()) as f32;
+            }
+        }
+    }
+
+    /// SpecAugment masks (after standardization: masked bins become 0, the mean).
+    fn spec_augment(&self, x: &mut [f32], real: usize, r: &mut ChaCha8Rng) {
+        let (d, a) = (self.ds.dim, &self.augment);
+        for _ in 0..a.time_masks {
+            let w = r.random_range(0..=a.time_mask_frames.min(real));
+            let s = r.random_range(0..=real - w);
+            x[s * d..(s + w) * d].fill(0.0);
+        }
+        for _ in 0..a.freq_masks {
+            let w = r.random_range(0..=a.freq_mask_bins.min(d));
+            let s = r.random_range(0..=d - w);
+            for row in x.chunks_mut(d) {
+                row[s..s + w].fill(0.0);
+            }
+        }
+    }
+
+    /// The batch of `clips`; `rng` as in [`Self::segment`].
+    pub fn batch(&self, clips: &[usize], mut rng: Option<&mut ChaCha8Rng>) -> Batch {
+        let mut x = Vec::with_capacity(clips.len() * self.segment.frames * self.ds.dim);
+        let mut lengths = Vec::with_capacity(clips.len());
+        for &i in clips {
+            let (seg, real) = self.segment(i, rng.as_deref_mut());
+            x.extend_from_slice(&seg);
+            lengths.push(real);
+        }
+        Batch {
+            x,
+            len: clips.len(),
+            lengths,
+            labels: clips.iter().map(|&i| self.ds.labels[i]).collect(),
+        }
+    }
+}
+
+/// Linear resampling of the time axis by `factor` (> 1: faster, fewer frames).
+fn stretch(src: &[f32], d: usize, factor: f64) -> Vec<f32> {
+    let n = src.len() / d.max(1);
+    if n < 2 || (factor - 1.0).abs() < 1e-9 {
+        return src.to_vec();
+    }
+    let m = ((n as f64 / factor).round() as usize).max(1);
+    let mut out = Vec::with_capacity(m * d);
+    for k in 0..m {
+        let pos = (k as f64 * factor).min((n - 1) as f64);
+        let (i, f) = (pos.floor() as usize, (pos - pos.floor()) as f32);
+        let j = (i + 1).min(n - 1);
+        for c in 0..d {
+            out.push(src[i * d + c] * (1.0 - f) + src[j * d + c] * f);
+        }
+    }
+    out
+}
+
+/// The RNG of epoch `epoch` of a run seeded `seed`: a pure function of both, so a resumed
+/// run draws exactly what an uninterrupted one would.
+pub fn epoch_rng(seed: u64, epoch: usize, stream: u64) -> ChaCha8Rng {
+    let mix = |mut z: u64| {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    ChaCha8Rng::seed_from_u64(mix(mix(mix(seed) ^ epoch as u64) ^ stream))
+}
+
+/// Training order of one epoch: a seeded shuffle of `clips`, or (`weights` given) a seeded
+/// draw with replacement in proportion to the weights, the same count.
+pub fn epoch_order(clips: &[usize], weights: Option<&[f64]>, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    match weights {
+        None => {
+            let mut v = clips.to_vec();
+            for i in (1..v.len()).rev() {
+                let j = rng.random_range(0..=i);
+                v.swap(i, j);
+            }
+            v
+        }
+        Some(w) => {
+            let total: f64 = w.iter().sum();
+            let mut cum = Vec::with_capacity(w.len());
+            let mut acc = 0.0;
+            for &x in w {
+                acc += x / total;
+                cum.push(acc);
+            }
+            (0..clips.len())
+                .map(|_| {
+                    let u: f64 = rng.random();
+                    clips[cum.partition_point(|&c| c < u).min(clips.len() - 1)]
+                })
+                .collect()
+        }
+    }
+}
+
+/// Batches of one epoch, made on a background thread `prefetch` ahead.
+pub struct Loader {
+    rx: Receiver<Batch>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Loader {
+    /// Starts making the batches of `order`, `batch_size` at a time (the last one may be
+    /// smaller); `rng` set for training batches.
+    pub fn start(
+        src: Arc<BatchSource>,
+        order: Vec<usize>,
+        batch_size: usize,
+        prefetch: usize,
+        mut rng: Option<ChaCha8Rng>,
+    ) -> Self {
+        let (tx, rx) = sync_channel(prefetch.max(1));
+        let handle = std::thread::spawn(move || {
+            for chunk in order.chunks(batch_size) {
+                let b = src.batch(chunk, rng.as_mut());
+                if tx.send(b).is_err() {
+                    return;
+                }
+            }
+        });
+        Loader {
+            rx,
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Iterator for Loader {
+    type Item = Batch;
+    fn next(&mut self) -> Option<Batch> {
+        match self.rx.recv() {
+            Ok(b) => Some(b),
+            Err(_) => {
+                if let Some(h) = self.handle.take()
+                    && let Err(p) = h.join()
+                {
+                    std::panic::resume_unwind(p);
+                }
+                None
+            }
+        }
+    }
+}

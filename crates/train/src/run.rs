@@ -1,0 +1,670 @@
+//! A training run: its folder, the epoch loop, checkpoints, resume and the final test.
+//!
+//! Folder `<runs>/<name>/`: `experiment.toml` (resolved), `split.json`, `normalizer.json`,
+//! `model_last.bpk` / `model_best.bpk` (burnpack records), `optimizer.bin`, `state.json`
+//! (written last at the end of each epoch: the commit point a resumed run starts from),
+//! `metrics.jsonl` (one line per epoch), `tb/` (TensorBoard events), and at the end
+//! `results.json` and `confusion_test.png`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use ser_eval::{Metrics, Split, speaker_split};
+use ser_models::Net;
+use ser_tensorboard::EventWriter;
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+use crate::dataset::{Dataset, Normalizer};
+use crate::experiment::{Balance, Experiment, OptimizerKind, Schedule};
+use crate::loader::{Batch, BatchSource, Loader, epoch_order, epoch_rng};
+use crate::plot::confusion_png;
+
+/// Where and how a run executes (not part of the experiment: the same experiment runs
+/// anywhere).
+pub struct RunOptions {
+    /// Parent of run folders.
+    pub runs_dir: PathBuf,
+    /// burn device (flex, wgpu, cuda), with autodiff enabled by the trainer.
+    pub device: Device,
+    /// Human name of the device, recorded with the results.
+    pub device_name: String,
+    /// Stop after this many epochs in this call (tests use it to simulate a kill).
+    pub stop_after: Option<usize>,
+}
+
+/// Receives progress; the CLI draws bars with it.
+pub trait Observer {
+    /// An epoch with `steps` steps starts.
+    fn epoch_start(&mut self, _epoch: usize, _epochs: usize, _steps: usize) {}
+    /// One step finished with this loss.
+    fn step(&mut self, _loss: f64, _samples_per_s: f64) {}
+    /// An epoch finished.
+    fn epoch_end(&mut self, _record: &EpochRecord) {}
+    /// A message for the user.
+    fn note(&mut self, _message: &str) {}
+}
+
+/// Observer that ignores everything.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// One line of `metrics.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// Epoch, from 1.
+    pub epoch: usize,
+    /// Learning rate of the epoch.
+    pub lr: f64,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Training accuracy (on augmented segments).
+    pub train_wa: f64,
+    /// Validation loss.
+    pub val_loss: f64,
+    /// Validation accuracy.
+    pub val_wa: f64,
+    /// Validation unweighted accuracy.
+    pub val_ua: f64,
+    /// Validation macro-F1.
+    pub val_macro_f1: f64,
+    /// Validation recall per class.
+    pub val_recall: Vec<f64>,
+    /// Training samples per second (whole epoch, loader included).
+    pub train_samples_per_s: f64,
+    /// Share of training time spent waiting for the loader.
+    pub loader_wait_share: f64,
+}
+
+/// `state.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RunState {
+    epochs_done: usize,
+    best_ua: f64,
+    best_epoch: usize,
+    since_best: usize,
+    finished: bool,
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// Evaluation protocol, stated with every figure.
+    pub protocol: String,
+    /// Class names.
+    pub classes: Vec<String>,
+    /// Epoch whose model was kept (networks).
+    pub best_epoch: usize,
+    /// Validation metrics of the kept model.
+    pub val: Metrics,
+    /// Test metrics of the kept model.
+    pub test: Metrics,
+    /// Device the run trained on.
+    pub device: String,
+    /// Why training stopped early, if it did.
+    pub stopped: Option<String>,
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> TrainError + '_ {
+    move |e| TrainError::Io(format!("{}: {e}", path.display()))
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a kill leaves either
+/// the old or the new file.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))
+}
+
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Learning rate of `epoch` (from 0): linear warm-up from lr / 10, then the schedule.
+pub fn learning_rate(exp: &Experiment, epoch: usize) -> f64 {
+    let t = &exp.train;
+    if epoch < t.warmup_epochs {
+        return t.lr * (0.1 + 0.9 * epoch as f64 / t.warmup_epochs as f64);
+    }
+    let e = epoch - t.warmup_epochs;
+    let span = t.epochs.saturating_sub(t.warmup_epochs).max(1);
+    match t.schedule {
+        Schedule::Constant => t.lr,
+        Schedule::Step => t.lr * t.step_gamma.powi((e / t.step_every) as i32),
+        Schedule::Cosine => {
+            let frac = if span <= 1 {
+                0.0
+            } else {
+                e as f64 / (span - 1) as f64
+            };
+            let min = t.lr * t.min_lr_ratio;
+            min + (t.lr - min) * 0.5 * (1.0 + (std::f64::consts::PI * frac.min(1.0)).cos())
+        }
+    }
+}
+
+/// Everything prepared from the experiment and the data, before any epoch.
+struct Prepared {
+    ds: Arc<Dataset>,
+    split: Split,
+    src: Arc<BatchSource>,
+}
+
+fn prepare(exp: &Experiment, dir: &Path, resume: bool) -> Result<Prepared, TrainError> {
+    let ds = Dataset::load(&exp.data.cache, &exp.data.frames, &exp.data.labels)?;
+    let split =
+        speaker_split(&ds.split_view(), &exp.split).map_err(|e| TrainError::Data(e.to_string()))?;
+    if split.train.is_empty() || split.val.is_empty() || split.test.is_empty() {
+        return Err(TrainError::Data(
+            "a split part is empty; add speakers or change split fractions".into(),
+        ));
+    }
+    let norm = Normalizer::fit(&ds, &split.train);
+    let split_path = dir.join("split.json");
+    let paths =
+        |idx: &[usize]| -> Vec<&str> { idx.iter().map(|&i| ds.meta[i].path.as_str()).collect() };
+    let split_json = serde_json::json!({
+        "protocol": split.protocol,
+        "test_speakers": split.test_speakers,
+        "val_speakers": split.val_speakers,
+        "train": paths(&split.train),
+        "val": paths(&split.val),
+        "test": paths(&split.test),
+    });
+    let text = serde_json::to_string_pretty(&split_json).expect("json");
+    if resume {
+        let old = fs::read_to_string(&split_path).map_err(io(&split_path))?;
+        if old != text {
+            return Err(TrainError::Data(format!(
+                "{}: the cache or split changed since the run started; start a new run instead of resuming",
+                split_path.display()
+            )));
+        }
+    } else {
+        write_atomic(&split_path, text.as_bytes())?;
+        write_atomic(
+            &dir.join("normalizer.json"),
+            serde_json::to_string(&norm).expect("json").as_bytes(),
+        )?;
+    }
+    let ds = Arc::new(ds);
+    let src = Arc::new(BatchSource {
+        ds: ds.clone(),
+        norm,
+        segment: exp.segment,
+        augment: exp.augment.clone(),
+    });
+    Ok(Prepared { ds, split, src })
+}
+
+/// Starts a new run of `exp` in `<runs_dir>/<name>` (refusing to overwrite one that exists).
+pub fn train(
+    exp: &Experiment,
+    opts: &RunOptions,
+    obs: &mut dyn Observer,
+) -> Result<RunSummary, TrainError> {
+    exp.validate()?;
+    let dir = opts.runs_dir.join(&exp.name);
+    if dir.join("state.json").exists() || dir.join("results.json").exists() {
+        return Err(TrainError::Config(format!(
+            "{} already holds a run; resume it with `ser train --resume {}`, or change `name`",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    fs::create_dir_all(&dir).map_err(io(&dir))?;
+    write_atomic(&dir.join("experiment.toml"), exp.to_toml().as_bytes())?;
+    run(exp, &dir, opts, obs, false)
+}
+
+/// Continues the run in `dir` from its last finished epoch.
+pub fn resume(
+    dir: &Path,
+    opts: &RunOptions,
+    obs: &mut dyn Observer,
+) -> Result<RunSummary, TrainError> {
+    let path = dir.join("experiment.toml");
+    let text = fs::read_to_string(&path).map_err(|e| {
+        TrainError::Io(format!(
+            "{}: {e} (is {} a run folder?)",
+            path.display(),
+            dir.display()
+        ))
+    })?;
+    let exp = Experiment::from_toml(&text)?;
+    exp.validate()?;
+    run(&exp, dir, opts, obs, true)
+}
+
+fn read_state(dir: &Path) -> Result<Option<RunState>, TrainError> {
+    let p = dir.join("state.json");
+    if !p.exists() {
+        return Ok(None);
+    }
+    let text = fs::read_to_string(&p).map_err(io(&p))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| TrainError::Io(format!("{}: {e}", p.display())))
+}
+
+fn run(
+    exp: &Experiment,
+    dir: &Path,
+    opts: &RunOptions,
+    obs: &mut dyn Observer,
+    resume: bool,
+) -> Result<RunSummary, TrainError> {
+    let p = prepare(exp, dir, resume)?;
+    if exp.model.kind.net().is_none() {
+        return crate::classical::run(exp, dir, &p.ds, &p.split, opts, obs);
+    }
+    let state = if resume { read_state(dir)? } else { None };
+    if resume && state.is_none() {
+        obs.note("no finished epoch to resume from: starting from epoch 1");
+    }
+    if let Some(s) = &state
+        && s.finished
+    {
+        obs.note("this run already finished; re-evaluating its best model");
+    }
+    train_net(exp, dir, opts, obs, p, state)
+}
+
+fn to_tensors(
+    b: &Batch,
+    frames: usize,
+    dim: usize,
+    device: &Device,
+) -> (Tensor<3>, Tensor<1, Int>) {
+    let x = Tensor::<3>::from_data(TensorData::new(b.x.clone(), [b.len, frames, dim]), device);
+    let y = Tensor::<1, Int>::from_data(
+        TensorData::new(
+            b.labels.iter().map(|&l| l as i64).collect::<Vec<_>>(),
+            [b.len],
+        ),
+        device,
+    );
+    (x, y)
+}
+
+/// Loss and predictions of `net` (validation mode) over `clips`.
+fn evaluate(
+    net: &Net,
+    src: &Arc<BatchSource>,
+    clips: &[usize],
+    batch: usize,
+    loss_fn: &CrossEntropyLoss,
+    device: &Device,
+) -> (f64, Vec<usize>) {
+    let (frames, dim) = (src.segment.frames, src.ds.dim);
+    let (mut loss, mut preds) = (0.0, Vec::with_capacity(clips.len()));
+    for b in Loader::start(src.clone(), clips.to_vec(), batch, 2, None) {
+        let (x, y) = to_tensors(&b, frames, dim, device);
+        let logits = net.forward(x, &b.lengths);
+        loss += loss_fn.forward(logits.clone(), y).into_scalar::<f32>() as f64 * b.len as f64;
+        preds.extend(argmax(logits));
+    }
+    (loss / clips.len().max(1) as f64, preds)
+}
+
+fn argmax(logits: Tensor<2>) -> Vec<usize> {
+    logits
+        .argmax(1)
+        .into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .expect("int predictions")
+        .into_iter()
+        .map(|v| v as usize)
+        .collect()
+}
+
+fn optimizer(exp: &Experiment) -> ModuleOptimizer {
+    let t = &exp.train;
+    let clip = (t.grad_clip > 0.0).then_some(GradientClippingConfig::Norm(t.grad_clip as f32));
+    match t.optimizer {
+        OptimizerKind::Adam => AdamConfig::new()
+            .with_weight_decay(
+                (t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32)),
+            )
+            .with_grad_clipping(clip)
+            .init(),
+        OptimizerKind::Adamw => AdamWConfig::new()
+            .with_weight_decay(t.weight_decay as f32)
+            .with_grad_clipping(clip)
+            .init(),
+    }
+}
+
+fn train_net(
+    exp: &Experiment,
+    dir: &Path,
+    opts: &RunOptions,
+    obs: &mut dyn Observer,
+    p: Prepared,
+    state: Option<RunState>,
+) -> Result<RunSummary, TrainError> {
+    let t = &exp.train;
+    let device = opts.device.clone().autodiff();
+    let (frames, dim, n_classes) = (exp.segment.frames, p.ds.dim, p.ds.classes.len());
+    let net_cfg = exp.model.net().expect("network kind");
+    device.seed(t.seed);
+    let fresh = Net::new(&net_cfg, dim, frames, n_classes, &device)
+        .map_err(|e| TrainError::Config(e.to_string()))?;
+    let mut optim = optimizer(exp);
+    let mut state = state.unwrap_or(RunState {
+        epochs_done: 0,
+        best_ua: f64::NEG_INFINITY,
+        best_epoch: 0,
+        since_best: 0,
+        finished: false,
+    });
+    let last = dir.join("model_last.bpk");
+    let best = dir.join("model_best.bpk");
+    let optim_path = dir.join("optimizer.bin");
+    let mut net = if state.epochs_done > 0 {
+        optim = optim
+            .load(&optim_path)
+            .map_err(|e| TrainError::Io(format!("{}: {e:?}", optim_path.display())))?;
+        fresh
+            .try_load_file(&last)
+            .map_err(|e| TrainError::Io(format!("{}: {e:?}", last.display())))?
+    } else {
+        fresh
+    };
+    // Drop metric lines of epochs that did not reach the commit point.
+    let metrics_path = dir.join("metrics.jsonl");
+    let kept: String = fs::read_to_string(&metrics_path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<EpochRecord>(l).is_ok_and(|r| r.epoch <= state.epochs_done)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write_atomic(&metrics_path, kept.as_bytes())?;
+
+    // Class weights and sampler weights from the training split.
+    let mut counts = vec![0usize; n_classes];
+    for &i in &p.split.train {
+        counts[p.ds.labels[i]] += 1;
+    }
+    let n_train = p.split.train.len() as f64;
+    let class_w: Vec<f64> = counts
+        .iter()
+        .map(|&c| {
+            if c == 0 {
+                1.0
+            } else {
+                n_train / (n_classes as f64 * c as f64)
+            }
+        })
+        .collect();
+    let loss_weights = (t.balance == Balance::LossWeights)
+        .then(|| class_w.iter().map(|&w| w as f32).collect::<Vec<_>>());
+    let sampler: Option<Vec<f64>> = (t.balance == Balance::Sampler).then(|| {
+        p.split
+            .train
+            .iter()
+            .map(|&i| class_w[p.ds.labels[i]])
+            .collect()
+    });
+    let smoothing = (t.label_smoothing > 0.0).then_some(t.label_smoothing as f32);
+    let loss_train = CrossEntropyLossConfig::new()
+        .with_weights(loss_weights)
+        .with_smoothing(smoothing)
+        .init(&device);
+    let loss_eval = CrossEntropyLossConfig::new().init(&opts.device);
+
+    let mut tb = EventWriter::create(&dir.join("tb")).map_err(|e| TrainError::Io(e.to_string()))?;
+    let mut stopped = None;
+    let start_epoch = state.epochs_done;
+    let mut ran = 0usize;
+    while !state.finished && state.epochs_done < t.epochs {
+        if opts.stop_after.is_some_and(|n| ran >= n) {
+            return Err(TrainError::Interrupted(state.epochs_done));
+        }
+        let epoch = state.epochs_done; // from 0
+        let lr = learning_rate(exp, epoch);
+        device.seed(mix(t.seed ^ mix(epoch as u64 + 1)));
+        let mut order_rng = epoch_rng(t.seed, epoch, 1);
+        let order = epoch_order(&p.split.train, sampler.as_deref(), &mut order_rng);
+        let steps = order.len().div_ceil(t.batch_size);
+        obs.epoch_start(epoch + 1, t.epochs, steps);
+        let loader = Loader::start(
+            p.src.clone(),
+            order,
+            t.batch_size,
+            t.prefetch,
+            Some(epoch_rng(t.seed, epoch, 2)),
+        );
+        let started = Instant::now();
+        let mut wait = 0.0f64;
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        let mut loader = loader;
+        loop {
+            let w0 = Instant::now();
+            let Some(b) = loader.next() else { break };
+            wait += w0.elapsed().as_secs_f64();
+            let (x, y) = to_tensors(&b, frames, dim, &device);
+            let logits = net.forward(x, &b.lengths);
+            let loss = loss_train.forward(logits.clone(), y);
+            let lv = loss.clone().into_scalar::<f32>() as f64;
+            if !lv.is_finite() {
+                let msg = format!(
+                    "loss became {lv} at epoch {} step {} (lr {lr:.2e}); the last good checkpoint (epoch {}) is kept in {}. Lower train.lr, set train.grad_clip, or check the features for extreme values",
+                    epoch + 1,
+                    seen / t.batch_size + 1,
+                    state.epochs_done,
+                    dir.display()
+                );
+                return Err(TrainError::NonFinite(msg));
+            }
+            correct += argmax(logits)
+                .iter()
+                .zip(&b.labels)
+                .filter(|(a, b)| a == b)
+                .count();
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = optim.step(lr, net, grads);
+            loss_sum += lv * b.len as f64;
+            seen += b.len;
+            obs.step(lv, seen as f64 / started.elapsed().as_secs_f64().max(1e-9));
+        }
+        let elapsed = started.elapsed().as_secs_f64().max(1e-9);
+        let valid = net.valid();
+        let (val_loss, preds) = evaluate(
+            &valid,
+            &p.src,
+            &p.split.val,
+            t.batch_size,
+            &loss_eval,
+            &opts.device,
+        );
+        let truth: Vec<usize> = p.split.val.iter().map(|&i| p.ds.labels[i]).collect();
+        let m = Metrics::new(&truth, &preds, n_classes);
+        let rec = EpochRecord {
+            epoch: epoch + 1,
+            lr,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_wa: correct as f64 / seen.max(1) as f64,
+            val_loss,
+            val_wa: m.wa,
+            val_ua: m.ua,
+            val_macro_f1: m.macro_f1,
+            val_recall: m.recall.clone(),
+            train_samples_per_s: seen as f64 / elapsed,
+            loader_wait_share: wait / elapsed,
+        };
+        // Checkpoint, then metrics, then the state (the commit point).
+        save_model(&valid, &last)?;
+        optim
+            .save(&optim_path)
+            .map_err(|e| TrainError::Io(format!("{}: {e:?}", optim_path.display())))?;
+        let improved = m.ua > state.best_ua;
+        if improved {
+            save_model(&valid, &best)?;
+            state.best_ua = m.ua;
+            state.best_epoch = epoch + 1;
+            state.since_best = 0;
+        } else {
+            state.since_best += 1;
+        }
+        let mut line = serde_json::to_string(&rec).expect("json");
+        line.push('\n');
+        append(&metrics_path, &line)?;
+        log_epoch(&mut tb, &rec, &m, &p.ds.classes)?;
+        state.epochs_done = epoch + 1;
+        if t.early_stopping > 0 && state.since_best >= t.early_stopping {
+            stopped = Some(format!(
+                "early stopping: validation UA did not improve for {} epochs (best {:.4} at epoch {})",
+                t.early_stopping, state.best_ua, state.best_epoch
+            ));
+            state.finished = true;
+        }
+        if state.epochs_done >= t.epochs {
+            state.finished = true;
+        }
+        write_atomic(
+            &dir.join("state.json"),
+            serde_json::to_string_pretty(&state)
+                .expect("json")
+                .as_bytes(),
+        )?;
+        obs.epoch_end(&rec);
+        ran += 1;
+    }
+    let _ = start_epoch;
+    if let Some(s) = &stopped {
+        obs.note(s);
+    }
+    // Final evaluation of the best model on validation and test.
+    let kept = Net::new(&net_cfg, dim, frames, n_classes, &opts.device)
+        .map_err(|e| TrainError::Config(e.to_string()))?
+        .try_load_file(&best)
+        .map_err(|e| TrainError::Io(format!("{}: {e:?}", best.display())))?
+        .valid();
+    let eval = |clips: &[usize]| {
+        let (_, preds) = evaluate(&kept, &p.src, clips, t.batch_size, &loss_eval, &opts.device);
+        let truth: Vec<usize> = clips.iter().map(|&i| p.ds.labels[i]).collect();
+        Metrics::new(&truth, &preds, n_classes)
+    };
+    let (val, test) = (eval(&p.split.val), eval(&p.split.test));
+    finish(
+        dir,
+        &mut tb,
+        RunSummary {
+            dir: dir.to_path_buf(),
+            protocol: p.split.protocol.clone(),
+            classes: p.ds.classes.clone(),
+            best_epoch: state.best_epoch,
+            val,
+            test,
+            device: opts.device_name.clone(),
+            stopped,
+        },
+        state.epochs_done as i64,
+    )
+}
+
+fn save_model(net: &Net, path: &Path) -> Result<(), TrainError> {
+    let tmp = path.with_extension("tmp.bpk");
+    net.clone()
+        .save_file(&tmp)
+        .map_err(|e| TrainError::Io(format!("{}: {e:?}", tmp.display())))?;
+    fs::rename(&tmp, path).map_err(io(path))
+}
+
+fn append(path: &Path, line: &str) -> Result<(), TrainError> {
+    use std::io::Write;
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io(path))?;
+    f.write_all(line.as_bytes())
+        .and_then(|_| f.sync_data())
+        .map_err(io(path))
+}
+
+fn log_epoch(
+    tb: &mut EventWriter,
+    r: &EpochRecord,
+    m: &Metrics,
+    classes: &[String],
+) -> Result<(), TrainError> {
+    let step = r.epoch as i64;
+    let mut scalars: Vec<(String, f64)> = vec![
+        ("loss/train".into(), r.train_loss),
+        ("loss/val".into(), r.val_loss),
+        ("accuracy/train".into(), r.train_wa),
+        ("accuracy/val".into(), r.val_wa),
+        ("unweighted_accuracy/val".into(), r.val_ua),
+        ("macro_f1/val".into(), r.val_macro_f1),
+        ("lr".into(), r.lr),
+        ("speed/train_samples_per_s".into(), r.train_samples_per_s),
+        ("speed/loader_wait_share".into(), r.loader_wait_share),
+    ];
+    for (c, rec) in classes.iter().zip(&r.val_recall) {
+        if rec.is_finite() {
+            scalars.push((format!("recall_val/{c}"), *rec));
+        }
+    }
+    let refs: Vec<(&str, f64)> = scalars.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    tb.scalars(step, &refs)
+        .map_err(|e| TrainError::Io(e.to_string()))?;
+    let (png, w, h) = confusion_png(
+        &m.confusion,
+        classes,
+        &format!("validation, epoch {}", r.epoch),
+    )
+    .map_err(TrainError::Io)?;
+    tb.png(step, "confusion/val", png, w, h)
+        .map_err(|e| TrainError::Io(e.to_string()))
+}
+
+/// Writes `results.json`, the test confusion matrix (PNG and TensorBoard) and returns the
+/// summary.
+pub(crate) fn finish(
+    dir: &Path,
+    tb: &mut EventWriter,
+    s: RunSummary,
+    step: i64,
+) -> Result<RunSummary, TrainError> {
+    let (png, w, h) = confusion_png(
+        &s.test.confusion,
+        &s.classes,
+        &format!("test ({})", s.protocol.split(':').next().unwrap_or("")),
+    )
+    .map_err(TrainError::Io)?;
+    write_atomic(&dir.join("confusion_test.png"), &png)?;
+    tb.png(step, "confusion/test", png, w, h)
+        .map_err(|e| TrainError::Io(e.to_string()))?;
+    tb.scalars(
+        step,
+        &[
+            ("unweighted_accuracy/test", s.test.ua),
+            ("accuracy/test", s.test.wa),
+        ],
+    )
+    .map_err(|e| TrainError::Io(e.to_string()))?;
+    write_atomic(
+        &dir.join("results.json"),
+        serde_json::to_string_pretty(&s).expect("json").as_bytes(),
+    )?;
+    Ok(s)
+}
