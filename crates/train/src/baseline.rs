@@ -155,11 +155,18 @@ pub fn svm(
             if idx.is_empty() {
                 continue;
             }
-            let rows: Vec<Vec<f32>> = idx.iter().map(|&i| train[i].clone()).collect();
+            // smartcore 0.7's SVC optimizer keeps only the first n_samples values of each
+            // support vector (`take(n)` with n the row count), so it breaks when a class pair
+            // has fewer clips than there are features. Repeating every clip k times with C / k
+            // is the same primal problem (C/k summed over k copies is C per clip), hence the
+            // same solution, and gives the solver enough rows.
+            let k = d.div_ceil(idx.len()).max(1);
+            let rows: Vec<Vec<f32>> = (0..k)
+                .flat_map(|_| idx.iter().map(|&i| train[i].clone()))
+                .collect();
             let x = matrix(&rows, &mean, &std)?;
-            let y: Vec<i32> = idx
-                .iter()
-                .map(|&i| if labels[i] == b { 1 } else { -1 })
+            let y: Vec<i32> = (0..k)
+                .flat_map(|_| idx.iter().map(|&i| if labels[i] == b { 1 } else { -1 }))
                 .collect();
             if !y.contains(&1) || !y.contains(&-1) {
                 // One class absent from training: every vote goes to the present one.
@@ -170,7 +177,7 @@ pub fn svm(
                 continue;
             }
             let params = SVCParameters::default()
-                .with_c(cfg.c)
+                .with_c(cfg.c / k as f64)
                 .with_tol(cfg.tol)
                 .with_epoch(cfg.epochs)
                 .with_seed(Some(seed))
