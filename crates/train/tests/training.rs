@@ -83,7 +83,13 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn cache() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("toy.h5");
+    // The HDF5 library identifies open files by inode: a deleted temp file's inode, reused
+    // by the next test's cache while the library still tracks the old one, makes H5Fopen
+    // fail with a lock error. Keep every test's cache alive for the whole process.
+    static KEEP: std::sync::Mutex<Vec<tempfile::TempDir>> = std::sync::Mutex::new(Vec::new());
+    let keep = tempfile::tempdir().unwrap();
+    let path = keep.path().join("toy.h5");
+    KEEP.lock().unwrap_or_else(|e| e.into_inner()).push(keep);
     common::write_cache(&path, 8, 6);
     (tmp, path)
 }
