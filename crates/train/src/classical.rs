@@ -8,7 +8,7 @@ use ser_tensorboard::EventWriter;
 
 use crate::dataset::Dataset;
 use crate::experiment::{Experiment, ModelKind};
-use crate::run::{Observer, RunOptions, RunSummary, finish};
+use crate::run::{Observer, RunSummary, finish};
 use crate::{TrainError, baseline};
 
 pub(crate) fn run(
@@ -16,7 +16,6 @@ pub(crate) fn run(
     dir: &Path,
     ds: &Dataset,
     split: &Split,
-    opts: &RunOptions,
     obs: &mut dyn Observer,
 ) -> Result<RunSummary, TrainError> {
     if ds.functional_names.is_empty() {
@@ -99,7 +98,4 @@ pub(crate) fn run(
         },
         0,
     )
-    .inspect(|_| {
-        let _ = &opts.device_name;
-    })
 }

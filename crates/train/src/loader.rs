@@ -153,15 +153,17 @@ fn stretch(src: &[f32], d: usize, factor: f64) -> Vec<f32> {
     out
 }
 
+/// SplitMix64's finalizer: spreads seeds that differ in a few bits over the whole word.
+pub(crate) fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// The RNG of epoch `epoch` of a run seeded `seed`: a pure function of both, so a resumed
 /// run draws exactly what an uninterrupted one would.
 pub fn epoch_rng(seed: u64, epoch: usize, stream: u64) -> ChaCha8Rng {
-    let mix = |mut z: u64| {
-        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
     ChaCha8Rng::seed_from_u64(mix(mix(mix(seed) ^ epoch as u64) ^ stream))
 }
 

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::TrainError;
 use crate::dataset::{Dataset, Normalizer};
 use crate::experiment::{Balance, Experiment, OptimizerKind, Schedule};
-use crate::loader::{Batch, BatchSource, Loader, epoch_order, epoch_rng};
+use crate::loader::{Batch, BatchSource, Loader, epoch_order, epoch_rng, mix};
 use crate::plot::confusion_png;
 
 /// Where and how a run executes (not part of the experiment: the same experiment runs
@@ -125,13 +125,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
     let tmp = path.with_extension("tmp");
     fs::write(&tmp, bytes).map_err(io(&tmp))?;
     fs::rename(&tmp, path).map_err(io(path))
-}
-
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// Learning rate of `epoch` (from 0): linear warm-up from lr / 10, then the schedule.
@@ -270,7 +263,7 @@ fn run(
 ) -> Result<RunSummary, TrainError> {
     let p = prepare(exp, dir, resume)?;
     if exp.model.kind.net().is_none() {
-        return crate::classical::run(exp, dir, &p.ds, &p.split, opts, obs);
+        return crate::classical::run(exp, dir, &p.ds, &p.split, obs);
     }
     let state = if resume { read_state(dir)? } else { None };
     if resume && state.is_none() {
@@ -432,7 +425,6 @@ fn train_net(
 
     let mut tb = EventWriter::create(&dir.join("tb")).map_err(|e| TrainError::Io(e.to_string()))?;
     let mut stopped = None;
-    let start_epoch = state.epochs_done;
     let mut ran = 0usize;
     while !state.finished && state.epochs_done < t.epochs {
         if opts.stop_after.is_some_and(|n| ran >= n) {
@@ -548,7 +540,6 @@ fn train_net(
         obs.epoch_end(&rec);
         ran += 1;
     }
-    let _ = start_epoch;
     if let Some(s) = &stopped {
         obs.note(s);
     }

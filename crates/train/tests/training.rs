@@ -78,18 +78,13 @@ fn metrics(dir: &Path) -> Vec<serde_json::Value> {
 }
 
 /// burn's device RNG (dropout masks, initial weights) is one per process: runs in parallel
-/// test threads would draw from each other's stream. Each test holds this lock.
+/// test threads would draw from each other's stream. Each test holds this lock, from before
+/// its first HDF5 file or child process.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn cache() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
-    // The HDF5 library identifies open files by inode: a deleted temp file's inode, reused
-    // by the next test's cache while the library still tracks the old one, makes H5Fopen
-    // fail with a lock error. Keep every test's cache alive for the whole process.
-    static KEEP: std::sync::Mutex<Vec<tempfile::TempDir>> = std::sync::Mutex::new(Vec::new());
-    let keep = tempfile::tempdir().unwrap();
-    let path = keep.path().join("toy.h5");
-    KEEP.lock().unwrap_or_else(|e| e.into_inner()).push(keep);
+    let path = tmp.path().join("toy.h5");
     common::write_cache(&path, 8, 6);
     (tmp, path)
 }
@@ -227,6 +222,9 @@ fn svm_and_random_forest_baselines_fit_the_functionals() {
 /// the confusion-matrix images, with their sizes.
 #[test]
 fn tensorboard_reads_the_event_files() {
+    // Before any child process: a fork while another test has an HDF5 file open hands the
+    // child that file's descriptor (HDF5 does not open with O_CLOEXEC) and its lock.
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let python = std::env::var("SER_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
@@ -243,7 +241,6 @@ fn tensorboard_reads_the_event_files() {
         eprintln!("notice: skipping: no tensorboard in {}", python.display());
         return;
     }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (tmp, cache) = cache();
     let runs = tmp.path().join("runs");
     let mut e = experiment("tb", &cache, "lstm", "");
