@@ -17,9 +17,9 @@ rounds="${ROUNDS:-3}"
 for round in $(seq "$rounds"); do
   echo "round $round of $rounds" >&2
   cargo bench -q -p ser-benches --bench cpu_logmel -- --reps "$reps" --write-workload "$PWD/$work/workload.f32" | tee -a "$work/all.jsonl"
-  "$venv/bin/python" benches/peers/cpu_logmel.py "$work/workload.f32" --reps "$reps" | tee -a "$work/all.jsonl"
+  "$py" benches/peers/cpu_logmel.py "$work/workload.f32" --reps "$reps" | tee -a "$work/all.jsonl"
 done
-"$venv/bin/python" - "$work/all.jsonl" "$rounds" > benches/results/cpu_logmel.md <<'PY'
+"$py" - "$work/all.jsonl" "$rounds" > benches/results/cpu_logmel.md <<'PY'
 import json, sys, platform, subprocess, datetime, os, statistics
 raw = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 groups = {}
@@ -33,7 +33,7 @@ for key, rs in groups.items():
     row["range"] = (min(vals), max(vals))
     rows.append(row)
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
-commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
 lib1 = next(r for r in rows if r["tool"] == "librosa" and r["threads"] == 1)["audio_seconds_per_second"]
 libn = max(r["audio_seconds_per_second"] for r in rows if r["tool"] == "librosa")
 tab = max(r["audio_seconds_per_second"] for r in rows if r["tool"] == "torchaudio")

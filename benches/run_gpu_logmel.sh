@@ -15,11 +15,7 @@
 # device, and says when the "GPU" path ran on lavapipe (Mesa's software Vulkan on the CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -n "${PYTHON:-}" ]; then
-  work=benches/.work; mkdir -p "$work" benches/results; py="$PYTHON"
-else
-  . benches/venv.sh; py="$venv/bin/python"
-fi
+. benches/venv.sh
 device="${DEVICE:-wgpu}"
 reps="${REPS:-5}"
 hours="${HOURS:-10}"
@@ -36,7 +32,7 @@ bench=(cargo bench -q -p ser-benches "${features[@]}" --bench gpu_logmel --)
 import json, sys, subprocess, datetime, os
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 bw = float(sys.argv[2]) if sys.argv[2] else None
-commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 ser_dev = next(r["device"] for r in rows if r["tool"] == "ser")
 software = any(k in ser_dev for k in ("llvmpipe", "lavapipe", "swiftshader"))

@@ -8,11 +8,7 @@
 #   REPS=5 STEPS=5 THREADS=2
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -n "${PYTHON:-}" ]; then
-  work=benches/.work; mkdir -p "$work" benches/results; py="$PYTHON"
-else
-  . benches/venv.sh; py="$venv/bin/python"
-fi
+. benches/venv.sh
 device="${DEVICE:-flex}"
 torch_device="${TORCH_DEVICE:-cpu}"
 threads="${THREADS:-2}"
@@ -29,7 +25,7 @@ OMP_NUM_THREADS="$threads" "$py" benches/peers/train_cnn_lstm.py --device "$torc
 "$py" - "$out" > "benches/results/train_cnn_lstm_$device.md" <<'PY'
 import json, sys, subprocess, datetime, os
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or "?"
+commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip() or "?"
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print("# CNN-LSTM training and inference: ser (burn) vs PyTorch\n")
 print(f"Measured {datetime.date.today()} at commit `{commit}`; host {os.cpu_count()} cores ({cpu}).")

@@ -1,10 +1,17 @@
-# Sourced by the benchmark scripts: makes benches/.venv (librosa, torch, torchaudio) on first
-# use (needs pip access) and the work folder; sets $venv and $work.
-venv=benches/.venv
+# Sourced by the benchmark scripts: sets $py (the Python that runs the peers) and $work (the
+# work folder). With PYTHON set (a Python that already has torch etc., e.g. on a GPU machine
+# with no network) that one is used; otherwise benches/.venv (librosa, torch, torchaudio) is
+# made on first use (needs pip access).
 work=benches/.work
 mkdir -p "$work" benches/results
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q -r benches/peers/requirements.txt
+if [ -n "${PYTHON:-}" ]; then
+  py="$PYTHON"
+else
+  venv=benches/.venv
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --upgrade pip
+    "$venv/bin/pip" install -q -r benches/peers/requirements.txt
+  fi
+  py="$venv/bin/python"
 fi

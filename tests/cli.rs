@@ -7,15 +7,16 @@ use std::time::{Duration, Instant};
 
 use ser_cache::Cache;
 
+#[path = "support/paths.rs"]
+mod paths;
+use paths::manifest_dir;
+
 fn ser() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ser"))
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
+    manifest_dir().join("../..").canonicalize().unwrap()
 }
 
 fn run(cmd: &mut Command) -> Output {

@@ -5,19 +5,10 @@
 //! `cargo bench -p ser-benches --bench cpu_logmel -- [--write-workload FILE] [--reps N] [--only NAME]`
 //! Run `benches/run_cpu_logmel.sh` for the side-by-side table with librosa and torchaudio.
 
-use ser_benches::{arg, median_seconds, workload, write_raw};
+use ser_benches::{
+    CLIPS, SECS, SR, arg, bench_config as config, median_seconds, workload, write_raw,
+};
 use ser_features::{Extractor, FeatureConfig};
-
-const CLIPS: usize = 512;
-const SECS: f64 = 3.0;
-const SR: u32 = 16_000;
-
-fn config(frames: &str, extra: &str) -> FeatureConfig {
-    FeatureConfig::from_toml(&format!(
-        "frames = [{frames}]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nwin_length = 400\nhop_length = 160\n[mel]\nn_mels = 64\n{extra}"
-    ))
-    .expect("valid bench config")
-}
 
 fn main() {
     let reps: usize = arg("--reps").and_then(|v| v.parse().ok()).unwrap_or(7);

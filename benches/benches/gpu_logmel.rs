@@ -16,19 +16,12 @@
 //! torchaudio on the same device and writes the table.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use ser_benches::{arg, median_seconds, workload, write_raw};
+use ser_benches::{CLIPS, SECS, SR, arg, bench_config, median_seconds, workload, write_raw};
 use ser_features::{FeatureConfig, MelFilterbank};
 use ser_kernels::{DeviceChoice, GpuExtractor, probe_wgpu};
 
-const CLIPS: usize = 512;
-const SECS: f64 = 3.0;
-const SR: u32 = 16_000;
-
 fn config() -> FeatureConfig {
-    FeatureConfig::from_toml(
-        "frames = [\"logmel\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nwin_length = 400\nhop_length = 160\n[mel]\nn_mels = 64\n",
-    )
-    .expect("valid bench config")
+    bench_config("\"logmel\"", "")
 }
 
 fn device(name: &str) -> Device {

@@ -12,26 +12,17 @@ Prints one JSON line per measurement (median of --reps runs after one warm-up).
 import argparse
 import json
 import os
-import statistics
-import time
 from concurrent.futures import ProcessPoolExecutor
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per worker unless set below
 
 import numpy as np
 
+from timing import median_time  # benches/peers/timing.py
+
 CLIPS, SECS, SR = 512, 3.0, 16000
 N = int(SECS * SR)
 
-
-def median_time(fn, reps):
-    fn()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def librosa_logmel(clip):

@@ -13,27 +13,16 @@ Prints one JSON line per measurement (median of --reps runs after one warm-up).
 
 import argparse
 import json
-import statistics
-import time
 
 import numpy as np
 import torch
 import torchaudio
 
+from timing import median_time  # benches/peers/timing.py
+
 CLIPS, SECS, SR = 512, 3.0, 16000
 N = int(SECS * SR)
 
-
-def median_time(fn, reps, sync):
-    fn()
-    sync()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main():

@@ -11,11 +11,11 @@ Prints one JSON line per measurement. --device cpu|cuda, --threads N (CPU thread
 
 import argparse
 import json
-import statistics
-import time
 
 import torch
 from torch import nn
+
+from timing import median_time  # benches/peers/timing.py
 
 
 class CnnLstm(nn.Module):
@@ -36,17 +36,6 @@ class CnnLstm(nn.Module):
         h, _ = self.lstm(s)
         return self.out(h.mean(dim=1))
 
-
-def median_time(fn, reps, sync):
-    fn()
-    sync()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main():

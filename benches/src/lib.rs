@@ -3,6 +3,30 @@
 
 use std::time::Instant;
 
+use ser_features::FeatureConfig;
+
+/// The allocator of the `ser` binary (see `crates/cli/src/main.rs`), so that the benchmarks
+/// measure what users run.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Clips in the fixed workload of the feature benchmarks (CPU and device).
+pub const CLIPS: usize = 512;
+/// Seconds per clip of that workload.
+pub const SECS: f64 = 3.0;
+/// Sample rate of that workload.
+pub const SR: u32 = 16_000;
+
+/// The feature benchmarks' settings (n_fft 512, 400-sample window, hop 160, 64 mels, at
+/// 16 kHz, the same as the Python peers) with `frames` (a TOML list body, e.g. `"logmel"`)
+/// and `extra` TOML sections appended.
+pub fn bench_config(frames: &str, extra: &str) -> FeatureConfig {
+    FeatureConfig::from_toml(&format!(
+        "frames = [{frames}]\n[audio]\nsample_rate = {SR}\n[stft]\nn_fft = 512\nwin_length = 400\nhop_length = 160\n[mel]\nn_mels = 64\n{extra}"
+    ))
+    .expect("valid bench config")
+}
+
 /// A fixed, seeded workload: `clips` mono clips of `secs` seconds at `sr` Hz, each a mix of
 /// a gliding harmonic tone, noise and silence gaps (speech-like spectra and dynamics; the
 /// content does not change the cost of the features measured).

@@ -5,9 +5,12 @@ use std::path::PathBuf;
 
 use ser_audio::{AudioConfig, Cleaner, decode_file};
 
+#[path = "../../../tests/support/paths.rs"]
+mod paths;
+use paths::manifest_dir;
+
 fn fixture(ext: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../../tests/fixtures/audio/tone_stereo_22k.{ext}"))
+    manifest_dir().join(format!("../../tests/fixtures/audio/tone_stereo_22k.{ext}"))
 }
 
 /// Magnitude of the DFT of `x` at `freq` Hz, normalised by length.

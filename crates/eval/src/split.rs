@@ -156,38 +156,29 @@ pub fn check_leakage(clips: &[Clip<'_>], split: &Split) -> Result<(), LeakageErr
                 (0, 2) => "train and test",
                 _ => "val and test",
             };
-            let speakers = |idx: &[usize]| -> BTreeSet<(String, String)> {
-                idx.iter()
-                    .map(|&i| (clips[i].corpus.to_string(), clips[i].speaker.to_string()))
-                    .collect()
-            };
-            let shared: Vec<_> = speakers(parts[a].1)
-                .intersection(&speakers(parts[b].1))
-                .cloned()
-                .collect();
-            if let Some((c, s)) = shared.first() {
-                return Err(LeakageError::Speaker(
-                    shared.len(),
-                    pair,
-                    format!("{c}/{s}"),
-                ));
+            let (x, y) = (parts[a].1, parts[b].1);
+            let speakers = shared(x, y, |i| {
+                Some(format!("{}/{}", clips[i].corpus, clips[i].speaker))
+            });
+            if let Some(s) = speakers.first() {
+                return Err(LeakageError::Speaker(speakers.len(), pair, s.clone()));
             }
-            let hashes = |idx: &[usize]| -> BTreeSet<&str> {
-                idx.iter()
-                    .map(|&i| clips[i].content_hash)
-                    .filter(|h| !h.is_empty())
-                    .collect()
-            };
-            let dup: Vec<_> = hashes(parts[a].1)
-                .intersection(&hashes(parts[b].1))
-                .copied()
-                .collect();
-            if let Some(h) = dup.first() {
-                return Err(LeakageError::Duplicate(dup.len(), pair, h.to_string()));
+            let hashes = shared(x, y, |i| {
+                Some(clips[i].content_hash).filter(|h| !h.is_empty())
+            });
+            if let Some(h) = hashes.first() {
+                return Err(LeakageError::Duplicate(hashes.len(), pair, h.to_string()));
             }
         }
     }
     Ok(())
+}
+
+/// The keys found in both index sets, in order (`None` keys, e.g. unknown hashes, never match).
+fn shared<K: Ord>(a: &[usize], b: &[usize], key: impl Fn(usize) -> Option<K>) -> Vec<K> {
+    let left: BTreeSet<K> = a.iter().filter_map(|&i| key(i)).collect();
+    let right: BTreeSet<K> = b.iter().filter_map(|&i| key(i)).collect();
+    left.into_iter().filter(|k| right.contains(k)).collect()
 }
 
 fn fnv(s: &str) -> u64 {

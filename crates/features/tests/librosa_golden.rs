@@ -16,11 +16,12 @@
 use hdf5::types::VarLenUnicode;
 use ser_features::{Extractor, FeatureConfig, Precision};
 
+#[path = "../../../tests/support/paths.rs"]
+mod paths;
+use paths::manifest_dir;
+
 fn golden() -> hdf5::File {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/golden/librosa_golden.h5"
-    );
+    let path = manifest_dir().join("../../tests/golden/librosa_golden.h5");
     hdf5::File::open(path).expect("golden file (regenerate with tests/golden/make_golden.sh)")
 }
 

@@ -72,13 +72,14 @@ impl Default for DataConfig {
 #[serde(rename_all = "snake_case")]
 pub enum SegmentPolicy {
     /// Longer clips: a random window in training, the centre one in evaluation; shorter
-    /// clips are tiled.
-    #[default]
+    /// clips are followed by silence (the clip's quietest dB value) that the model sees as
+    /// part of the input, as when waveforms are zero-padded before feature extraction.
     Crop,
     /// Longer clips as `crop`; shorter clips zero-padded, with their length passed to the
     /// model so pooling ignores the padding.
     Pad,
-    /// Every clip repeated to fill `frames` (longer ones cropped as `crop`).
+    /// Longer clips as `crop`; shorter clips repeated until the segment is full (default).
+    #[default]
     Tile,
 }
 
@@ -96,7 +97,7 @@ impl Default for SegmentConfig {
     fn default() -> Self {
         Self {
             frames: 300,
-            policy: SegmentPolicy::Crop,
+            policy: SegmentPolicy::Tile,
         }
     }
 }

@@ -62,6 +62,10 @@ impl BatchSource {
         } else if self.segment.policy == SegmentPolicy::Pad {
             out[..n * d].copy_from_slice(&src);
             real = n;
+        } else if self.segment.policy == SegmentPolicy::Crop {
+            let floor = src.iter().copied().fold(f32::INFINITY, f32::min);
+            out[..n * d].copy_from_slice(&src);
+            out[n * d..].fill(floor);
         } else {
             for (k, row) in out.chunks_mut(d).enumerate() {
                 let s = k % n;
@@ -242,6 +246,65 @@ impl Iterator for Loader {
                 }
                 None
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::{ClipInfo, Dataset, Normalizer};
+
+    /// One clip of `n` frames, 2 values per frame: frame k is (k, -k) dB.
+    fn source(n: usize, frames: usize, policy: SegmentPolicy) -> BatchSource {
+        let clip: Vec<f32> = (0..n).flat_map(|k| [k as f32, -(k as f32)]).collect();
+        let ds = Dataset {
+            classes: vec!["a".into()],
+            dim: 2,
+            frames: vec![clip],
+            labels: vec![0],
+            meta: vec![ClipInfo {
+                corpus: "c".into(),
+                speaker: "s".into(),
+                content_hash: String::new(),
+                path: "x.wav".into(),
+            }],
+            functionals: vec![Vec::new()],
+            functional_names: Vec::new(),
+        };
+        BatchSource {
+            ds: Arc::new(ds),
+            norm: Normalizer {
+                mean: vec![0.0; 2],
+                std: vec![1.0; 2],
+            },
+            segment: SegmentConfig { frames, policy },
+            augment: AugmentConfig::default(),
+        }
+    }
+
+    #[test]
+    fn each_policy_fills_short_clips_its_own_way_and_crops_long_ones_at_the_centre() {
+        // 3 frames into 5: tile repeats, crop appends the clip's floor (-2 dB), pad masks.
+        let (x, real) = source(3, 5, SegmentPolicy::Tile).segment(0, None);
+        assert_eq!(
+            (x, real),
+            (vec![0., 0., 1., -1., 2., -2., 0., 0., 1., -1.], 5)
+        );
+        let (x, real) = source(3, 5, SegmentPolicy::Crop).segment(0, None);
+        assert_eq!(
+            (x, real),
+            (vec![0., 0., 1., -1., 2., -2., -2., -2., -2., -2.], 5)
+        );
+        let (x, real) = source(3, 5, SegmentPolicy::Pad).segment(0, None);
+        assert_eq!(
+            (x, real),
+            (vec![0., 0., 1., -1., 2., -2., 0., 0., 0., 0.], 3)
+        );
+        // 7 frames into 3: every policy takes frames 2..5 in evaluation.
+        for p in [SegmentPolicy::Tile, SegmentPolicy::Crop, SegmentPolicy::Pad] {
+            let (x, real) = source(7, 3, p).segment(0, None);
+            assert_eq!((x, real), (vec![2., -2., 3., -3., 4., -4.], 3), "{p:?}");
         }
     }
 }

@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 
 use ser_train::{Experiment, Quiet, RunOptions, TrainError, resume, train};
 
+#[path = "../../../tests/support/paths.rs"]
+mod paths;
+use paths::manifest_dir;
+
 fn experiment(name: &str, cache: &Path, model: &str, extra: &str) -> Experiment {
     Experiment::from_toml(&format!(
         r#"
@@ -227,7 +231,7 @@ fn tensorboard_reads_the_event_files() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let python = std::env::var("SER_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
+        .unwrap_or_else(|_| manifest_dir().join("../../.venv/bin/python"));
     let has_tb = std::process::Command::new(&python)
         .args(["-c", "import tensorboard"])
         .status()
@@ -247,7 +251,7 @@ fn tensorboard_reads_the_event_files() {
     e.train.epochs = 2;
     train(&e, &opts(&runs, None), &mut Quiet).unwrap();
     let out = std::process::Command::new(&python)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/read_tensorboard.py"))
+        .arg(manifest_dir().join("tests/read_tensorboard.py"))
         .arg(runs.join("tb/tb"))
         .output()
         .unwrap();
