@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates tests/golden/librosa_golden.h5 with pinned librosa/SciPy in a private venv.
+# Regenerates tests/golden/librosa_golden.h5 (librosa, SciPy) and metrics_golden.json
+# (scikit-learn) with pinned versions in a private venv.
 # Usage: tests/golden/make_golden.sh        (needs python3 with venv + pip, and network for pip)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -10,3 +11,4 @@ if [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/pip" install -q -r "$here/requirements.txt"
 fi
 "$venv/bin/python" "$here/make_golden.py"
+"$venv/bin/python" "$here/make_metrics_golden.py"

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Writes tests/golden/metrics_golden.json: scikit-learn's WA, UA, macro-F1, per-class recall
+and confusion matrix on seeded random predictions, for crates/eval/tests/sklearn_golden.rs.
+
+Cases cover balanced and skewed labels, a classifier that is right most of the time, one
+that predicts a single class, classes absent from the truth (left out of UA and macro-F1,
+as balanced_accuracy_score does) and classes only ever predicted.
+Run through tests/golden/make_golden.sh (pinned versions in requirements.txt)."""
+
+import json
+import os
+import warnings
+
+import numpy as np
+import sklearn
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, recall_score
+
+warnings.filterwarnings("ignore")  # absent classes: sklearn warns, ser documents it
+
+
+def case(name, truth, pred, n_classes):
+    truth, pred = np.asarray(truth), np.asarray(pred)
+    present = np.unique(truth)
+    recall = recall_score(truth, pred, labels=np.arange(n_classes), average=None, zero_division=0)
+    return {
+        "name": name,
+        "n_classes": n_classes,
+        "truth": truth.tolist(),
+        "pred": pred.tolist(),
+        "wa": accuracy_score(truth, pred),
+        "ua": balanced_accuracy_score(truth, pred),
+        "macro_f1": f1_score(truth, pred, labels=present, average="macro", zero_division=0),
+        # null where the class has no items in the truth
+        "recall": [float(r) if c in present else None for c, r in enumerate(recall)],
+        "confusion": confusion_matrix(truth, pred, labels=np.arange(n_classes)).tolist(),
+    }
+
+
+def main():
+    rng = np.random.default_rng(2026)
+    cases = []
+    t = rng.integers(0, 8, 400)
+    cases.append(case("uniform_random_8", t, rng.integers(0, 8, 400), 8))
+    t = rng.choice(6, 300, p=[0.4, 0.25, 0.15, 0.1, 0.06, 0.04])
+    cases.append(case("skewed_random_6", t, rng.integers(0, 6, 300), 6))
+    t = rng.integers(0, 8, 500)
+    good = np.where(rng.random(500) < 0.7, t, rng.integers(0, 8, 500))
+    cases.append(case("mostly_right_8", t, good, 8))
+    t = rng.integers(0, 4, 50)
+    cases.append(case("one_class_predicted", t, np.full(50, 2), 4))
+    t = rng.choice([0, 1, 3], 120)  # class 2 and 4 never true
+    p = rng.integers(0, 5, 120)     # but predicted
+    cases.append(case("absent_true_classes", t, p, 5))
+    here = os.path.dirname(os.path.abspath(__file__))
+    generator = json.dumps(f"scikit-learn {sklearn.__version__}, numpy {np.__version__}")
+    with open(os.path.join(here, "metrics_golden.json"), "w") as f:  # one case per line
+        f.write('{"generator": %s, "cases": [\n' % generator)
+        f.write(",\n".join(json.dumps(c) for c in cases))
+        f.write("\n]}\n")
+
+
+if __name__ == "__main__":
+    main()
