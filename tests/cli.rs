@@ -543,6 +543,18 @@ fn extract_on_wgpu_gives_the_cpu_cache_and_devices_are_chosen_with_reasons() {
             "clip metadata must not depend on the device"
         );
         assert_eq!(a.functionals().unwrap(), b.functionals().unwrap());
+        // Each cache says where it was computed (one device each here).
+        let on = |c: &Cache| c.header.computed_on.clone();
+        assert!(
+            matches!(&on(&a)[..], [d] if d.starts_with("cpu")),
+            "{:?}",
+            on(&a)
+        );
+        assert!(
+            matches!(&on(&b)[..], [d] if d.starts_with("wgpu")),
+            "{:?}",
+            on(&b)
+        );
         // Each side is within 1e-3 dB of the f64 reference (kernels/tests/stages.rs).
         for (name, tol) in [("logmel", 2e-3), ("mfcc", 2e-3), ("logmel_delta", 1e-3)] {
             let err = max_frame_diff(&a, &b, name);

@@ -11,7 +11,6 @@
 use burn::backend::Dispatch;
 use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
-use ser_dsp::frame_count;
 use ser_features::{
     ClipFeatures, Extractor, FeatureBackend, FeatureConfig, FrameFeature, MelFilterbank, Precision,
     dct_matrix,
@@ -286,10 +285,7 @@ impl GpuExtractor {
 
     /// Frames of each clip, from its length in samples.
     pub fn frame_counts(&self, lengths: &[usize]) -> Vec<usize> {
-        lengths
-            .iter()
-            .map(|&n| frame_count(n, self.plan.n_fft, self.plan.hop, self.plan.center))
-            .collect()
+        lengths.iter().map(|&n| self.plan.frames(n)).collect()
     }
 
     /// The config's frame-level arrays, in the cache's layout order (see

@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 use realfft::RealFftPlanner;
-use ser_dsp::{PadMode, frame_count, pad_signal};
+use ser_dsp::{PadMode, pad_signal};
 
 use crate::ops::{DbPlan, DeltaPlan, SpectrumPlan};
 
@@ -26,14 +26,6 @@ fn pad_mode(code: u32) -> PadMode {
     }
 }
 
-/// Frames of each clip in a batch (`lengths` in samples).
-pub fn frames_per_clip(lengths: &[f32], plan: &SpectrumPlan) -> Vec<usize> {
-    lengths
-        .iter()
-        .map(|l| frame_count(*l as usize, plan.n_fft, plan.hop, plan.center))
-        .collect()
-}
-
 /// `[B, L]` signals → `[B, T, out_dim]` spectra or mel spectra (see `FeatureOps::spectrum`).
 #[allow(clippy::too_many_arguments)]
 pub fn spectrum(
@@ -49,7 +41,7 @@ pub fn spectrum(
     let (n_fft, t_max, d) = (plan.n_fft, plan.n_frames, plan.out_dim);
     let n_bins = n_fft / 2 + 1;
     let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
-    let frames = frames_per_clip(lengths, plan);
+    let frames: Vec<usize> = lengths.iter().map(|&l| plan.frames(l as usize)).collect();
     let mut out = vec![0.0f32; batch * t_max * d];
     out.par_chunks_mut(t_max * d.max(1))
         .enumerate()

@@ -31,6 +31,13 @@ pub struct SpectrumPlan {
     pub out_dim: usize,
 }
 
+impl SpectrumPlan {
+    /// Frames of a clip of `samples` samples (librosa's count), the same on every backend.
+    pub fn frames(&self, samples: usize) -> usize {
+        ser_dsp::frame_count(samples, self.n_fft, self.hop, self.center)
+    }
+}
+
 /// `power_to_db` settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DbPlan {

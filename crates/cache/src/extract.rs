@@ -124,6 +124,7 @@ pub fn header_for(extractor: &Extractor) -> CacheHeader {
         config_hash: cfg.hash(),
         frame_layout: extractor.frame_layout().to_vec(),
         functional_names: extractor.functional_names().to_vec(),
+        computed_on: Vec::new(),
     }
 }
 
@@ -297,6 +298,10 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
     // Decoding and cleaning of batch k + 1 (CPU threads) overlaps the features of batch k
     // (CPU threads or a GPU).
     let reference = job.extractor.reference();
+    let shard_header = CacheHeader {
+        computed_on: vec![job.extractor.describe()],
+        ..header.clone()
+    };
     let chunks: Vec<&[(&Record, u64, i64)]> = todo.chunks(batch).collect();
     let load_chunk = |c: &[(&Record, u64, i64)]| -> Vec<Result<(ClipMeta, Vec<f32>), SkipRecord>> {
         c.par_iter()
@@ -327,7 +332,7 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
         let total_frames: usize = features.iter().map(|f| f.n_frames).sum();
         let shard_path = parts.join(format!("shard-{:06}.h5", first_shard + k));
         let tmp = shard_path.with_extension("h5.tmp");
-        let mut w = Writer::create(&tmp, &header, total_frames, false)?;
+        let mut w = Writer::create(&tmp, &shard_header, total_frames, false)?;
         let mut secs = 0.0;
         for (meta, f) in metas.into_iter().zip(features) {
             secs += meta.source_duration_s;
@@ -417,6 +422,20 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
         .map(|s| meta_of(*s).n_frames as usize)
         .sum();
     let tmp = tmp_path(out);
+    // Devices of the clips kept from the old cache and of the new shards.
+    let keeps_old = entries.values().any(|s| matches!(s, Source::Old(_)));
+    let mut devices: Vec<String> = old
+        .iter()
+        .filter(|_| keeps_old)
+        .chain(&shards)
+        .flat_map(|c| c.header.computed_on.clone())
+        .collect();
+    devices.sort();
+    devices.dedup();
+    let header = CacheHeader {
+        computed_on: devices,
+        ..header
+    };
     let mut w = Writer::create(&tmp, &header, total_frames, true)?;
     let func_cache: Vec<Vec<f32>> = shards
         .iter()

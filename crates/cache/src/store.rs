@@ -44,7 +44,15 @@ pub struct CacheHeader {
     pub frame_layout: Vec<(String, usize)>,
     /// Names of the functionals (empty when not computed).
     pub functional_names: Vec<String>,
+    /// Where the features were computed, one entry per device that contributed (a resumed
+    /// or updated cache may mix them), e.g. `cpu (2 threads)`, `wgpu (NVIDIA H100 ...)`.
+    /// Provenance only: caches of one config match within the tested tolerance on every
+    /// device, so this never decides whether clips are reused. Empty for older caches.
+    pub computed_on: Vec<String>,
 }
+
+/// Separator of `computed_on` entries in the HDF5 attribute.
+const DEVICE_SEPARATOR: &str = "; ";
 
 /// Everything known about one cached clip.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -432,6 +440,8 @@ impl Writer {
         set_attr_str(&self.file, "ser_version", env!("CARGO_PKG_VERSION")).map_err(&e)?;
         set_attr_str(&self.file, "feature_config", &h.config_toml).map_err(&e)?;
         set_attr_str(&self.file, "feature_config_hash", &h.config_hash).map_err(&e)?;
+        let devices = h.computed_on.join(DEVICE_SEPARATOR);
+        set_attr_str(&self.file, "computed_on", &devices).map_err(&e)?;
         let names: Vec<&str> = h.frame_layout.iter().map(|(n, _)| n.as_str()).collect();
         set_attr_str(&self.file, "frame_features", &names.join(",")).map_err(&e)?;
         self.file
@@ -510,6 +520,14 @@ impl Cache {
         }
         let config_toml = read_attr_str(&file, "feature_config").map_err(&e)?;
         let config_hash = read_attr_str(&file, "feature_config_hash").map_err(&e)?;
+        let computed_on = match read_attr_str(&file, "computed_on") {
+            Ok(v) => v
+                .split(DEVICE_SEPARATOR)
+                .filter(|d| !d.is_empty())
+                .map(String::from)
+                .collect(),
+            Err(_) => Vec::new(), // written before the attribute existed
+        };
         let fg = file.group("frames").map_err(&e)?;
         let names = read_attr_str(&file, "frame_features").map_err(&e)?;
         let mut frame_layout = Vec::new();
@@ -600,6 +618,7 @@ impl Cache {
             config_hash,
             frame_layout,
             functional_names,
+            computed_on,
         };
         Ok(Cache {
             path: path.to_path_buf(),

@@ -26,6 +26,9 @@ pub fn run(c: Command) -> anyhow::Result<ExitCode> {
         cache.clips.len(),
         h.config_hash
     );
+    if !h.computed_on.is_empty() {
+        println!("  computed on            {}", h.computed_on.join("; "));
+    }
     let total: u64 = cache.clips.iter().map(|c| c.n_frames).sum();
     for (name, dim) in &h.frame_layout {
         println!("  frames/{name:<18} [{total}, {dim}] float32");

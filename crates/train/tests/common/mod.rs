@@ -25,6 +25,7 @@ pub fn write_cache(path: &Path, speakers: usize, per_class: usize) {
         config_hash: "test".into(),
         frame_layout: vec![("logmel".into(), MELS)],
         functional_names: (0..6).map(|i| format!("f{i}")).collect(),
+        computed_on: vec!["toy data (tests/common)".into()],
     };
     let mut clips = Vec::new();
     let mut s = 99u64;
