@@ -599,3 +599,88 @@ fn extract_on_wgpu_gives_the_cpu_cache_and_devices_are_chosen_with_reasons() {
         text(&o)
     );
 }
+
+#[test]
+fn on_the_fly_training_recomputes_the_cached_features_and_refuses_changed_audio() {
+    let d = tempfile::tempdir().unwrap();
+    let synth = d.path().join("synth");
+    synth_tiny(&synth);
+    let cache = d.path().join("cache.h5");
+    let o = run(&mut extract_synth(
+        &synth,
+        &cache,
+        &[],
+        &["--device", "cpu"],
+    ));
+    assert!(o.status.success(), "{}", text(&o));
+
+    // Unaugmented, the audio path gives exactly the cached frames (same cleaning, same
+    // extractor), so training on the fly and evaluating on the cache see one feature space.
+    let frames = ["mfcc".to_string(), "logmel_delta".to_string()];
+    let ds = ser_train::Dataset::load(&cache, &frames, &[]).unwrap();
+    let some: Vec<usize> = (0..ds.meta.len()).step_by(7).collect();
+    let flex: burn::tensor::Device = burn::backend::FlexDevice.into();
+    let w = ser_train::Waveforms::load(&cache, &ds, &some, &frames, &flex).unwrap();
+    let audio: Vec<Vec<f32>> = some.iter().map(|&i| w.audio(i).to_vec()).collect();
+    for (f, &i) in w.features(&audio).iter().zip(&some) {
+        assert_eq!(f, &ds.frames[i], "{}", ds.meta[i].path);
+    }
+
+    // Waveform gain / noise / speed on MFCC frames: refused from the cache, fine on the fly.
+    let exp = |name: &str, on_the_fly: bool| {
+        let p = d.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &p,
+            format!(
+                "name = \"{name}\"\n[data]\ncache = \"{}\"\nframes = [\"mfcc\"]\non_the_fly = {on_the_fly}\n\
+                 [split]\ntest_speakers = 0.25\nval_speakers = 0.25\n[segment]\nframes = 120\n\
+                 [model]\nkind = \"lstm\"\n[model.lstm]\nhidden = 16\nlayers = 1\n[model.head]\nhidden = []\n\
+                 [train]\nepochs = 2\nbatch_size = 16\n\
+                 [augment]\ngain_db = [-6.0, 6.0]\nnoise_snr_db = [10.0, 30.0]\nnoise_prob = 0.5\nspeed = [0.9, 1.1]\n",
+                cache.display()
+            ),
+        )
+        .unwrap();
+        let mut c = ser();
+        c.arg("train")
+            .arg(&p)
+            .arg("--runs")
+            .arg(d.path().join("runs"));
+        run(&mut c)
+    };
+    let o = exp("cached", false);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("augment.gain_db"), "{}", text(&o));
+    let o = exp("fly", true);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("on-the-fly features"), "{}", text(&o));
+    let results = d.path().join("runs/fly/results.json");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert!(r.to_string().contains("speaker-independent"), "{r}");
+
+    // A training clip's file replaced after extraction (the split is the same for every run
+    // of this cache and seed): refused, naming the file and the fix.
+    let split: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.path().join("runs/fly/split.json")).unwrap(),
+    )
+    .unwrap();
+    let victim = split["train"][0].as_str().unwrap().to_string();
+    let vhash = &ds
+        .meta
+        .iter()
+        .find(|m| m.path == victim)
+        .unwrap()
+        .content_hash;
+    let other = ds.meta.iter().find(|m| m.content_hash != *vhash).unwrap();
+    std::fs::copy(&other.path, &victim).unwrap();
+    let o = exp("changed", true);
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(
+        t.contains(&victim)
+            && t.contains("changed since the cache was built")
+            && t.contains("ser extract"),
+        "{t}"
+    );
+}

@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 
 /// Where `ser extract` computes features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,10 +54,11 @@ pub enum DeviceError {
 }
 
 /// Runs a tiny computation on `device`, turning a panic (no adapter, no driver) into an error.
+#[cfg(feature = "cube")]
 fn probe(device: Device, backend: &'static str) -> Result<Device, DeviceError> {
     let d = device.clone();
     let result = std::panic::catch_unwind(move || {
-        let x = Tensor::<1>::from_floats([1.0, 2.0], &d);
+        let x = burn::tensor::Tensor::<1>::from_floats([1.0, 2.0], &d);
         (x * 2.0)
             .into_data()
             .try_to_vec::<f32>()
@@ -156,6 +157,17 @@ impl DeviceChoice {
             DeviceChoice::Auto => Ok(probe_cuda().or_else(|_| probe_hardware_wgpu()).ok()),
         }
     }
+}
+
+/// True when `device` runs the CubeCL kernels (wgpu, CUDA); on flex the kernels' default
+/// bodies fall back to the CPU reference, so callers can use that reference directly.
+pub fn runs_kernels(device: &Device) -> bool {
+    #[cfg(feature = "cube")]
+    if matches!(device.as_dispatch(), burn::backend::DispatchDevice::Cube(_)) {
+        return true;
+    }
+    let _ = device;
+    false
 }
 
 /// The adapter or device a burn device runs on, as its runtime names it (for logs and

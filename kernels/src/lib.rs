@@ -15,6 +15,6 @@ mod extractor;
 pub mod host;
 mod ops;
 
-pub use device::{DeviceChoice, DeviceError, device_name, probe_wgpu};
+pub use device::{DeviceChoice, DeviceError, device_name, probe_wgpu, runs_kernels};
 pub use extractor::GpuExtractor;
 pub use ops::{DbPlan, DeltaPlan, FeatureOps, SpectrumPlan, spectrum_shape};

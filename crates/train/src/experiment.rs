@@ -52,6 +52,12 @@ pub struct DataConfig {
     /// Write the built-in synthetic corpora into the parent folder of `corpora` when they are
     /// missing (for the ready-made experiments; a fresh clone needs nothing else).
     pub synthetic: bool,
+    /// Compute the training batches' features from the audio, after augmenting the audio
+    /// (`[augment]` gain, noise, speed then act on the waveform), with the cache's feature
+    /// config: on the CubeCL kernels on a GPU device, the CPU reference on flex (default
+    /// false: read the cache). Evaluation always reads the cache. The audio files must be
+    /// the ones the cache was built from (checked by content hash).
+    pub on_the_fly: bool,
 }
 
 impl Default for DataConfig {
@@ -63,6 +69,7 @@ impl Default for DataConfig {
             corpora: Vec::new(),
             features: None,
             synthetic: false,
+            on_the_fly: false,
         }
     }
 }
@@ -265,10 +272,12 @@ impl Default for TrainConfig {
     }
 }
 
-/// `[augment]`: applied to training batches only, on the cached features. Gain, noise and
+/// `[augment]`: applied to training batches only. With cached features, gain, noise and
 /// speed act on the log-mel (dB) frames as their waveform counterparts would: a gain of g dB
 /// adds g to every bin; noise adds power at a random SNR to every mel band; speed resamples
-/// the time axis. They need dB-scaled frames (`logmel`), not MFCC.
+/// the time axis; they then need dB-scaled frames (`logmel`), not MFCC. With
+/// `[data] on_the_fly = true` they act on the audio before its features, for any frames.
+/// The random crop window of a longer clip is the time shift.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct AugmentConfig {
@@ -362,6 +371,7 @@ impl Experiment {
         }
         let db_only = !a.gain_db.is_empty() || !a.noise_snr_db.is_empty();
         if db_only
+            && !self.data.on_the_fly
             && self
                 .data
                 .frames

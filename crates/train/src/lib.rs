@@ -13,6 +13,7 @@ mod experiment;
 mod loader;
 mod plot;
 mod run;
+mod waveform;
 
 pub use baseline::{ForestConfig, SvmConfig};
 pub use dataset::{ClipInfo, Dataset, Normalizer};
@@ -22,6 +23,7 @@ pub use experiment::{
 };
 pub use plot::confusion_png;
 pub use run::{EpochRecord, Observer, Quiet, RunOptions, RunSummary, learning_rate, resume, train};
+pub use waveform::{Waveforms, augment_audio, resample_linear};
 
 /// Why a run could not start or go on.
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::dataset::{Dataset, Normalizer};
 use crate::experiment::{AugmentConfig, SegmentConfig, SegmentPolicy};
+use crate::waveform::Waveforms;
 
 /// One batch on the host: `x` is `[len, frames, dim]`.
 pub struct Batch {
@@ -34,21 +35,33 @@ pub struct BatchSource {
     pub segment: SegmentConfig,
     /// Augmentation (training only).
     pub augment: AugmentConfig,
+    /// Audio for on-the-fly training features (`[data] on_the_fly`); `None` reads the cache.
+    pub wave: Option<Arc<Waveforms>>,
 }
 
 impl BatchSource {
-    /// Segment of clip `i`: `frames` rows, standardized, with its real length. `rng` picks the
-    /// crop window and the augmentations; without it (evaluation) the centre is taken.
+    /// Segment of clip `i` from the cached frames: `frames` rows, standardized, with its
+    /// real length. `rng` picks the crop window and the augmentations; without it
+    /// (evaluation) the centre is taken.
     fn segment(&self, i: usize, rng: Option<&mut ChaCha8Rng>) -> (Vec<f32>, usize) {
+        self.segment_frames(&self.ds.frames[i], rng, true)
+    }
+
+    /// Segment of the frames `src` (`[n, dim]`); `frame_augment` applies gain, noise and
+    /// speed to the frames (off when the audio was augmented before its features).
+    fn segment_frames(
+        &self,
+        src: &[f32],
+        rng: Option<&mut ChaCha8Rng>,
+        frame_augment: bool,
+    ) -> (Vec<f32>, usize) {
         let (d, t) = (self.ds.dim, self.segment.frames);
-        let src = &self.ds.frames[i];
-        let n = self.ds.n_frames(i).max(1);
         let mut rng = rng;
         let src: Vec<f32> = match (&mut rng, self.augment.speed.as_slice()) {
-            (Some(r), [lo, hi]) => stretch(src, d, r.random_range(*lo..=*hi)),
-            _ => src.clone(),
+            (Some(r), [lo, hi]) if frame_augment => stretch(src, d, r.random_range(*lo..=*hi)),
+            _ => src.to_vec(),
         };
-        let n = if src.is_empty() { n } else { src.len() / d };
+        let n = (src.len() / d.max(1)).max(1);
         let mut out = vec![0f32; t * d];
         let mut real = t;
         if src.is_empty() {
@@ -72,7 +85,7 @@ impl BatchSource {
                 row.copy_from_slice(&src[s * d..(s + 1) * d]);
             }
         }
-        if let Some(r) = rng.as_deref_mut() {
+        if let Some(r) = rng.as_deref_mut().filter(|_| frame_augment) {
             self.augment_db(&mut out[..real * d], r);
         }
         self.norm.apply(&mut out[..real * d]);
@@ -121,13 +134,30 @@ impl BatchSource {
     }
 
     /// The batch of `clips`; `rng` as in [`Self::segment`].
-    pub fn batch(&self, clips: &[usize], mut rng: Option<&mut ChaCha8Rng>) -> Batch {
+    pub fn batch(&self, clips: &[usize], rng: Option<&mut ChaCha8Rng>) -> Batch {
         let mut x = Vec::with_capacity(clips.len() * self.segment.frames * self.ds.dim);
         let mut lengths = Vec::with_capacity(clips.len());
-        for &i in clips {
-            let (seg, real) = self.segment(i, rng.as_deref_mut());
-            x.extend_from_slice(&seg);
-            lengths.push(real);
+        match (&self.wave, rng) {
+            // Training on the fly: augmented audio -> features -> segment.
+            (Some(w), Some(r)) => {
+                let policy = self.segment.policy;
+                let audio: Vec<Vec<f32>> = clips
+                    .iter()
+                    .map(|&i| w.segment_audio(i, self.segment.frames, policy, &self.augment, r))
+                    .collect();
+                for f in w.features(&audio) {
+                    let (seg, real) = self.segment_frames(&f, Some(&mut *r), false);
+                    x.extend_from_slice(&seg);
+                    lengths.push(real);
+                }
+            }
+            (_, mut rng) => {
+                for &i in clips {
+                    let (seg, real) = self.segment(i, rng.as_deref_mut());
+                    x.extend_from_slice(&seg);
+                    lengths.push(real);
+                }
+            }
         }
         Batch {
             x,
@@ -280,6 +310,7 @@ mod tests {
             },
             segment: SegmentConfig { frames, policy },
             augment: AugmentConfig::default(),
+            wave: None,
         }
     }
 

@@ -27,6 +27,7 @@ use crate::dataset::{Dataset, Normalizer};
 use crate::experiment::{Balance, Experiment, OptimizerKind, Schedule};
 use crate::loader::{Batch, BatchSource, Loader, epoch_order, epoch_rng, mix};
 use crate::plot::confusion_png;
+use crate::waveform::Waveforms;
 
 /// Where and how a run executes (not part of the experiment: the same experiment runs
 /// anywhere).
@@ -157,7 +158,13 @@ struct Prepared {
     src: Arc<BatchSource>,
 }
 
-fn prepare(exp: &Experiment, dir: &Path, resume: bool) -> Result<Prepared, TrainError> {
+fn prepare(
+    exp: &Experiment,
+    dir: &Path,
+    resume: bool,
+    device: &Device,
+    obs: &mut dyn Observer,
+) -> Result<Prepared, TrainError> {
     let ds = Dataset::load(&exp.data.cache, &exp.data.frames, &exp.data.labels)?;
     let split =
         speaker_split(&ds.split_view(), &exp.split).map_err(|e| TrainError::Data(e.to_string()))?;
@@ -194,12 +201,24 @@ fn prepare(exp: &Experiment, dir: &Path, resume: bool) -> Result<Prepared, Train
             serde_json::to_string(&norm).expect("json").as_bytes(),
         )?;
     }
+    let wave = if exp.data.on_the_fly && exp.model.kind.net().is_some() {
+        let w = Waveforms::load(&exp.data.cache, &ds, &split.train, &exp.data.frames, device)?;
+        obs.note(&format!(
+            "on-the-fly features: {} training clips' audio in memory, features on {}",
+            split.train.len(),
+            w.describe
+        ));
+        Some(Arc::new(w))
+    } else {
+        None
+    };
     let ds = Arc::new(ds);
     let src = Arc::new(BatchSource {
         ds: ds.clone(),
         norm,
         segment: exp.segment,
         augment: exp.augment.clone(),
+        wave,
     });
     Ok(Prepared { ds, split, src })
 }
@@ -261,7 +280,7 @@ fn run(
     obs: &mut dyn Observer,
     resume: bool,
 ) -> Result<RunSummary, TrainError> {
-    let p = prepare(exp, dir, resume)?;
+    let p = prepare(exp, dir, resume, &opts.device, obs)?;
     if exp.model.kind.net().is_none() {
         return crate::classical::run(exp, dir, &p.ds, &p.split, obs);
     }
