@@ -283,3 +283,20 @@ fn tensorboard_reads_the_event_files() {
     assert!(img[0]["width"].as_i64().unwrap() > 100 && img[0]["png_ok"].as_bool().unwrap());
     assert_eq!(v["images"]["confusion/test"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn every_shipped_experiment_file_parses_and_validates() {
+    let dir = manifest_dir().join("../../experiments");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "toml") {
+            let e = Experiment::from_toml(&std::fs::read_to_string(&p).unwrap())
+                .and_then(|e| e.validate().map(|_| e))
+                .unwrap_or_else(|err| panic!("{}: {err}", p.display()));
+            assert!(p.ends_with(format!("{}.toml", e.name.trim_start_matches("synth_"))));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 6, "{seen} experiment files in {}", dir.display());
+}
