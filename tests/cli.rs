@@ -625,6 +625,29 @@ fn on_the_fly_training_recomputes_the_cached_features_and_refuses_changed_audio(
     for (f, &i) in w.features(&audio).iter().zip(&some) {
         assert_eq!(f, &ds.frames[i], "{}", ds.meta[i].path);
     }
+    // On a GPU device the kernels compute them, within the kernels' tested tolerance.
+    match ser_kernels::probe_wgpu() {
+        Ok(gpu) => {
+            let w = ser_train::Waveforms::load(&cache, &ds, &some, &frames, &gpu).unwrap();
+            assert!(w.describe.starts_with("wgpu"), "{}", w.describe);
+            for (f, &i) in w.features(&audio).iter().zip(&some) {
+                assert_eq!(f.len(), ds.frames[i].len());
+                let err = f
+                    .iter()
+                    .zip(&ds.frames[i])
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0f32, f32::max);
+                assert!(err <= 2e-3, "{}: wgpu vs cache {err}", ds.meta[i].path);
+            }
+        }
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI needs a wgpu adapter (lavapipe): {e}"
+            );
+            eprintln!("notice: no wgpu adapter, GPU half skipped: {e}");
+        }
+    }
 
     // Waveform gain / noise / speed on MFCC frames: refused from the cache, fine on the fly.
     let exp = |name: &str, on_the_fly: bool| {
