@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Writes tests/golden/metrics_golden.json: scikit-learn's WA, UA, macro-F1, per-class recall
-and confusion matrix on seeded random predictions, for crates/eval/tests/sklearn_golden.rs.
+"""Writes tests/golden/metrics_golden.json: scikit-learn's WA, UA, macro- and weighted F1,
+Cohen's kappa, per-class precision / recall / F1 / support and the confusion matrix (counts
+and normalized) on seeded random predictions, for crates/eval/tests/sklearn_golden.rs.
 
 Cases cover balanced and skewed labels, a classifier that is right most of the time, one
 that predicts a single class, classes absent from the truth (left out of UA and macro-F1,
@@ -13,7 +14,8 @@ import warnings
 
 import numpy as np
 import sklearn
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, recall_score
+from sklearn.metrics import (accuracy_score, balanced_accuracy_score, cohen_kappa_score, confusion_matrix, f1_score,
+                             precision_recall_fscore_support)
 
 warnings.filterwarnings("ignore")  # absent classes: sklearn warns, ser documents it
 
@@ -21,7 +23,9 @@ warnings.filterwarnings("ignore")  # absent classes: sklearn warns, ser document
 def case(name, truth, pred, n_classes):
     truth, pred = np.asarray(truth), np.asarray(pred)
     present = np.unique(truth)
-    recall = recall_score(truth, pred, labels=np.arange(n_classes), average=None, zero_division=0)
+    labels = np.arange(n_classes)
+    p, r, f, support = precision_recall_fscore_support(truth, pred, labels=labels, zero_division=0)
+    absent = lambda v: [float(x) if c in present else None for c, x in enumerate(v)]  # noqa: E731
     return {
         "name": name,
         "n_classes": n_classes,
@@ -30,9 +34,15 @@ def case(name, truth, pred, n_classes):
         "wa": accuracy_score(truth, pred),
         "ua": balanced_accuracy_score(truth, pred),
         "macro_f1": f1_score(truth, pred, labels=present, average="macro", zero_division=0),
+        "weighted_f1": f1_score(truth, pred, labels=present, average="weighted", zero_division=0),
+        "kappa": cohen_kappa_score(truth, pred),
         # null where the class has no items in the truth
-        "recall": [float(r) if c in present else None for c, r in enumerate(recall)],
-        "confusion": confusion_matrix(truth, pred, labels=np.arange(n_classes)).tolist(),
+        "recall": absent(r),
+        "f1": absent(f),
+        "precision": [float(x) for x in p],
+        "support": [int(x) for x in support],
+        "confusion": confusion_matrix(truth, pred, labels=labels).tolist(),
+        "confusion_normalized": np.nan_to_num(confusion_matrix(truth, pred, labels=labels, normalize="true")).tolist(),
     }
 
 

@@ -1,5 +1,6 @@
 //! Classification metrics as SER papers report them: WA (accuracy), UA (unweighted accuracy =
-//! mean per-class recall = balanced accuracy), macro-F1, per-class recall, confusion matrix.
+//! mean per-class recall = balanced accuracy), macro- and weighted F1, Cohen's kappa,
+//! per-class precision / recall / F1 / support, confusion matrix (counts and normalized).
 
 use serde::{Deserialize, Serialize};
 
@@ -13,8 +14,10 @@ pub fn confusion(truth: &[usize], predicted: &[usize], n_classes: usize) -> Vec<
     m
 }
 
-/// Every figure of one evaluation. Classes absent from the truth are left out of UA and
-/// macro-F1 (as scikit-learn's `balanced_accuracy_score` does), and listed as `NaN` recall.
+/// Every figure of one evaluation. Classes absent from the truth are left out of UA and the
+/// F1 averages (as scikit-learn's `balanced_accuracy_score` does), and listed as `NaN`
+/// recall and F1; precision of a class never predicted is 0 (scikit-learn's
+/// `zero_division=0`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     /// Items evaluated.
@@ -25,8 +28,18 @@ pub struct Metrics {
     pub ua: f64,
     /// Mean F1 over the classes present.
     pub macro_f1: f64,
+    /// F1 averaged over the classes present, weighted by their support.
+    pub weighted_f1: f64,
+    /// Cohen's kappa: agreement beyond what the two label distributions give by chance.
+    pub kappa: f64,
     /// Recall per class (NaN where the class has no items).
     pub recall: Vec<f64>,
+    /// Precision per class (0 where the class is never predicted).
+    pub precision: Vec<f64>,
+    /// F1 per class (NaN where the class has no items).
+    pub f1: Vec<f64>,
+    /// Items per class in the truth.
+    pub support: Vec<u64>,
     /// `confusion[true][predicted]`.
     pub confusion: Vec<Vec<u64>>,
 }
@@ -37,48 +50,84 @@ impl Metrics {
         let m = confusion(truth, predicted, n_classes);
         let n = truth.len();
         let correct: u64 = (0..n_classes).map(|c| m[c][c]).sum();
-        let mut recall = vec![f64::NAN; n_classes];
-        let (mut ua, mut f1, mut present) = (0.0, 0.0, 0usize);
-        for c in 0..n_classes {
-            let support: u64 = m[c].iter().sum();
-            if support == 0 {
-                continue;
-            }
-            let predicted_c: u64 = (0..n_classes).map(|t| m[t][c]).sum();
-            let r = m[c][c] as f64 / support as f64;
-            let p = if predicted_c == 0 {
-                0.0
-            } else {
-                m[c][c] as f64 / predicted_c as f64
-            };
+        let support: Vec<u64> = m.iter().map(|row| row.iter().sum()).collect();
+        let predicted_n: Vec<u64> = (0..n_classes)
+            .map(|c| (0..n_classes).map(|t| m[t][c]).sum())
+            .collect();
+        let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        let precision: Vec<f64> = (0..n_classes)
+            .map(|c| ratio(m[c][c], predicted_n[c]))
+            .collect();
+        let (mut recall, mut f1) = (vec![f64::NAN; n_classes], vec![f64::NAN; n_classes]);
+        for c in (0..n_classes).filter(|&c| support[c] > 0) {
+            let (p, r) = (precision[c], ratio(m[c][c], support[c]));
             recall[c] = r;
-            ua += r;
-            f1 += if p + r > 0.0 {
+            f1[c] = if p + r > 0.0 {
                 2.0 * p * r / (p + r)
             } else {
                 0.0
             };
-            present += 1;
         }
-        let per = |x: f64| {
-            if present == 0 {
+        let present: Vec<usize> = (0..n_classes).filter(|&c| support[c] > 0).collect();
+        let mean = |v: &[f64]| {
+            if present.is_empty() {
                 f64::NAN
             } else {
-                x / present as f64
+                present.iter().map(|&c| v[c]).sum::<f64>() / present.len() as f64
             }
+        };
+        let weighted_f1 = if n == 0 {
+            f64::NAN
+        } else {
+            present
+                .iter()
+                .map(|&c| f1[c] * support[c] as f64)
+                .sum::<f64>()
+                / n as f64
+        };
+        // kappa = (p_o - p_e) / (1 - p_e), p_e from the marginals.
+        let nf = n as f64;
+        let p_o = ratio(correct, n as u64);
+        let p_e = (0..n_classes)
+            .map(|c| support[c] as f64 * predicted_n[c] as f64)
+            .sum::<f64>()
+            / (nf * nf);
+        let kappa = if n == 0 {
+            f64::NAN
+        } else if (1.0 - p_e).abs() < 1e-15 {
+            // One class everywhere in both: perfect agreement is all there is (scikit-learn
+            // returns NaN here too).
+            f64::NAN
+        } else {
+            (p_o - p_e) / (1.0 - p_e)
         };
         Self {
             n,
-            wa: if n == 0 {
-                f64::NAN
-            } else {
-                correct as f64 / n as f64
-            },
-            ua: per(ua),
-            macro_f1: per(f1),
+            wa: if n == 0 { f64::NAN } else { p_o },
+            ua: mean(&recall),
+            macro_f1: mean(&f1),
+            weighted_f1,
+            kappa,
             recall,
+            precision,
+            f1,
+            support,
             confusion: m,
         }
+    }
+
+    /// The confusion matrix with each true-class row divided by its support (rows of absent
+    /// classes stay 0), as scikit-learn's `confusion_matrix(normalize="true")`.
+    pub fn confusion_normalized(&self) -> Vec<Vec<f64>> {
+        self.confusion
+            .iter()
+            .zip(&self.support)
+            .map(|(row, &s)| {
+                row.iter()
+                    .map(|&v| if s == 0 { 0.0 } else { v as f64 / s as f64 })
+                    .collect()
+            })
+            .collect()
     }
 }
 

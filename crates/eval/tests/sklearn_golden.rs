@@ -23,12 +23,18 @@ struct Case {
     wa: f64,
     ua: f64,
     macro_f1: f64,
+    weighted_f1: f64,
+    kappa: f64,
     recall: Vec<Option<f64>>,
+    f1: Vec<Option<f64>>,
+    precision: Vec<f64>,
+    support: Vec<u64>,
     confusion: Vec<Vec<u64>>,
+    confusion_normalized: Vec<Vec<f64>>,
 }
 
 #[test]
-fn wa_ua_macro_f1_recall_and_confusion_match_scikit_learn() {
+fn every_metric_matches_scikit_learn() {
     let path = manifest_dir().join("../../tests/golden/metrics_golden.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (tests/golden/make_golden.sh)", path.display()));
@@ -39,18 +45,31 @@ fn wa_ua_macro_f1_recall_and_confusion_match_scikit_learn() {
         let m = Metrics::new(&c.truth, &c.pred, c.n_classes);
         let who = format!("{} ({})", c.name, golden.generator);
         assert_eq!(m.n, c.truth.len(), "{who}");
-        assert!(close(m.wa, c.wa), "{who}: WA {} vs {}", m.wa, c.wa);
-        assert!(close(m.ua, c.ua), "{who}: UA {} vs {}", m.ua, c.ua);
-        assert!(
-            close(m.macro_f1, c.macro_f1),
-            "{who}: macro-F1 {} vs {}",
-            m.macro_f1,
-            c.macro_f1
-        );
-        for (k, (r, g)) in m.recall.iter().zip(&c.recall).enumerate() {
-            match g {
-                Some(g) => assert!(close(*r, *g), "{who}: recall[{k}] {r} vs {g}"),
-                None => assert!(r.is_nan(), "{who}: class {k} has no items, recall {r}"),
+        let figures = [
+            ("WA", m.wa, c.wa),
+            ("UA", m.ua, c.ua),
+            ("macro-F1", m.macro_f1, c.macro_f1),
+            ("weighted F1", m.weighted_f1, c.weighted_f1),
+            ("kappa", m.kappa, c.kappa),
+        ];
+        for (what, ours, theirs) in figures {
+            assert!(close(ours, theirs), "{who}: {what} {ours} vs {theirs}");
+        }
+        for (what, ours, theirs) in [("recall", &m.recall, &c.recall), ("F1", &m.f1, &c.f1)] {
+            for (k, (r, g)) in ours.iter().zip(theirs).enumerate() {
+                match g {
+                    Some(g) => assert!(close(*r, *g), "{who}: {what}[{k}] {r} vs {g}"),
+                    None => assert!(r.is_nan(), "{who}: class {k} has no items, {what} {r}"),
+                }
+            }
+        }
+        for (k, (p, g)) in m.precision.iter().zip(&c.precision).enumerate() {
+            assert!(close(*p, *g), "{who}: precision[{k}] {p} vs {g}");
+        }
+        assert_eq!(m.support, c.support, "{who}");
+        for (ours, theirs) in m.confusion_normalized().iter().zip(&c.confusion_normalized) {
+            for (a, b) in ours.iter().zip(theirs) {
+                assert!(close(*a, *b), "{who}: normalized confusion {a} vs {b}");
             }
         }
         assert_eq!(m.confusion, c.confusion, "{who}");

@@ -162,8 +162,8 @@ fn report(s: &RunSummary) {
     }
     for (name, m) in [("val", &s.val), ("test", &s.test)] {
         println!(
-            "{name:<5} UA {:.4}  WA {:.4}  macro-F1 {:.4}  ({} clips)",
-            m.ua, m.wa, m.macro_f1, m.n
+            "{name:<5} UA {:.4}  WA {:.4}  macro-F1 {:.4}  weighted F1 {:.4}  kappa {:.4}  ({} clips)",
+            m.ua, m.wa, m.macro_f1, m.weighted_f1, m.kappa, m.n
         );
     }
     let recall: Vec<String> = s
