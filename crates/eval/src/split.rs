@@ -181,14 +181,14 @@ fn shared<K: Ord>(a: &[usize], b: &[usize], key: impl Fn(usize) -> Option<K>) ->
     left.into_iter().filter(|k| right.contains(k)).collect()
 }
 
-fn fnv(s: &str) -> u64 {
+pub(crate) fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
     })
 }
 
 /// Fisher-Yates with a SplitMix64 stream: stable across platforms and releases.
-fn shuffle<T>(v: &mut [T], seed: u64) {
+pub(crate) fn shuffle<T>(v: &mut [T], seed: u64) {
     let mut state = seed;
     let mut next = || {
         state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
