@@ -7,4 +7,4 @@ mod split;
 
 pub use folds::{Folds, fold_split, loso_folds, speaker_folds};
 pub use metrics::{Metrics, confusion};
-pub use split::{Clip, LeakageError, Split, SplitConfig, check_leakage, speaker_split};
+pub use split::{Clip, LeakageError, Protocol, Split, SplitConfig, check_leakage, speaker_split};

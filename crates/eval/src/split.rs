@@ -15,14 +15,34 @@ pub struct Clip<'a> {
     pub content_hash: &'a str,
 }
 
+/// Which speaker-independent protocol an experiment is evaluated with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// One split: `test_speakers` and `val_speakers` of each corpus held out (default).
+    #[default]
+    Holdout,
+    /// `folds` label-stratified folds of whole speakers; each tested once.
+    SpeakerKfold,
+    /// Leave one speaker out: one fold per speaker.
+    Loso,
+}
+
 /// How clips are divided: whole speakers go to test, validation or training.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SplitConfig {
-    /// Fraction of each corpus's speakers held out for the test set (at least one).
+    /// `holdout` (default), `speaker_kfold` or `loso`. Cross-validation protocols train one
+    /// model per fold (validation speakers drawn from that fold's training speakers) and
+    /// report every fold, their mean +- std, and the metrics pooled over all test clips.
+    pub protocol: Protocol,
+    /// Folds of `speaker_kfold` (default 5).
+    pub folds: usize,
+    /// Fraction of each corpus's speakers held out for the test set by `holdout` (at least
+    /// one).
     pub test_speakers: f64,
-    /// Fraction of each corpus's speakers held out for validation (early stopping, model
-    /// choice; at least one).
+    /// Fraction of each corpus's speakers (of the training speakers, in a fold) held out for
+    /// validation (early stopping, model choice; at least one).
     pub val_speakers: f64,
     /// Seed of the speaker shuffle.
     pub seed: u64,
@@ -31,6 +51,8 @@ pub struct SplitConfig {
 impl Default for SplitConfig {
     fn default() -> Self {
         Self {
+            protocol: Protocol::Holdout,
+            folds: 5,
             test_speakers: 0.2,
             val_speakers: 0.2,
             seed: 0,

@@ -95,6 +95,7 @@ pub(crate) fn run(
             test: test_m,
             device: "cpu (smartcore)".into(),
             stopped: None,
+            cv: None,
         },
         0,
     )

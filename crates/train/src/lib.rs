@@ -8,6 +8,7 @@
 
 mod baseline;
 mod classical;
+mod cv;
 mod dataset;
 mod experiment;
 mod loader;
@@ -16,6 +17,7 @@ mod run;
 mod waveform;
 
 pub use baseline::{ForestConfig, SvmConfig};
+pub use cv::{CrossValidation, FoldResult, MeanStd};
 pub use dataset::{ClipInfo, Dataset, Normalizer};
 pub use experiment::{
     AugmentConfig, Balance, DataConfig, Experiment, ModelConfig, ModelKind, OptimizerKind,
@@ -23,6 +25,7 @@ pub use experiment::{
 };
 pub use plot::confusion_png;
 pub use run::{EpochRecord, Observer, Quiet, RunOptions, RunSummary, learning_rate, resume, train};
+pub use ser_eval::{Protocol, SplitConfig};
 pub use waveform::{Waveforms, augment_audio, resample_linear};
 
 /// Why a run could not start or go on.

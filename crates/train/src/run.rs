@@ -17,12 +17,13 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use ser_eval::{Metrics, Split, speaker_split};
+use ser_eval::{Folds, Metrics, Protocol, Split, fold_split, speaker_split};
 use ser_models::Net;
 use ser_tensorboard::EventWriter;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
+use crate::cv::CrossValidation;
 use crate::dataset::{Dataset, Normalizer};
 use crate::experiment::{Balance, Experiment, OptimizerKind, Schedule};
 use crate::loader::{Batch, BatchSource, Loader, epoch_order, epoch_rng, mix};
@@ -114,15 +115,19 @@ pub struct RunSummary {
     pub device: String,
     /// Why training stopped early, if it did.
     pub stopped: Option<String>,
+    /// Every fold of a cross-validation protocol, with mean +- std (`val` / `test` are then
+    /// pooled over the folds' clips).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cv: Option<CrossValidation>,
 }
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> TrainError + '_ {
+pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> TrainError + '_ {
     move |e| TrainError::Io(format!("{}: {e}", path.display()))
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so a kill leaves either
 /// the old or the new file.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
     let tmp = path.with_extension("tmp");
     fs::write(&tmp, bytes).map_err(io(&tmp))?;
     fs::rename(&tmp, path).map_err(io(path))
@@ -164,10 +169,20 @@ fn prepare(
     resume: bool,
     device: &Device,
     obs: &mut dyn Observer,
+    fold: Option<(&Folds, usize)>,
 ) -> Result<Prepared, TrainError> {
     let ds = Dataset::load(&exp.data.cache, &exp.data.frames, &exp.data.labels)?;
-    let split =
-        speaker_split(&ds.split_view(), &exp.split).map_err(|e| TrainError::Data(e.to_string()))?;
+    let split = match fold {
+        None => speaker_split(&ds.split_view(), &exp.split),
+        Some((folds, i)) => fold_split(
+            &ds.split_view(),
+            folds,
+            i,
+            exp.split.val_speakers,
+            exp.split.seed,
+        ),
+    }
+    .map_err(|e| TrainError::Data(e.to_string()))?;
     if split.train.is_empty() || split.val.is_empty() || split.test.is_empty() {
         return Err(TrainError::Data(
             "a split part is empty; add speakers or change split fractions".into(),
@@ -231,7 +246,10 @@ pub fn train(
 ) -> Result<RunSummary, TrainError> {
     exp.validate()?;
     let dir = opts.runs_dir.join(&exp.name);
-    if dir.join("state.json").exists() || dir.join("results.json").exists() {
+    if ["state.json", "results.json", "folds.json"]
+        .iter()
+        .any(|f| dir.join(f).exists())
+    {
         return Err(TrainError::Config(format!(
             "{} already holds a run; resume it with `ser train --resume {}`, or change `name`",
             dir.display(),
@@ -280,7 +298,22 @@ fn run(
     obs: &mut dyn Observer,
     resume: bool,
 ) -> Result<RunSummary, TrainError> {
-    let p = prepare(exp, dir, resume, &opts.device, obs)?;
+    match exp.split.protocol {
+        Protocol::Holdout => run_one(exp, dir, opts, obs, resume, None),
+        Protocol::SpeakerKfold | Protocol::Loso => crate::cv::run_folds(exp, dir, opts, obs),
+    }
+}
+
+/// One model: the holdout split, or fold `fold` of a cross-validation.
+pub(crate) fn run_one(
+    exp: &Experiment,
+    dir: &Path,
+    opts: &RunOptions,
+    obs: &mut dyn Observer,
+    resume: bool,
+    fold: Option<(&Folds, usize)>,
+) -> Result<RunSummary, TrainError> {
+    let p = prepare(exp, dir, resume, &opts.device, obs, fold)?;
     if exp.model.kind.net().is_none() {
         return crate::classical::run(exp, dir, &p.ds, &p.split, obs);
     }
@@ -586,6 +619,7 @@ fn train_net(
             test,
             device: opts.device_name.clone(),
             stopped,
+            cv: None,
         },
         state.epochs_done as i64,
     )

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use ser_train::{Experiment, Quiet, RunOptions, TrainError, resume, train};
+use ser_train::{Dataset, Experiment, Protocol, Quiet, RunOptions, TrainError, resume, train};
 
 #[path = "../../../tests/support/paths.rs"]
 mod paths;
@@ -299,4 +299,56 @@ fn every_shipped_experiment_file_parses_and_validates() {
         }
     }
     assert!(seen >= 6, "{seen} experiment files in {}", dir.display());
+}
+
+#[test]
+fn speaker_kfold_tests_every_clip_once_and_a_killed_cross_validation_resumes_to_the_same_numbers() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (tmp, cache) = cache();
+    let runs = tmp.path().join("runs");
+    let cv = |name: &str| {
+        let mut e = experiment(name, &cache, "lstm", "");
+        e.split.protocol = Protocol::SpeakerKfold;
+        e.split.folds = 3;
+        e.train.epochs = 2;
+        e
+    };
+    let full = train(&cv("cv"), &opts(&runs, None), &mut Quiet).unwrap();
+    let c = full.cv.as_ref().expect("cross-validation results");
+    assert_eq!(c.folds.len(), 3);
+    let ds = Dataset::load(&cache, &["logmel".to_string()], &[]).unwrap();
+    let tested: usize = c.folds.iter().map(|f| f.test.n).sum();
+    assert_eq!((tested, full.test.n), (ds.meta.len(), ds.meta.len()));
+    let mut speakers: Vec<&String> = c.folds.iter().flat_map(|f| &f.test_speakers).collect();
+    speakers.sort();
+    speakers.dedup();
+    assert_eq!(speakers.len(), 8, "every speaker tested once: {speakers:?}");
+    let mean = c.folds.iter().map(|f| f.test.ua).sum::<f64>() / 3.0;
+    assert!((c.ua.mean - mean).abs() < 1e-12);
+    assert!(full.protocol.contains("3-fold"), "{}", full.protocol);
+    for f in [
+        "folds.json",
+        "results.json",
+        "confusion_test.png",
+        "fold-03/results.json",
+    ] {
+        assert!(runs.join("cv").join(f).exists(), "{f} missing");
+    }
+
+    match train(&cv("cvk"), &opts(&runs, Some(1)), &mut Quiet) {
+        Err(TrainError::Interrupted(1)) => {}
+        other => panic!("expected an interruption in fold 1, got {other:?}"),
+    }
+    assert!(!runs.join("cvk/fold-02").exists());
+    let resumed = resume(&runs.join("cvk"), &opts(&runs, None), &mut Quiet).unwrap();
+    let r = resumed.cv.as_ref().unwrap();
+    for (a, b) in r.folds.iter().zip(&c.folds) {
+        assert_eq!(
+            (a.best_epoch, &a.test),
+            (b.best_epoch, &b.test),
+            "fold {}",
+            a.fold
+        );
+    }
+    assert_eq!(resumed.test, full.test);
 }

@@ -160,6 +160,30 @@ fn report(s: &RunSummary) {
     if s.best_epoch > 0 {
         println!("kept:     epoch {} (best validation UA)", s.best_epoch);
     }
+    if let Some(cv) = &s.cv {
+        for f in &cv.folds {
+            println!(
+                "fold {:>2}  test UA {:.4}  WA {:.4}  macro-F1 {:.4}  ({} clips; {})",
+                f.fold,
+                f.test.ua,
+                f.test.wa,
+                f.test.macro_f1,
+                f.test.n,
+                f.test_speakers.join(", ")
+            );
+        }
+        println!(
+            "over {} folds: test UA {:.4} +- {:.4}  WA {:.4} +- {:.4}  macro-F1 {:.4} +- {:.4} (mean +- std)",
+            cv.folds.len(),
+            cv.ua.mean,
+            cv.ua.std,
+            cv.wa.mean,
+            cv.wa.std,
+            cv.macro_f1.mean,
+            cv.macro_f1.std
+        );
+        println!("pooled over every fold's test clips:");
+    }
     for (name, m) in [("val", &s.val), ("test", &s.test)] {
         println!(
             "{name:<5} UA {:.4}  WA {:.4}  macro-F1 {:.4}  weighted F1 {:.4}  kappa {:.4}  ({} clips)",

@@ -1,0 +1,207 @@
+//! Cross-validation runs (`[split] protocol = "speaker_kfold" | "loso"`): one model per fold
+//! in `<run>/fold-NN/` (each an ordinary run folder, resumable on its own), the folds fixed in
+//! `<run>/folds.json`, and `<run>/results.json` with every fold, mean +- std over folds and the
+//! metrics pooled over all test clips (each clip is tested exactly once).
+
+use std::fs;
+use std::path::Path;
+
+use ser_eval::{Folds, Metrics, Protocol, loso_folds, speaker_folds};
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+use crate::dataset::Dataset;
+use crate::experiment::Experiment;
+use crate::plot::confusion_png;
+use crate::run::{Observer, RunOptions, RunSummary, io, run_one, write_atomic};
+
+/// A figure over folds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MeanStd {
+    /// Mean over folds.
+    pub mean: f64,
+    /// Sample standard deviation over folds (0 with one fold).
+    pub std: f64,
+}
+
+impl MeanStd {
+    fn of(v: &[f64]) -> Self {
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let var = if v.len() > 1 {
+            v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+        } else {
+            0.0
+        };
+        Self {
+            mean,
+            std: var.sqrt(),
+        }
+    }
+}
+
+/// One fold's outcome.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FoldResult {
+    /// Fold number, from 1.
+    pub fold: usize,
+    /// Its test speakers (`corpus/speaker`).
+    pub test_speakers: Vec<String>,
+    /// Epoch whose model was kept (networks).
+    pub best_epoch: usize,
+    /// Test metrics of the fold's model.
+    pub test: Metrics,
+}
+
+/// Every fold and the figures over them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CrossValidation {
+    /// The folds, in order.
+    pub folds: Vec<FoldResult>,
+    /// Test UA over folds.
+    pub ua: MeanStd,
+    /// Test WA over folds.
+    pub wa: MeanStd,
+    /// Test macro-F1 over folds.
+    pub macro_f1: MeanStd,
+}
+
+/// Trains (or resumes) every fold of `exp` in `dir` and writes the combined results.
+pub(crate) fn run_folds(
+    exp: &Experiment,
+    dir: &Path,
+    opts: &RunOptions,
+    obs: &mut dyn Observer,
+) -> Result<RunSummary, TrainError> {
+    let folds = {
+        let ds = Dataset::load(&exp.data.cache, &exp.data.frames, &exp.data.labels)?;
+        let view = ds.split_view();
+        match exp.split.protocol {
+            Protocol::Loso => loso_folds(&view),
+            _ => speaker_folds(&view, &ds.labels, exp.split.folds, exp.split.seed),
+        }
+        .map_err(|e| TrainError::Data(e.to_string()))?
+    };
+    let path = dir.join("folds.json");
+    let text = serde_json::to_string_pretty(&folds).expect("json");
+    if path.exists() {
+        if fs::read_to_string(&path).map_err(io(&path))? != text {
+            return Err(TrainError::Data(format!(
+                "{}: the cache or the split settings changed since the run started; start a new run instead of resuming",
+                path.display()
+            )));
+        }
+    } else {
+        write_atomic(&path, text.as_bytes())?;
+    }
+    let n = folds.folds.len();
+    let mut runs = Vec::with_capacity(n);
+    for i in 0..n {
+        let fdir = dir.join(format!("fold-{:02}", i + 1));
+        let done = fdir.join("results.json");
+        let summary: RunSummary = if done.exists() {
+            let t = fs::read_to_string(&done).map_err(io(&done))?;
+            serde_json::from_str(&t)
+                .map_err(|e| TrainError::Io(format!("{}: {e}", done.display())))?
+        } else {
+            fs::create_dir_all(&fdir).map_err(io(&fdir))?;
+            obs.note(&format!(
+                "fold {} of {n}: test speakers {}",
+                i + 1,
+                folds.folds[i].join(", ")
+            ));
+            let resume = fdir.join("split.json").exists();
+            run_one(exp, &fdir, opts, obs, resume, Some((&folds, i)))?
+        };
+        runs.push(summary);
+    }
+    let summary = combine(dir, &folds, &runs, opts);
+    let (png, _, _) = confusion_png(
+        &summary.test.confusion,
+        &summary.classes,
+        &format!("test, pooled over {n} folds"),
+    )
+    .map_err(TrainError::Io)?;
+    write_atomic(&dir.join("confusion_test.png"), &png)?;
+    write_atomic(
+        &dir.join("results.json"),
+        serde_json::to_string_pretty(&summary)
+            .expect("json")
+            .as_bytes(),
+    )?;
+    Ok(summary)
+}
+
+/// Metrics of the clips behind summed confusion matrices (each clip counted once).
+fn pooled(matrices: impl Iterator<Item = Vec<Vec<u64>>>, n_classes: usize) -> Metrics {
+    let (mut truth, mut pred) = (Vec::new(), Vec::new());
+    for m in matrices {
+        for (t, row) in m.iter().enumerate() {
+            for (p, &c) in row.iter().enumerate() {
+                truth.extend(std::iter::repeat_n(t, c as usize));
+                pred.extend(std::iter::repeat_n(p, c as usize));
+            }
+        }
+    }
+    Metrics::new(&truth, &pred, n_classes)
+}
+
+fn combine(dir: &Path, folds: &Folds, runs: &[RunSummary], opts: &RunOptions) -> RunSummary {
+    let classes = runs[0].classes.clone();
+    let k = classes.len();
+    let figure =
+        |f: fn(&Metrics) -> f64| MeanStd::of(&runs.iter().map(|r| f(&r.test)).collect::<Vec<_>>());
+    let cv = CrossValidation {
+        folds: runs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| FoldResult {
+                fold: i + 1,
+                test_speakers: folds.folds[i].clone(),
+                best_epoch: r.best_epoch,
+                test: r.test.clone(),
+            })
+            .collect(),
+        ua: figure(|m| m.ua),
+        wa: figure(|m| m.wa),
+        macro_f1: figure(|m| m.macro_f1),
+    };
+    RunSummary {
+        dir: dir.to_path_buf(),
+        protocol: format!(
+            "{}; test figures pooled over the folds' test clips (each clip tested once), validation pooled over folds",
+            folds.protocol
+        ),
+        classes,
+        best_epoch: 0,
+        val: pooled(runs.iter().map(|r| r.val.confusion.clone()), k),
+        test: pooled(runs.iter().map(|r| r.test.confusion.clone()), k),
+        device: runs
+            .first()
+            .map_or_else(|| opts.device_name.clone(), |r| r.device.clone()),
+        stopped: None,
+        cv: Some(cv),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_and_sample_std_over_folds() {
+        let m = MeanStd::of(&[0.2, 0.4, 0.6]);
+        assert!((m.mean - 0.4).abs() < 1e-12);
+        assert!((m.std - 0.2).abs() < 1e-12);
+        assert_eq!(MeanStd::of(&[0.5]).std, 0.0);
+    }
+
+    #[test]
+    fn pooled_metrics_count_every_clip_of_every_fold() {
+        let a = vec![vec![2, 1], vec![0, 3]];
+        let b = vec![vec![1, 0], vec![1, 1]];
+        let m = pooled([a, b].into_iter(), 2);
+        assert_eq!(m.confusion, vec![vec![3, 1], vec![1, 4]]);
+        assert_eq!(m.n, 9);
+    }
+}
