@@ -18,7 +18,7 @@ model_best.bpk and model_last.bpk, optimizer.bin, state.json, metrics.jsonl, tb/
 Kill it at any time; `ser train --resume RUNS/<name>` continues from the last finished epoch.\n\
 When data.cache is missing, it is extracted first (and, with data.synthetic = true, the built-in \
 synthetic corpora are written).\n\n\
-Ready-made experiments: experiments/{cnn,lstm,cnn_lstm,cnn_lstm_on_the_fly,svm,random_forest}.toml"
+Ready-made experiments: experiments/{cnn,lstm,cnn_lstm,cnn_lstm_on_the_fly,svm,random_forest}.toml, and {svm,random_forest}_kfold.toml (speaker 6-fold cross-validation)"
 )]
 pub struct Args {
     /// Experiment file (TOML; see experiments/).
