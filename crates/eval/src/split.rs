@@ -46,6 +46,11 @@ pub struct SplitConfig {
     pub val_speakers: f64,
     /// Seed of the speaker shuffle.
     pub seed: u64,
+    /// `holdout` with named speakers instead of fractions: `corpus/speaker` entries of the
+    /// test set (e.g. `["synth_ravdess/01", "synth_cremad/1003"]`); needs `val_list` too.
+    pub test_list: Vec<String>,
+    /// Named validation speakers, as `test_list`.
+    pub val_list: Vec<String>,
 }
 
 impl Default for SplitConfig {
@@ -56,6 +61,8 @@ impl Default for SplitConfig {
             test_speakers: 0.2,
             val_speakers: 0.2,
             seed: 0,
+            test_list: Vec::new(),
+            val_list: Vec::new(),
         }
     }
 }
@@ -98,6 +105,9 @@ pub enum LeakageError {
 /// Holds out whole speakers of every corpus: `test_speakers` and `val_speakers` fractions
 /// (rounded, at least one each, at least one left for training), chosen by a seeded shuffle.
 pub fn speaker_split(clips: &[Clip<'_>], cfg: &SplitConfig) -> Result<Split, LeakageError> {
+    if !cfg.test_list.is_empty() || !cfg.val_list.is_empty() {
+        return listed_split(clips, cfg);
+    }
     let frac_ok = |f: f64| (0.0..1.0).contains(&f) && f > 0.0;
     if !frac_ok(cfg.test_speakers) || !frac_ok(cfg.val_speakers) {
         return Err(LeakageError::Config(format!(
@@ -159,6 +169,64 @@ pub fn speaker_split(clips: &[Clip<'_>], cfg: &SplitConfig) -> Result<Split, Lea
         test,
         test_speakers,
         val_speakers,
+    };
+    check_leakage(clips, &split)?;
+    Ok(split)
+}
+
+/// Holdout with the speakers named in `test_list` and `val_list`; every other speaker trains.
+fn listed_split(clips: &[Clip<'_>], cfg: &SplitConfig) -> Result<Split, LeakageError> {
+    let key = |c: &Clip<'_>| format!("{}/{}", c.corpus, c.speaker);
+    let known: BTreeSet<String> = clips.iter().map(key).collect();
+    for (name, list) in [("test_list", &cfg.test_list), ("val_list", &cfg.val_list)] {
+        if list.is_empty() {
+            return Err(LeakageError::Config(format!(
+                "{name} is empty; name test and validation speakers both (or use the fractions)"
+            )));
+        }
+        if let Some(bad) = list.iter().find(|s| !known.contains(*s)) {
+            let some: Vec<&String> = known.iter().take(6).collect();
+            return Err(LeakageError::Config(format!(
+                "{name} names {bad:?}, which is not a corpus/speaker of the data; e.g. {some:?}"
+            )));
+        }
+    }
+    let (test, val): (BTreeSet<&str>, BTreeSet<&str>) = (
+        cfg.test_list.iter().map(String::as_str).collect(),
+        cfg.val_list.iter().map(String::as_str).collect(),
+    );
+    if let Some(both) = test.intersection(&val).next() {
+        return Err(LeakageError::Config(format!(
+            "{both} is named in both test_list and val_list"
+        )));
+    }
+    let (mut tr, mut va, mut te) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, c) in clips.iter().enumerate() {
+        let k = key(c);
+        if test.contains(k.as_str()) {
+            te.push(i);
+        } else if val.contains(k.as_str()) {
+            va.push(i);
+        } else {
+            tr.push(i);
+        }
+    }
+    if tr.is_empty() {
+        return Err(LeakageError::Config(
+            "the listed speakers leave no one to train on".into(),
+        ));
+    }
+    let split = Split {
+        protocol: format!(
+            "speaker-independent holdout with listed speakers: {} test, {} validation",
+            test.len(),
+            val.len()
+        ),
+        train: tr,
+        val: va,
+        test: te,
+        test_speakers: test.iter().map(|s| s.to_string()).collect(),
+        val_speakers: val.iter().map(|s| s.to_string()).collect(),
     };
     check_leakage(clips, &split)?;
     Ok(split)
@@ -293,5 +361,34 @@ mod tests {
         };
         let e = check_leakage(&c, &mixed).unwrap_err().to_string();
         assert!(e.contains("speaker leakage") && e.contains("a/s0"), "{e}");
+    }
+
+    #[test]
+    fn listed_speakers_are_held_out_and_unknown_or_doubled_names_are_refused() {
+        let (sp, h) = clips(6, 3);
+        let c: Vec<Clip> = sp
+            .iter()
+            .zip(&h)
+            .map(|(s, h)| Clip {
+                corpus: "a",
+                speaker: s,
+                content_hash: h,
+            })
+            .collect();
+        let cfg = |t: &[&str], v: &[&str]| SplitConfig {
+            test_list: t.iter().map(|s| s.to_string()).collect(),
+            val_list: v.iter().map(|s| s.to_string()).collect(),
+            ..SplitConfig::default()
+        };
+        let s = speaker_split(&c, &cfg(&["a/s0", "a/s5"], &["a/s2"])).unwrap();
+        assert_eq!(s.test, vec![0, 1, 2, 15, 16, 17]);
+        assert_eq!(s.val, vec![6, 7, 8]);
+        assert_eq!(s.train.len(), 9);
+        assert!(s.protocol.contains("listed speakers"), "{}", s.protocol);
+        let e = speaker_split(&c, &cfg(&["a/s9"], &["a/s2"])).unwrap_err();
+        assert!(e.to_string().contains("a/s9"), "{e}");
+        assert!(speaker_split(&c, &cfg(&["a/s1"], &[])).is_err());
+        let e = speaker_split(&c, &cfg(&["a/s1"], &["a/s1", "a/s3"])).unwrap_err();
+        assert!(e.to_string().contains("both"), "{e}");
     }
 }

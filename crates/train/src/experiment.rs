@@ -351,6 +351,15 @@ impl Experiment {
                 "train.min_lr_ratio in [0, 1], train.step_gamma > 0, train.step_every >= 1".into(),
             );
         }
+        let sp = &self.split;
+        if sp.protocol != ser_eval::Protocol::Holdout
+            && (!sp.test_list.is_empty() || !sp.val_list.is_empty())
+        {
+            return bad(format!(
+                "split.test_list / val_list name holdout speakers; protocol = {:?} makes its own folds (remove the lists or use protocol = \"holdout\")",
+                sp.protocol
+            ));
+        }
         if self.segment.frames == 0 {
             return bad("segment.frames must be >= 1".into());
         }
