@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::split::{Clip, LeakageError, Split, check_leakage, fnv, shuffle};
+use crate::split::{
+    Clip, LeakageError, Split, check_leakage, fnv, partition, shuffle, speaker_key,
+};
 
 /// Speakers (`corpus/speaker`) of each fold, fixed by the seed (save them with the results to
 /// make a figure reproducible).
@@ -14,10 +16,6 @@ pub struct Folds {
     pub folds: Vec<Vec<String>>,
     /// How the folds were made, for reports.
     pub protocol: String,
-}
-
-fn speaker_key(c: &Clip<'_>) -> String {
-    format!("{}/{}", c.corpus, c.speaker)
 }
 
 /// `k` folds of whole speakers, stratified by label as far as speakers allow: speakers, in a
@@ -121,19 +119,9 @@ pub fn fold_split(
     shuffle(&mut rest, seed ^ fnv("fold_val") ^ i as u64);
     let n_val = ((rest.len() as f64 * val_speakers).round() as usize).clamp(1, rest.len() - 1);
     let val: BTreeSet<&str> = rest[..n_val].iter().map(String::as_str).collect();
-    let (mut tr, mut va, mut te) = (Vec::new(), Vec::new(), Vec::new());
-    for (k, c) in clips.iter().enumerate() {
-        let s = speaker_key(c);
-        if test.contains(s.as_str()) {
-            te.push(k);
-        } else if val.contains(s.as_str()) {
-            va.push(k);
-        } else {
-            tr.push(k);
-        }
-    }
-    let mut val_speakers: Vec<String> = val.iter().map(|s| s.to_string()).collect();
-    val_speakers.sort();
+    let (tr, va, te) = partition(clips, &test, &val);
+    // Sorted: a BTreeSet iterates in order.
+    let val_speakers: Vec<String> = val.iter().map(|s| s.to_string()).collect();
     let split = Split {
         protocol: format!(
             "{}, fold {} of {}: {} test speaker(s), {} validation speaker(s) from the training speakers",

@@ -174,10 +174,34 @@ pub fn speaker_split(clips: &[Clip<'_>], cfg: &SplitConfig) -> Result<Split, Lea
     Ok(split)
 }
 
+/// `corpus/speaker`: speaker ids are only unique within a corpus.
+pub(crate) fn speaker_key(c: &Clip<'_>) -> String {
+    format!("{}/{}", c.corpus, c.speaker)
+}
+
+/// Clip indices of (train, val, test), by the `corpus/speaker` sets of test and val.
+pub(crate) fn partition(
+    clips: &[Clip<'_>],
+    test: &BTreeSet<&str>,
+    val: &BTreeSet<&str>,
+) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let (mut tr, mut va, mut te) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, c) in clips.iter().enumerate() {
+        let k = speaker_key(c);
+        if test.contains(k.as_str()) {
+            te.push(i);
+        } else if val.contains(k.as_str()) {
+            va.push(i);
+        } else {
+            tr.push(i);
+        }
+    }
+    (tr, va, te)
+}
+
 /// Holdout with the speakers named in `test_list` and `val_list`; every other speaker trains.
 fn listed_split(clips: &[Clip<'_>], cfg: &SplitConfig) -> Result<Split, LeakageError> {
-    let key = |c: &Clip<'_>| format!("{}/{}", c.corpus, c.speaker);
-    let known: BTreeSet<String> = clips.iter().map(key).collect();
+    let known: BTreeSet<String> = clips.iter().map(speaker_key).collect();
     for (name, list) in [("test_list", &cfg.test_list), ("val_list", &cfg.val_list)] {
         if list.is_empty() {
             return Err(LeakageError::Config(format!(
@@ -200,17 +224,7 @@ fn listed_split(clips: &[Clip<'_>], cfg: &SplitConfig) -> Result<Split, LeakageE
             "{both} is named in both test_list and val_list"
         )));
     }
-    let (mut tr, mut va, mut te) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, c) in clips.iter().enumerate() {
-        let k = key(c);
-        if test.contains(k.as_str()) {
-            te.push(i);
-        } else if val.contains(k.as_str()) {
-            va.push(i);
-        } else {
-            tr.push(i);
-        }
-    }
+    let (tr, va, te) = partition(clips, &test, &val);
     if tr.is_empty() {
         return Err(LeakageError::Config(
             "the listed speakers leave no one to train on".into(),
@@ -305,18 +319,22 @@ mod tests {
         (sp, h)
     }
 
-    #[test]
-    fn whole_speakers_go_to_one_part_and_the_split_is_seeded() {
-        let (sp, h) = clips(10, 5);
-        let c: Vec<Clip> = sp
-            .iter()
-            .zip(&h)
+    /// Clips of corpus "a" with these speakers and hashes.
+    fn view<'a>(sp: &'a [String], h: &'a [String]) -> Vec<Clip<'a>> {
+        sp.iter()
+            .zip(h)
             .map(|(s, h)| Clip {
                 corpus: "a",
                 speaker: s,
                 content_hash: h,
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn whole_speakers_go_to_one_part_and_the_split_is_seeded() {
+        let (sp, h) = clips(10, 5);
+        let c = view(&sp, &h);
         let cfg = SplitConfig::default();
         let s = speaker_split(&c, &cfg).unwrap();
         assert_eq!((s.test_speakers.len(), s.val_speakers.len()), (2, 2));
@@ -331,15 +349,7 @@ mod tests {
     fn leaks_are_refused_with_the_offender() {
         let (sp, mut h) = clips(4, 2);
         h[7] = h[0].clone(); // speaker 3 re-uses speaker 0's first recording
-        let c: Vec<Clip> = sp
-            .iter()
-            .zip(&h)
-            .map(|(s, h)| Clip {
-                corpus: "a",
-                speaker: s,
-                content_hash: h,
-            })
-            .collect();
+        let c = view(&sp, &h);
         let split = Split {
             train: vec![0, 1, 2, 3],
             val: vec![4, 5],
@@ -366,15 +376,7 @@ mod tests {
     #[test]
     fn listed_speakers_are_held_out_and_unknown_or_doubled_names_are_refused() {
         let (sp, h) = clips(6, 3);
-        let c: Vec<Clip> = sp
-            .iter()
-            .zip(&h)
-            .map(|(s, h)| Clip {
-                corpus: "a",
-                speaker: s,
-                content_hash: h,
-            })
-            .collect();
+        let c = view(&sp, &h);
         let cfg = |t: &[&str], v: &[&str]| SplitConfig {
             test_list: t.iter().map(|s| s.to_string()).collect(),
             val_list: v.iter().map(|s| s.to_string()).collect(),
