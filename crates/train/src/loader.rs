@@ -169,7 +169,7 @@ impl BatchSource {
 }
 
 /// Linear resampling of the time axis by `factor` (> 1: faster, fewer frames).
-fn stretch(src: &[f32], d: usize, factor: f64) -> Vec<f32> {
+pub(crate) fn stretch(src: &[f32], d: usize, factor: f64) -> Vec<f32> {
     let n = src.len() / d.max(1);
     if n < 2 || (factor - 1.0).abs() < 1e-9 {
         return src.to_vec();

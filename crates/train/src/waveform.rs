@@ -182,20 +182,10 @@ fn clean_audio(path: &str, hash: &str, ex: &Extractor) -> Result<Vec<f32>, Train
 }
 
 /// Speed perturbation: the signal played `factor` times faster (pitch and tempo together, as
-/// Kaldi's speed perturbation), by linear interpolation.
+/// Kaldi's speed perturbation), by linear interpolation: the frame-domain speed augmentation
+/// with one value per frame.
 pub fn resample_linear(y: &[f32], factor: f64) -> Vec<f32> {
-    if y.len() < 2 || (factor - 1.0).abs() < 1e-9 {
-        return y.to_vec();
-    }
-    let m = ((y.len() as f64 / factor).round() as usize).max(1);
-    (0..m)
-        .map(|k| {
-            let pos = (k as f64 * factor).min((y.len() - 1) as f64);
-            let (i, f) = (pos.floor() as usize, (pos - pos.floor()) as f32);
-            let j = (i + 1).min(y.len() - 1);
-            y[i] * (1.0 - f) + y[j] * f
-        })
-        .collect()
+    crate::loader::stretch(y, 1, factor)
 }
 
 /// Gain (dB) and white Gaussian noise at a random SNR relative to the segment's mean power.
