@@ -26,14 +26,7 @@ set -e
 "$ser" cache info data/cache/synth_logmel16k.h5
 .venv/bin/python scripts/read_cache.py data/cache/synth_logmel16k.h5
 
-# A run that exists is resumed (or, when finished, re-evaluated) instead of refused.
-train() {
-  local name="$1"
-  if [ -f "runs/$name/state.json" ] || [ -f "runs/$name/results.json" ]; then
-    "$ser" train --resume "runs/$name"
-  else
-    "$ser" train "experiments/$2.toml"
-  fi
-}
-train synth_svm svm
-train synth_cnn_lstm cnn_lstm
+# `ser run` starts a run, or resumes (a finished one: re-evaluates) the one that exists.
+"$ser" run experiments/svm.toml
+"$ser" run experiments/cross_corpus_synth.toml   # train x test corpus matrix, audit, report.md
+"$ser" run experiments/cnn_lstm.toml

@@ -707,3 +707,122 @@ fn on_the_fly_training_recomputes_the_cached_features_and_refuses_changed_audio(
         "{t}"
     );
 }
+
+/// Linear-interpolation resampling: a re-encoding by another method than ser's own.
+fn reencode(src: &Path, dst: &Path, rate: u32) {
+    let d = ser_audio::decode_file(src).unwrap();
+    assert_eq!(d.channels, 1);
+    let ratio = d.sample_rate as f64 / rate as f64;
+    let n = (d.samples.len() as f64 / ratio) as usize;
+    let y: Vec<f32> = (0..n)
+        .map(|i| {
+            let x = i as f64 * ratio;
+            let (k, f) = (x as usize, (x - x.floor()) as f32);
+            let a = d.samples[k];
+            let b = *d.samples.get(k + 1).unwrap_or(&a);
+            a + (b - a) * f
+        })
+        .collect();
+    ser_audio::write_wav_i16(dst, &y, rate).unwrap();
+}
+
+/// The shipped cross-corpus study runs with `ser run` (on the tiny corpora here) and writes
+/// the matrix, the heatmap, the audit and report.md; the audit then refuses a clip of a test
+/// speaker copied into a training speaker's folder, re-encoded at another sample rate, and
+/// byte for byte.
+#[test]
+fn ser_run_writes_the_cross_corpus_study_and_the_audit_refuses_injected_copies() {
+    let d = tempfile::tempdir().unwrap();
+    let synth = d.path().join("synth");
+    synth_tiny(&synth);
+    let study = std::fs::read_to_string(repo().join("experiments/cross_corpus_synth.toml"))
+        .unwrap()
+        .replace(
+            "data/cache/synth_logmel16k.h5",
+            &d.path().join("cache.h5").display().to_string(),
+        )
+        .replace("data/synth", &synth.display().to_string())
+        .replace(
+            "experiments/features/logmel_16k.toml",
+            &features().display().to_string(),
+        );
+    let file = d.path().join("study.toml");
+    std::fs::write(&file, study).unwrap();
+    let runs = d.path().join("runs");
+    let o = run(ser().arg("run").arg(&file).arg("--runs").arg(&runs));
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("trained on (rows) x tested on (columns)"), "{t}");
+    let dir = runs.join("cross_corpus_synth");
+    for f in [
+        "report.md",
+        "ua_matrix.png",
+        "ua_matrix.svg",
+        "results.json",
+        "train-synth_ravdess/audit.json",
+        "train-synth_cremad/predictions.csv",
+    ] {
+        assert!(dir.join(f).exists(), "{f} missing");
+    }
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    for part in [
+        "## Leakage audit (every model)",
+        "| synth_ravdess |",
+        "## Test UA, trained on (rows) x tested on (columns)",
+        "standardized per corpus",
+    ] {
+        assert!(report.contains(part), "{part} not in\n{report}");
+    }
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(r["cross_corpus"]["cells"].as_array().unwrap().len(), 4);
+    // Running it again finds the finished study and only rewrites the report.
+    let o = run(ser().arg("run").arg(&file).arg("--runs").arg(&runs));
+    assert!(
+        o.status.success() && !text(&o).contains("model 1 of 2"),
+        "{}",
+        text(&o)
+    );
+
+    // Leakage: actor 01 is the test speaker; one of their clips reaches training.
+    let rav = synth.join("ravdess");
+    let source = rav.join("Actor_01/03-01-05-01-01-01-01.wav");
+    let holdout = |name: &str, cache: &Path| {
+        let p = d.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &p,
+            format!(
+                "name = \"{name}\"\n[data]\ncache = \"{}\"\nframes = []\ncorpora = [\"{}\"]\nfeatures = \"{}\"\n\
+                 [split]\ntest_list = [\"synth_ravdess/01\"]\nval_list = [\"synth_ravdess/04\"]\n\
+                 [model]\nkind = \"random_forest\"\n",
+                cache.display(),
+                rav.display(),
+                features().display()
+            ),
+        )
+        .unwrap();
+        run(ser().arg("run").arg(&p).arg("--runs").arg(&runs))
+    };
+    let o = holdout("clean", &d.path().join("clean.h5"));
+    assert!(o.status.success(), "{}", text(&o));
+    let reencoded = rav.join("Actor_03/03-01-05-01-02-01-03.wav");
+    reencode(&source, &reencoded, 22_050);
+    let o = holdout("reencoded", &d.path().join("reencoded.h5"));
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(
+        t.contains("re-encoded copies") && t.contains("train / test"),
+        "{t}"
+    );
+    for clip in [
+        "Actor_01/03-01-05-01-01-01-01.wav",
+        "Actor_03/03-01-05-01-02-01-03.wav",
+    ] {
+        assert!(t.contains(clip), "{clip} not named: {t}");
+    }
+    std::fs::copy(&source, rav.join("Actor_02/03-01-05-01-01-01-02.wav")).unwrap();
+    let o = holdout("copied", &d.path().join("copied.h5"));
+    let t = text(&o);
+    assert!(!o.status.success() && t.contains("identical audio"), "{t}");
+    assert!(t.contains("Actor_02/03-01-05-01-01-01-02.wav"), "{t}");
+}

@@ -2,7 +2,7 @@
 //!
 //! A thin layer over the library crates: it parses arguments, draws progress bars and turns
 //! errors into messages and exit codes. Exit codes: 0 success; 1 error; 3 finished, but some
-//! files were skipped (each listed with its reason).
+//! files were skipped (each listed with its reason) or some sweep points failed (listed).
 
 mod commands;
 mod progress;
@@ -46,6 +46,11 @@ enum Command {
     Cache(commands::cache::Command),
     /// Train a model from an experiment file (or resume a run), and report its test metrics.
     Train(commands::train::Args),
+    /// Start or continue an experiment and write its report (protocol, leakage audit, metrics,
+    /// plots; the train x test matrix for cross-corpus studies).
+    Run(commands::run::Args),
+    /// Run an experiment over a grid of settings (resumable, shardable) and rank the points.
+    Sweep(commands::sweep::Args),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +70,8 @@ fn main() -> ExitCode {
         Command::Features(c) => commands::features::run(c),
         Command::Cache(c) => commands::cache::run(c),
         Command::Train(a) => commands::train::run(a),
+        Command::Run(a) => commands::run::run(a),
+        Command::Sweep(a) => commands::sweep::run(a),
     };
     match result {
         Ok(code) => code,

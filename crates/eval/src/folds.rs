@@ -4,9 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::split::{
-    Clip, LeakageError, Split, check_leakage, fnv, partition, shuffle, speaker_key,
-};
+use crate::split::{Clip, LeakageError, LosoGroup, Split, fnv, partition, shuffle, speaker_key};
 
 /// Speakers (`corpus/speaker`) of each fold, fixed by the seed (save them with the results to
 /// make a figure reproducible).
@@ -76,24 +74,43 @@ pub fn speaker_folds(
     })
 }
 
-/// Leave one speaker out: one fold per speaker (`corpus/speaker`).
-pub fn loso_folds(clips: &[Clip<'_>]) -> Result<Folds, LeakageError> {
-    let speakers: BTreeSet<String> = clips.iter().map(speaker_key).collect();
-    if speakers.len() < 3 {
+/// Leave one speaker (or session) out: one fold per speaker (`corpus/speaker`), or per
+/// session with [`LosoGroup::Session`] (the speakers whose id shares the part before `_`).
+pub fn loso_folds(clips: &[Clip<'_>], group: LosoGroup) -> Result<Folds, LeakageError> {
+    let mut groups: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for c in clips {
+        let unit = match group {
+            LosoGroup::Speaker => speaker_key(c),
+            LosoGroup::Session => format!(
+                "{}/{}",
+                c.corpus,
+                c.speaker.split('_').next().unwrap_or(c.speaker)
+            ),
+        };
+        groups.entry(unit).or_default().insert(speaker_key(c));
+    }
+    let what = match group {
+        LosoGroup::Speaker => "speaker",
+        LosoGroup::Session => "session",
+    };
+    if groups.len() < 3 {
         return Err(LeakageError::Config(format!(
-            "leave-one-speaker-out needs at least 3 speakers (test, validation, training); found {}",
-            speakers.len()
+            "leave-one-{what}-out needs at least 3 {what}s (test, validation, training); found {}",
+            groups.len()
         )));
     }
     Ok(Folds {
-        protocol: format!("leave-one-speaker-out ({} folds)", speakers.len()),
-        folds: speakers.into_iter().map(|s| vec![s]).collect(),
+        protocol: format!("leave-one-{what}-out ({} folds)", groups.len()),
+        folds: groups
+            .into_values()
+            .map(|s| s.into_iter().collect())
+            .collect(),
     })
 }
 
 /// The split of fold `i`: its speakers are the test set; `val_speakers` (a fraction, at least
 /// one speaker, at least one left for training) of the other speakers, chosen by `seed`,
-/// validate; the rest train. Checked for leakage like every split.
+/// validate; the rest train.
 pub fn fold_split(
     clips: &[Clip<'_>],
     folds: &Folds,
@@ -136,8 +153,8 @@ pub fn fold_split(
         test: te,
         test_speakers: folds.folds[i].clone(),
         val_speakers,
+        speaker_dependent: false,
     };
-    check_leakage(clips, &split)?;
     Ok(split)
 }
 
@@ -224,7 +241,7 @@ mod tests {
         let clips = view(&rows);
         for folds in [
             speaker_folds(&clips, &labels, 3, 1).unwrap(),
-            loso_folds(&clips).unwrap(),
+            loso_folds(&clips, LosoGroup::Speaker).unwrap(),
         ] {
             let mut tested = BTreeSet::new();
             for i in 0..folds.folds.len() {
@@ -244,6 +261,33 @@ mod tests {
             }
             assert_eq!(tested.len(), clips.len(), "every clip tested exactly once");
         }
-        assert_eq!(loso_folds(&clips).unwrap().folds.len(), 12);
+        assert_eq!(
+            loso_folds(&clips, LosoGroup::Speaker).unwrap().folds.len(),
+            12
+        );
+    }
+
+    #[test]
+    fn leave_one_session_out_tests_both_speakers_of_a_session_together() {
+        let rows: Vec<(String, String, String)> = [
+            "Ses01_F", "Ses01_M", "Ses02_F", "Ses02_M", "Ses03_F", "Ses03_M",
+        ]
+        .iter()
+        .flat_map(|s| {
+            (0..3).map(move |j| ("iemocap".to_string(), s.to_string(), format!("{s}{j}")))
+        })
+        .collect();
+        let clips = view(&rows);
+        let f = loso_folds(&clips, LosoGroup::Session).unwrap();
+        assert_eq!(f.folds.len(), 3);
+        assert_eq!(f.folds[0], ["iemocap/Ses01_F", "iemocap/Ses01_M"]);
+        assert!(f.protocol.starts_with("leave-one-session-out"));
+        let s = fold_split(&clips, &f, 1, 0.2, 0).unwrap();
+        assert!(
+            s.test
+                .iter()
+                .all(|&i| clips[i].speaker.starts_with("Ses02"))
+        );
+        assert_eq!(s.test.len(), 6);
     }
 }

@@ -2,7 +2,19 @@
 //! mean per-class recall = balanced accuracy), macro- and weighted F1, Cohen's kappa,
 //! per-class precision / recall / F1 / support, confusion matrix (counts and normalized).
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// JSON has no NaN (serde_json writes `null`): read `null` back as NaN.
+fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+fn nans_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    Ok(Vec::<Option<f64>>::deserialize(d)?
+        .into_iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect())
+}
 
 /// `matrix[true][predicted]` counts over `n_classes` classes.
 pub fn confusion(truth: &[usize], predicted: &[usize], n_classes: usize) -> Vec<Vec<u64>> {
@@ -23,20 +35,28 @@ pub struct Metrics {
     /// Items evaluated.
     pub n: usize,
     /// Weighted accuracy: correct / n.
+    #[serde(deserialize_with = "nan_if_null")]
     pub wa: f64,
     /// Unweighted accuracy: mean recall over the classes present.
+    #[serde(deserialize_with = "nan_if_null")]
     pub ua: f64,
     /// Mean F1 over the classes present.
+    #[serde(deserialize_with = "nan_if_null")]
     pub macro_f1: f64,
     /// F1 averaged over the classes present, weighted by their support.
+    #[serde(deserialize_with = "nan_if_null")]
     pub weighted_f1: f64,
     /// Cohen's kappa: agreement beyond what the two label distributions give by chance.
+    #[serde(deserialize_with = "nan_if_null")]
     pub kappa: f64,
     /// Recall per class (NaN where the class has no items).
+    #[serde(deserialize_with = "nans_if_null")]
     pub recall: Vec<f64>,
     /// Precision per class (0 where the class is never predicted).
+    #[serde(deserialize_with = "nans_if_null")]
     pub precision: Vec<f64>,
     /// F1 per class (NaN where the class has no items).
+    #[serde(deserialize_with = "nans_if_null")]
     pub f1: Vec<f64>,
     /// Items per class in the truth.
     pub support: Vec<u64>,
@@ -131,9 +151,85 @@ impl Metrics {
     }
 }
 
+/// One class's one-vs-rest ROC curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RocCurve {
+    /// False-positive rate at each distinct score threshold, from (0, 0).
+    pub fpr: Vec<f64>,
+    /// True-positive rate at the same thresholds.
+    pub tpr: Vec<f64>,
+    /// Area under the curve (trapezoids); NaN when the class has no positive or no negative
+    /// item.
+    pub auc: f64,
+}
+
+/// One-vs-rest ROC curves of every class from per-item class scores (`scores[i][c]`, e.g.
+/// probabilities), as scikit-learn's `roc_curve(drop_intermediate=False)` and
+/// `roc_auc_score` per class; the macro AUC is the mean over classes where it is defined.
+pub fn roc_curves(truth: &[usize], scores: &[Vec<f64>], n_classes: usize) -> (Vec<RocCurve>, f64) {
+    assert_eq!(truth.len(), scores.len(), "one score row per item");
+    let curves: Vec<RocCurve> = (0..n_classes)
+        .map(|c| {
+            let mut items: Vec<(f64, bool)> = truth
+                .iter()
+                .zip(scores)
+                .map(|(&t, s)| (s[c], t == c))
+                .collect();
+            items.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let pos = items.iter().filter(|x| x.1).count() as f64;
+            let neg = items.len() as f64 - pos;
+            let (mut tp, mut fp) = (0f64, 0f64);
+            let (mut fpr, mut tpr) = (vec![0.0], vec![0.0]);
+            let mut i = 0;
+            while i < items.len() {
+                let thr = items[i].0;
+                while i < items.len() && items[i].0 == thr {
+                    if items[i].1 {
+                        tp += 1.0;
+                    } else {
+                        fp += 1.0;
+                    }
+                    i += 1;
+                }
+                fpr.push(if neg > 0.0 { fp / neg } else { f64::NAN });
+                tpr.push(if pos > 0.0 { tp / pos } else { f64::NAN });
+            }
+            let auc = if pos == 0.0 || neg == 0.0 {
+                f64::NAN
+            } else {
+                fpr.windows(2)
+                    .zip(tpr.windows(2))
+                    .map(|(f, t)| (f[1] - f[0]) * (t[1] + t[0]) / 2.0)
+                    .sum()
+            };
+            RocCurve { fpr, tpr, auc }
+        })
+        .collect();
+    let defined: Vec<f64> = curves
+        .iter()
+        .map(|c| c.auc)
+        .filter(|a| a.is_finite())
+        .collect();
+    let macro_auc = if defined.is_empty() {
+        f64::NAN
+    } else {
+        defined.iter().sum::<f64>() / defined.len() as f64
+    };
+    (curves, macro_auc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nan_figures_survive_a_json_round_trip() {
+        let m = Metrics::new(&[0, 0, 1], &[0, 1, 1], 3);
+        let back: Metrics = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert!(back.recall[2].is_nan() && back.f1[2].is_nan());
+        assert_eq!(back.confusion, m.confusion);
+        assert_eq!(back.ua, m.ua);
+    }
 
     #[test]
     fn absent_classes_do_not_count() {

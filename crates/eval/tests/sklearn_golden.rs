@@ -1,7 +1,7 @@
 //! ser-eval's metrics against scikit-learn's on the cases of `tests/golden/metrics_golden.json`
 //! (written by `tests/golden/make_metrics_golden.py`, run through `make_golden.sh`).
 
-use ser_eval::Metrics;
+use ser_eval::{Metrics, roc_curves};
 use serde::Deserialize;
 
 #[path = "../../../tests/support/paths.rs"]
@@ -12,6 +12,24 @@ use paths::manifest_dir;
 struct Golden {
     generator: String,
     cases: Vec<Case>,
+    roc_cases: Vec<RocCase>,
+}
+
+#[derive(Deserialize)]
+struct RocCase {
+    name: String,
+    truth: Vec<usize>,
+    scores: Vec<Vec<f64>>,
+    curves: Vec<Curve>,
+    macro_auc: f64,
+    sklearn_ovr_macro: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct Curve {
+    fpr: Option<Vec<f64>>,
+    tpr: Option<Vec<f64>>,
+    auc: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -33,12 +51,51 @@ struct Case {
     confusion_normalized: Vec<Vec<f64>>,
 }
 
-#[test]
-fn every_metric_matches_scikit_learn() {
+fn golden() -> Golden {
     let path = manifest_dir().join("../../tests/golden/metrics_golden.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (tests/golden/make_golden.sh)", path.display()));
-    let golden: Golden = serde_json::from_str(&text).expect("golden JSON");
+    serde_json::from_str(&text).expect("golden JSON")
+}
+
+#[test]
+fn roc_curves_and_auc_match_scikit_learn() {
+    let golden = golden();
+    assert!(golden.roc_cases.len() >= 3);
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+    for c in &golden.roc_cases {
+        let k = c.scores[0].len();
+        let (curves, macro_auc) = roc_curves(&c.truth, &c.scores, k);
+        let who = format!("{} ({})", c.name, golden.generator);
+        for (i, (ours, theirs)) in curves.iter().zip(&c.curves).enumerate() {
+            match (&theirs.fpr, &theirs.tpr, theirs.auc) {
+                (Some(f), Some(t), Some(a)) => {
+                    assert!(
+                        close(ours.auc, a),
+                        "{who}: class {i} AUC {} vs {a}",
+                        ours.auc
+                    );
+                    assert_eq!(ours.fpr.len(), f.len(), "{who}: class {i} points");
+                    for (x, y) in ours.fpr.iter().zip(f).chain(ours.tpr.iter().zip(t)) {
+                        assert!(close(*x, *y), "{who}: class {i} curve {x} vs {y}");
+                    }
+                }
+                _ => assert!(ours.auc.is_nan(), "{who}: class {i} has one side only"),
+            }
+        }
+        assert!(
+            close(macro_auc, c.macro_auc),
+            "{who}: macro AUC {macro_auc}"
+        );
+        if let Some(s) = c.sklearn_ovr_macro {
+            assert!(close(macro_auc, s), "{who}: sklearn OvR macro {s}");
+        }
+    }
+}
+
+#[test]
+fn every_metric_matches_scikit_learn() {
+    let golden = golden();
     assert!(golden.cases.len() >= 5, "{}", golden.generator);
     let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
     for c in &golden.cases {

@@ -122,8 +122,9 @@ fn matrix(rows: &[Vec<f32>], mean: &[f64], std: &[f64]) -> Result<DenseMatrix<f6
     DenseMatrix::from_2d_vec(&v).map_err(|e| TrainError::Model(e.to_string()))
 }
 
-/// Trains on `train` rows and predicts `eval` rows with the RBF SVM, one-vs-one over the
-/// classes; votes are tied in favour of the lower class id, so a run is reproducible.
+/// Trains on `train` rows and scores `eval` rows with the RBF SVM, one-vs-one over the
+/// classes: each row's class scores are its shares of the pairwise votes (the prediction is
+/// the highest, ties to the lower class id, so a run is reproducible).
 pub fn svm(
     cfg: &SvmConfig,
     train: &[Vec<f32>],
@@ -131,7 +132,7 @@ pub fn svm(
     n_classes: usize,
     eval: &[&[Vec<f32>]],
     seed: u64,
-) -> Result<Vec<Vec<usize>>, TrainError> {
+) -> Result<Vec<Vec<Vec<f64>>>, TrainError> {
     let (mean, std) = standardizer(train);
     let d = mean.len();
     let gamma = if cfg.gamma > 0.0 {
@@ -195,11 +196,19 @@ pub fn svm(
     }
     Ok(votes
         .into_iter()
-        .map(|v| v.into_iter().map(|c| argmax_first(&c)).collect())
+        .map(|set| {
+            set.into_iter()
+                .map(|v| {
+                    let total = v.iter().sum::<u32>().max(1) as f64;
+                    v.iter().map(|&c| c as f64 / total).collect()
+                })
+                .collect()
+        })
         .collect())
 }
 
-fn argmax_first(v: &[u32]) -> usize {
+/// Index of the highest score, ties to the lowest index.
+pub(crate) fn argmax_first(v: &[f64]) -> usize {
     let mut best = 0;
     for (i, &x) in v.iter().enumerate() {
         if x > v[best] {
@@ -209,14 +218,16 @@ fn argmax_first(v: &[u32]) -> usize {
     best
 }
 
-/// Trains a random forest on `train` rows and predicts each set in `eval`.
+/// Trains a random forest on `train` rows and scores each set in `eval`: one-hot on the
+/// predicted class (smartcore 0.7 keeps the trees' votes private).
 pub fn forest(
     cfg: &ForestConfig,
     train: &[Vec<f32>],
     labels: &[usize],
+    n_classes: usize,
     eval: &[&[Vec<f32>]],
     seed: u64,
-) -> Result<Vec<Vec<usize>>, TrainError> {
+) -> Result<Vec<Vec<Vec<f64>>>, TrainError> {
     let (mean, std) = standardizer(train);
     let x = matrix(train, &mean, &std)?;
     let y: Vec<i32> = labels.iter().map(|&l| l as i32).collect();
@@ -243,7 +254,13 @@ pub fn forest(
             let p = model
                 .predict(&matrix(rows, &mean, &std)?)
                 .map_err(|e| TrainError::Model(e.to_string()))?;
-            Ok(p.into_iter().map(|c| c.max(0) as usize).collect())
+            Ok(p.into_iter()
+                .map(|c| {
+                    let mut v = vec![0.0; n_classes];
+                    v[(c.max(0) as usize).min(n_classes - 1)] = 1.0;
+                    v
+                })
+                .collect())
         })
         .collect()
 }

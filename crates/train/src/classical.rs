@@ -1,23 +1,23 @@
 //! Runs of the classical baselines: fit on the training split's functionals, report
 //! validation and test metrics in the same run folder layout as the networks.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use ser_eval::{Metrics, Split};
 use ser_tensorboard::EventWriter;
 
-use crate::dataset::Dataset;
 use crate::experiment::{Experiment, ModelKind};
-use crate::run::{Observer, RunSummary, finish};
+use crate::report::Scored;
+use crate::run::{Observer, Prepared, RunSummary, finish};
 use crate::{TrainError, baseline};
 
 pub(crate) fn run(
     exp: &Experiment,
     dir: &Path,
-    ds: &Dataset,
-    split: &Split,
+    p: &Prepared,
     obs: &mut dyn Observer,
 ) -> Result<RunSummary, TrainError> {
+    let (ds, split) = (&*p.ds, &p.split);
     if ds.functional_names.is_empty() {
         return Err(TrainError::Data(format!(
             "{}: the cache has no functionals; extract with [functionals] enabled = true (experiments/features/logmel_16k.toml has it)",
@@ -36,7 +36,7 @@ pub(crate) fn run(
         train.len(),
         ds.functional_names.len()
     ));
-    let preds = match exp.model.kind {
+    let scores = match exp.model.kind {
         ModelKind::Svm => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             baseline::svm(
                 &exp.model.svm,
@@ -61,19 +61,23 @@ pub(crate) fn run(
             &exp.model.random_forest,
             &train,
             &labels,
+            n_classes,
             &[&val, &test],
             exp.train.seed,
         )?,
         _ => unreachable!("networks train in run.rs"),
     };
-    let metrics = |idx: &[usize], p: &[usize]| {
-        let truth: Vec<usize> = idx.iter().map(|&i| ds.labels[i]).collect();
-        Metrics::new(&truth, p, n_classes)
+    let mut scores = scores.into_iter();
+    let mut scored = |clips: &[usize]| {
+        let s = scores.next().expect("one score set per evaluated part");
+        Scored {
+            clips: clips.to_vec(),
+            pred: s.iter().map(|r| baseline::argmax_first(r)).collect(),
+            scores: s,
+        }
     };
-    let (val_m, test_m) = (
-        metrics(&split.val, &preds[0]),
-        metrics(&split.test, &preds[1]),
-    );
+    let (val, test) = (scored(&split.val), scored(&split.test));
+    let (val_m, test_m) = (val.metrics(ds), test.metrics(ds));
     let mut tb = EventWriter::create(&dir.join("tb")).map_err(|e| TrainError::Io(e.to_string()))?;
     tb.scalars(
         0,
@@ -86,6 +90,8 @@ pub(crate) fn run(
     finish(
         dir,
         &mut tb,
+        p,
+        &test,
         RunSummary {
             dir: dir.to_path_buf(),
             protocol: split.protocol.clone(),
@@ -96,6 +102,10 @@ pub(crate) fn run(
             device: "cpu (smartcore)".into(),
             stopped: None,
             cv: None,
+            test_auc: None,
+            per_corpus: BTreeMap::new(),
+            per_corpus_auc: BTreeMap::new(),
+            cross_corpus: None,
         },
         0,
     )

@@ -10,10 +10,13 @@ use ser_eval::{Folds, Metrics, Protocol, loso_folds, speaker_folds};
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
-use crate::dataset::Dataset;
 use crate::experiment::Experiment;
-use crate::plot::confusion_png;
-use crate::run::{Observer, RunOptions, RunSummary, io, run_one, write_atomic};
+use crate::plot::confusion;
+use crate::report::{class_rows, heading, metrics_rows, read_audit, recall_bars, save_figure};
+use crate::run::{
+    Observer, Part, RunOptions, RunSummary, io, load_dataset, pin_plan, read_summary, run_one,
+    write_atomic, write_json,
+};
 
 /// A figure over folds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -25,7 +28,8 @@ pub struct MeanStd {
 }
 
 impl MeanStd {
-    fn of(v: &[f64]) -> Self {
+    /// Mean and sample standard deviation of `v`.
+    pub(crate) fn of(v: &[f64]) -> Self {
         let n = v.len() as f64;
         let mean = v.iter().sum::<f64>() / n;
         let var = if v.len() > 1 {
@@ -66,6 +70,22 @@ pub struct CrossValidation {
     pub macro_f1: MeanStd,
 }
 
+impl CrossValidation {
+    /// "over k folds (mean +- sample std): UA .. +- .., WA .., macro-F1 ..".
+    pub fn describe(&self) -> String {
+        format!(
+            "over {} folds (mean +- sample std): test UA {:.4} +- {:.4}, WA {:.4} +- {:.4}, macro-F1 {:.4} +- {:.4}",
+            self.folds.len(),
+            self.ua.mean,
+            self.ua.std,
+            self.wa.mean,
+            self.wa.std,
+            self.macro_f1.mean,
+            self.macro_f1.std
+        )
+    }
+}
+
 /// Trains (or resumes) every fold of `exp` in `dir` and writes the combined results.
 pub(crate) fn run_folds(
     exp: &Experiment,
@@ -73,36 +93,27 @@ pub(crate) fn run_folds(
     opts: &RunOptions,
     obs: &mut dyn Observer,
 ) -> Result<RunSummary, TrainError> {
+    let ds = load_dataset(exp)?;
     let folds = {
-        let ds = Dataset::load(&exp.data.cache, &exp.data.frames, &exp.data.labels)?;
         let view = ds.split_view();
         match exp.split.protocol {
-            Protocol::Loso => loso_folds(&view),
+            Protocol::Loso => loso_folds(&view, exp.split.loso_group),
             _ => speaker_folds(&view, &ds.labels, exp.split.folds, exp.split.seed),
         }
         .map_err(|e| TrainError::Data(e.to_string()))?
     };
-    let path = dir.join("folds.json");
-    let text = serde_json::to_string_pretty(&folds).expect("json");
-    if path.exists() {
-        if fs::read_to_string(&path).map_err(io(&path))? != text {
-            return Err(TrainError::Data(format!(
-                "{}: the cache or the split settings changed since the run started; start a new run instead of resuming",
-                path.display()
-            )));
-        }
-    } else {
-        write_atomic(&path, text.as_bytes())?;
-    }
+    pin_plan(
+        &dir.join("folds.json"),
+        &serde_json::to_string_pretty(&folds).expect("json"),
+        "start a new run instead of resuming",
+    )?;
     let n = folds.folds.len();
     let mut runs = Vec::with_capacity(n);
     for i in 0..n {
         let fdir = dir.join(format!("fold-{:02}", i + 1));
         let done = fdir.join("results.json");
         let summary: RunSummary = if done.exists() {
-            let t = fs::read_to_string(&done).map_err(io(&done))?;
-            serde_json::from_str(&t)
-                .map_err(|e| TrainError::Io(format!("{}: {e}", done.display())))?
+            read_summary(&done)?
         } else {
             fs::create_dir_all(&fdir).map_err(io(&fdir))?;
             obs.note(&format!(
@@ -111,29 +122,44 @@ pub(crate) fn run_folds(
                 folds.folds[i].join(", ")
             ));
             let resume = fdir.join("split.json").exists();
-            run_one(exp, &fdir, opts, obs, resume, Some((&folds, i)))?
+            run_one(
+                exp,
+                &fdir,
+                opts,
+                obs,
+                resume,
+                ds.clone(),
+                &Part::Fold(&folds, i),
+            )?
         };
         runs.push(summary);
     }
     let summary = combine(dir, &folds, &runs, opts);
-    let (png, _, _) = confusion_png(
-        &summary.test.confusion,
-        &summary.classes,
-        &format!("test, pooled over {n} folds"),
-    )
-    .map_err(TrainError::Io)?;
-    write_atomic(&dir.join("confusion_test.png"), &png)?;
-    write_atomic(
-        &dir.join("results.json"),
-        serde_json::to_string_pretty(&summary)
-            .expect("json")
-            .as_bytes(),
+    save_figure(
+        dir,
+        "confusion_test",
+        &confusion(
+            &summary.test.confusion,
+            &summary.classes,
+            &format!("test, pooled over {n} folds"),
+        ),
     )?;
+    save_figure(
+        dir,
+        "recall_test",
+        &recall_bars(
+            &summary.test,
+            &summary.classes,
+            "test recall per class, pooled over folds",
+        ),
+    )?;
+    write_atomic(&dir.join("report.md"), cv_report(dir, &summary)?.as_bytes())?;
+    write_json(&dir.join("results.json"), &summary)?;
     Ok(summary)
 }
 
 /// Metrics of the clips behind summed confusion matrices (each clip counted once).
-fn pooled(matrices: impl Iterator<Item = Vec<Vec<u64>>>, n_classes: usize) -> Metrics {
+pub(crate) fn pooled(matrices: impl Iterator<Item = Vec<Vec<u64>>>, n_classes: usize) -> Metrics {
     let (mut truth, mut pred) = (Vec::new(), Vec::new());
     for m in matrices {
         for (t, row) in m.iter().enumerate() {
@@ -181,7 +207,55 @@ fn combine(dir: &Path, folds: &Folds, runs: &[RunSummary], opts: &RunOptions) ->
             .map_or_else(|| opts.device_name.clone(), |r| r.device.clone()),
         stopped: None,
         cv: Some(cv),
+        test_auc: None,
+        per_corpus: Default::default(),
+        per_corpus_auc: Default::default(),
+        cross_corpus: None,
     }
+}
+
+/// `report.md` of a cross-validation: protocol, each fold's audit verdict, the fold table,
+/// mean +- std, pooled metrics and plots (each fold's own report is in its folder).
+fn cv_report(dir: &Path, s: &RunSummary) -> Result<String, TrainError> {
+    use std::fmt::Write as _;
+    let cv = s.cv.as_ref().expect("cross-validation summary");
+    let mut r = heading(s, &format!("Classes: {}.", s.classes.join(", ")));
+    r.push_str("## Leakage audit (every fold)\n\n| fold | train / val / test clips | findings |\n|---|---|---|\n");
+    for f in &cv.folds {
+        let a = read_audit(&dir.join(format!("fold-{:02}", f.fold)))?;
+        let _ = writeln!(
+            r,
+            "| {} | {} / {} / {} | {} |",
+            f.fold,
+            a.counts[0],
+            a.counts[1],
+            a.counts[2],
+            a.summary()
+        );
+    }
+    r.push_str("\n## Folds\n\n| fold | test speakers | clips | UA | WA | macro-F1 |\n|---|---|---|---|---|---|\n");
+    for f in &cv.folds {
+        let _ = writeln!(
+            r,
+            "| {} | {} | {} | {:.4} | {:.4} | {:.4} |",
+            f.fold,
+            f.test_speakers.join(", "),
+            f.test.n,
+            f.test.ua,
+            f.test.wa,
+            f.test.macro_f1
+        );
+    }
+    let _ = writeln!(r, "\n{}.\n", cv.describe());
+    r.push_str("## Pooled over every fold's test clips\n\n");
+    r.push_str(&metrics_rows(&[
+        ("validation", &s.val, None),
+        ("test", &s.test, None),
+    ]));
+    r.push('\n');
+    r.push_str(&class_rows(&s.test, &s.classes));
+    r.push_str("\n## Plots\n\n![confusion matrix](confusion_test.png)\n\n![recall per class](recall_test.png)\n\nEach fold's folder has its own report.md, predictions.csv, ROC curves and training curves.\n");
+    Ok(r)
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! Clips, labels and speakers read from a ser feature cache into memory once per run.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use ser_cache::Cache;
+use ser_eval::{AuditClip, Fingerprint, NormScope};
 
 use crate::TrainError;
 
@@ -22,6 +24,9 @@ pub struct Dataset {
     pub functionals: Vec<Vec<f32>>,
     /// Names of the functionals.
     pub functional_names: Vec<String>,
+    /// Per clip: fingerprint of the cache's first frame array (the leakage audit's
+    /// re-encoded-copy check).
+    pub fingerprints: Vec<Fingerprint>,
 }
 
 /// Identity of a clip, for splits and reports.
@@ -35,6 +40,8 @@ pub struct ClipInfo {
     pub content_hash: String,
     /// Audio file.
     pub path: String,
+    /// Sentence identity: its text, else `corpus/text id`, else empty.
+    pub sentence: String,
 }
 
 impl Dataset {
@@ -79,6 +86,19 @@ impl Dataset {
             .functionals()
             .map_err(|e| TrainError::Data(e.to_string()))?;
         let n_func = cache.header.functional_names.len();
+        // The fingerprint reads the first array the cache stores (log-mel in every shipped
+        // feature config), whatever the experiment trains on.
+        let (fp_name, fp_dim) = layout.first().cloned().unwrap_or_default();
+        let fp_index = frames.iter().position(|f| *f == fp_name);
+        let fp_rows = if fp_dim > 0 && fp_index.is_none() {
+            Some(
+                cache
+                    .frame_rows(&fp_name, 0, total_rows)
+                    .map_err(|e| TrainError::Data(e.to_string()))?,
+            )
+        } else {
+            None
+        };
         let dim: usize = widths.iter().sum();
         let mut ds = Dataset {
             classes: classes.clone(),
@@ -88,6 +108,7 @@ impl Dataset {
             meta: Vec::new(),
             functionals: Vec::new(),
             functional_names: cache.header.functional_names.clone(),
+            fingerprints: Vec::new(),
         };
         for (i, c) in cache.clips.iter().enumerate() {
             let Some(class) = classes.iter().position(|l| *l == c.label) else {
@@ -107,6 +128,16 @@ impl Dataset {
                     c.path
                 )));
             }
+            let fp = match (&fp_rows, fp_index) {
+                (Some(rows), _) => {
+                    Fingerprint::from_frames(&rows[off * fp_dim..(off + n) * fp_dim], fp_dim)
+                }
+                (None, Some(k)) => {
+                    Fingerprint::from_frames(&arrays[k][off * fp_dim..(off + n) * fp_dim], fp_dim)
+                }
+                (None, None) => Fingerprint::from_frames(&[], 0),
+            };
+            ds.fingerprints.push(fp);
             ds.frames.push(x);
             ds.labels.push(class);
             ds.meta.push(ClipInfo {
@@ -114,6 +145,13 @@ impl Dataset {
                 speaker: c.speaker.clone(),
                 content_hash: c.content_hash.clone(),
                 path: c.path.clone(),
+                sentence: if !c.text.is_empty() {
+                    c.text.to_lowercase()
+                } else if !c.text_id.is_empty() {
+                    format!("{}/{}", c.corpus, c.text_id)
+                } else {
+                    String::new()
+                },
             });
             ds.functionals.push(if n_func > 0 {
                 all_functionals[i * n_func..(i + 1) * n_func].to_vec()
@@ -135,6 +173,82 @@ impl Dataset {
         self.frames[i].len() / self.dim.max(1)
     }
 
+    /// Corpus names, sorted.
+    pub fn corpora(&self) -> Vec<String> {
+        let s: BTreeSet<&str> = self.meta.iter().map(|m| m.corpus.as_str()).collect();
+        s.into_iter().map(String::from).collect()
+    }
+
+    /// Keeps the clips of `classes` only, renumbered in that order (cross-corpus studies use
+    /// the labels every corpus has).
+    pub fn restrict(&mut self, classes: &[String]) {
+        let map: Vec<Option<usize>> = self
+            .classes
+            .iter()
+            .map(|c| classes.iter().position(|k| k == c))
+            .collect();
+        let keep: Vec<bool> = self.labels.iter().map(|&l| map[l].is_some()).collect();
+        let mut k = keep.iter();
+        self.frames.retain(|_| *k.next().expect("one per clip"));
+        let mut k = keep.iter();
+        self.meta.retain(|_| *k.next().expect("one per clip"));
+        let mut k = keep.iter();
+        self.functionals
+            .retain(|_| *k.next().expect("one per clip"));
+        let mut k = keep.iter();
+        self.fingerprints
+            .retain(|_| *k.next().expect("one per clip"));
+        self.labels = self.labels.iter().filter_map(|&l| map[l]).collect();
+        self.classes = classes.to_vec();
+    }
+
+    /// Standardizes frames and functionals of each corpus or speaker with that group's own
+    /// statistics (nothing for [`NormScope::Train`]): labels are not used, so a test group's
+    /// statistics come from its unlabeled audio, as in the cross-corpus literature.
+    pub fn normalize_groups(&mut self, scope: NormScope) {
+        let key = |m: &ClipInfo| match scope {
+            NormScope::Train => String::new(),
+            NormScope::Corpus => m.corpus.clone(),
+            NormScope::Speaker => format!("{}/{}", m.corpus, m.speaker),
+        };
+        if scope == NormScope::Train {
+            return;
+        }
+        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, m) in self.meta.iter().enumerate() {
+            groups.entry(key(m)).or_default().push(i);
+        }
+        for idx in groups.values() {
+            let norm = Normalizer::fit(self, idx);
+            for &i in idx {
+                norm.apply(&mut self.frames[i]);
+            }
+            let rows: Vec<&[f32]> = idx
+                .iter()
+                .map(|&i| self.functionals[i].as_slice())
+                .collect();
+            let (mean, std) = column_stats(&rows);
+            for &i in idx {
+                for (k, v) in self.functionals[i].iter_mut().enumerate() {
+                    *v = (*v - mean[k]) / std[k];
+                }
+            }
+        }
+    }
+
+    /// What the leakage audit reads of each clip.
+    pub fn audit_view(&self) -> Vec<AuditClip<'_>> {
+        self.meta
+            .iter()
+            .zip(&self.fingerprints)
+            .map(|(m, f)| AuditClip {
+                sentence: &m.sentence,
+                path: &m.path,
+                fingerprint: (f.frames > 0).then_some(f),
+            })
+            .collect()
+    }
+
     /// The clips as the split sees them.
     pub fn split_view(&self) -> Vec<ser_eval::Clip<'_>> {
         self.meta
@@ -146,6 +260,28 @@ impl Dataset {
             })
             .collect()
     }
+}
+
+/// Mean and standard deviation (at least 1e-5) of each column of `rows`.
+fn column_stats(rows: &[&[f32]]) -> (Vec<f32>, Vec<f32>) {
+    let d = rows.first().map_or(0, |r| r.len());
+    let n = rows.len().max(1) as f64;
+    let mut mean = vec![0f64; d];
+    for r in rows {
+        r.iter()
+            .zip(&mut mean)
+            .for_each(|(v, m)| *m += *v as f64 / n);
+    }
+    let mut var = vec![0f64; d];
+    for r in rows {
+        for (k, v) in r.iter().enumerate() {
+            var[k] += (*v as f64 - mean[k]).powi(2) / n;
+        }
+    }
+    (
+        mean.iter().map(|&m| m as f32).collect(),
+        var.iter().map(|v| (v.sqrt() as f32).max(1e-5)).collect(),
+    )
 }
 
 /// Per-feature mean and standard deviation over the training clips' frames only.

@@ -360,6 +360,30 @@ impl Experiment {
                 sp.protocol
             ));
         }
+        if !sp.train_sets.is_empty() && sp.protocol != ser_eval::Protocol::CrossCorpus {
+            return bad(format!(
+                "split.train_sets is for protocol = \"cross_corpus\" (this experiment has {:?})",
+                sp.protocol
+            ));
+        }
+        if sp.loso_group != ser_eval::LosoGroup::Speaker && sp.protocol != ser_eval::Protocol::Loso
+        {
+            return bad(format!(
+                "split.loso_group is for protocol = \"loso\" (this experiment has {:?})",
+                sp.protocol
+            ));
+        }
+        if sp.train_sets.iter().any(|t| t.is_empty()) {
+            return bad(
+                "split.train_sets has an empty set; name at least one corpus in each".into(),
+            );
+        }
+        if self.data.on_the_fly && sp.normalize != ser_eval::NormScope::Train {
+            return bad(format!(
+                "split.normalize = {:?} standardizes the cached features per group; with data.on_the_fly the features are computed afresh, so use normalize = \"train\" there",
+                sp.normalize
+            ));
+        }
         if self.segment.frames == 0 {
             return bad("segment.frames must be >= 1".into());
         }

@@ -1,22 +1,27 @@
 //! Training for ser: an experiment file in, a run folder out.
 //!
 //! [`Experiment`] is the TOML users copy from `experiments/`; [`train`] runs it (networks
-//! on any burn device with autodiff, or the SVM / random-forest baselines) and [`resume`]
-//! continues a killed run from its last finished epoch. Runs are reproducible on the same
+//! on any burn device with autodiff, or the SVM / random-forest baselines) under its
+//! evaluation protocol (holdout, speaker folds, random, cross-corpus), [`resume`] continues
+//! a killed run from its last finished epoch, and [`run_sweep`] runs a grid of experiments. Runs are reproducible on the same
 //! backend: weights, epoch order, augmentation and dropout all derive from `train.seed` and
 //! the epoch number, never from a stream that a restart would reset.
 
 mod baseline;
 mod classical;
+mod corpus;
 mod cv;
 mod dataset;
 mod experiment;
 mod loader;
 mod plot;
+mod report;
 mod run;
+mod sweep;
 mod waveform;
 
 pub use baseline::{ForestConfig, SvmConfig};
+pub use corpus::{Cell, CrossCorpus, TrainSet};
 pub use cv::{CrossValidation, FoldResult, MeanStd};
 pub use dataset::{ClipInfo, Dataset, Normalizer};
 pub use experiment::{
@@ -24,8 +29,14 @@ pub use experiment::{
     Schedule, SegmentConfig, SegmentPolicy, TrainConfig,
 };
 pub use plot::confusion_png;
-pub use run::{EpochRecord, Observer, Quiet, RunOptions, RunSummary, learning_rate, resume, train};
-pub use ser_eval::{Protocol, SplitConfig};
+pub use run::{
+    EpochRecord, Observer, Quiet, RunOptions, RunSummary, learning_rate, resume, run_or_resume,
+    train,
+};
+pub use ser_eval::{NormScope, Protocol, SplitConfig};
+pub use sweep::{
+    Distribution, Point, PointResult, PointStatus, RandomSearch, Sweep, SweepReport, run_sweep,
+};
 pub use waveform::{Waveforms, augment_audio, resample_linear};
 
 /// Why a run could not start or go on.

@@ -298,9 +298,11 @@ mod tests {
                 speaker: "s".into(),
                 content_hash: String::new(),
                 path: "x.wav".into(),
+                sentence: String::new(),
             }],
             functionals: vec![Vec::new()],
             functional_names: Vec::new(),
+            fingerprints: vec![ser_eval::Fingerprint::from_frames(&[], 0)],
         };
         BatchSource {
             ds: Arc::new(ds),

@@ -6,6 +6,7 @@
 //! `metrics.jsonl` (one line per epoch), `tb/` (TensorBoard events), and at the end
 //! `results.json` and `confusion_test.png`.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,17 +18,22 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use ser_eval::{Folds, Metrics, Protocol, Split, fold_split, speaker_split};
+use ser_eval::{
+    Audit, Folds, Metrics, NormScope, Protocol, Split, corpus_split, fold_split, random_split,
+    speaker_split,
+};
 use ser_models::Net;
 use ser_tensorboard::EventWriter;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
+use crate::corpus::CrossCorpus;
 use crate::cv::CrossValidation;
 use crate::dataset::{Dataset, Normalizer};
 use crate::experiment::{Balance, Experiment, OptimizerKind, Schedule};
 use crate::loader::{Batch, BatchSource, Loader, epoch_order, epoch_rng, mix};
 use crate::plot::confusion_png;
+use crate::report::{Scored, write_run_outputs};
 use crate::waveform::Waveforms;
 
 /// Where and how a run executes (not part of the experiment: the same experiment runs
@@ -119,6 +125,19 @@ pub struct RunSummary {
     /// pooled over the folds' clips).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cv: Option<CrossValidation>,
+    /// Macro one-vs-rest ROC AUC of the test predictions (from class probabilities; SVM
+    /// vote shares; random-forest votes are not exposed by smartcore, so one-hot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_auc: Option<f64>,
+    /// Test metrics of each corpus, when the test set holds more than one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_corpus: BTreeMap<String, Metrics>,
+    /// Macro AUC of each corpus's test clips, with `per_corpus`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_corpus_auc: BTreeMap<String, f64>,
+    /// The train x test matrix of a cross-corpus or leave-one-corpus-out study.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_corpus: Option<CrossCorpus>,
 }
 
 pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> TrainError + '_ {
@@ -131,6 +150,37 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> 
     let tmp = path.with_extension("tmp");
     fs::write(&tmp, bytes).map_err(io(&tmp))?;
     fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// A finished run's `results.json`.
+pub(crate) fn read_summary(path: &Path) -> Result<RunSummary, TrainError> {
+    let t = fs::read_to_string(path).map_err(io(path))?;
+    serde_json::from_str(&t).map_err(|e| TrainError::Io(format!("{}: {e}", path.display())))
+}
+
+/// Writes `value` as pretty JSON through [`write_atomic`].
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
+    write_atomic(
+        path,
+        serde_json::to_string_pretty(value)
+            .expect("json")
+            .as_bytes(),
+    )
+}
+
+/// Fixes a run's plan (folds, corpus sets, sweep points) in `path` on the first call and
+/// refuses to go on when a later call would make another one: results must not mix plans.
+pub(crate) fn pin_plan(path: &Path, text: &str, fix: &str) -> Result<(), TrainError> {
+    if !path.exists() {
+        return write_atomic(path, text.as_bytes());
+    }
+    if fs::read_to_string(path).map_err(io(path))? != text {
+        return Err(TrainError::Data(format!(
+            "{}: the data or the settings changed since the run started; {fix}",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Learning rate of `epoch` (from 0): linear warm-up from lr / 10, then the schedule.
@@ -157,10 +207,64 @@ pub fn learning_rate(exp: &Experiment, epoch: usize) -> f64 {
 }
 
 /// Everything prepared from the experiment and the data, before any epoch.
-struct Prepared {
-    ds: Arc<Dataset>,
-    split: Split,
+pub(crate) struct Prepared {
+    pub(crate) ds: Arc<Dataset>,
+    pub(crate) split: Split,
+    pub(crate) audit: Audit,
     src: Arc<BatchSource>,
+}
+
+/// Which part of the data one model sees.
+pub(crate) enum Part<'a> {
+    /// The holdout (or random) split of all clips.
+    Whole,
+    /// Fold `i` of a cross-validation.
+    Fold(&'a Folds, usize),
+    /// Trained on the `train` corpora, tested on the `test` ones (and, with `own_test`, on
+    /// held-out speakers of its own corpora).
+    Corpora {
+        train: &'a [String],
+        test: &'a [String],
+        own_test: bool,
+    },
+}
+
+/// The experiment's clips, read once per run: restricted to the labels every corpus shares
+/// for corpus-level protocols, and standardized per group when `split.normalize` asks.
+pub(crate) fn load_dataset(exp: &Experiment) -> Result<Arc<Dataset>, TrainError> {
+    let mut ds = Dataset::load(&exp.data.cache, &exp.data.frames, &exp.data.labels)?;
+    if exp.split.protocol.is_corpus_level() {
+        let corpora = ds.corpora();
+        if corpora.len() < 2 {
+            return Err(TrainError::Data(format!(
+                "{}: protocol {:?} needs at least two corpora; the cache has {corpora:?}",
+                exp.data.cache.display(),
+                exp.split.protocol
+            )));
+        }
+        let shared: Vec<String> = ds
+            .classes
+            .iter()
+            .enumerate()
+            .filter(|(c, _)| {
+                corpora.iter().all(|k| {
+                    ds.labels
+                        .iter()
+                        .zip(&ds.meta)
+                        .any(|(l, m)| l == c && m.corpus == *k)
+                })
+            })
+            .map(|(_, name)| name.clone())
+            .collect();
+        if shared.len() < 2 {
+            return Err(TrainError::Data(format!(
+                "the corpora {corpora:?} share {shared:?}; a cross-corpus study needs two labels they all have (see datasets/ for the label maps)"
+            )));
+        }
+        ds.restrict(&shared);
+    }
+    ds.normalize_groups(exp.split.normalize);
+    Ok(Arc::new(ds))
 }
 
 fn prepare(
@@ -169,18 +273,21 @@ fn prepare(
     resume: bool,
     device: &Device,
     obs: &mut dyn Observer,
-    fold: Option<(&Folds, usize)>,
+    ds: Arc<Dataset>,
+    part: &Part<'_>,
 ) -> Result<Prepared, TrainError> {
-    let ds = Dataset::load(&exp.data.cache, &exp.data.frames, &exp.data.labels)?;
-    let split = match fold {
-        None => speaker_split(&ds.split_view(), &exp.split),
-        Some((folds, i)) => fold_split(
-            &ds.split_view(),
-            folds,
-            i,
-            exp.split.val_speakers,
-            exp.split.seed,
-        ),
+    let view = ds.split_view();
+    let mut split = match part {
+        Part::Whole if exp.split.protocol == Protocol::Random => random_split(&view, &exp.split),
+        Part::Whole => speaker_split(&view, &exp.split),
+        Part::Fold(folds, i) => {
+            fold_split(&view, folds, *i, exp.split.val_speakers, exp.split.seed)
+        }
+        Part::Corpora {
+            train,
+            test,
+            own_test,
+        } => corpus_split(&view, train, test, *own_test, &exp.split),
     }
     .map_err(|e| TrainError::Data(e.to_string()))?;
     if split.train.is_empty() || split.val.is_empty() || split.test.is_empty() {
@@ -188,6 +295,18 @@ fn prepare(
             "a split part is empty; add speakers or change split fractions".into(),
         ));
     }
+    if exp.split.normalize != NormScope::Train {
+        split.protocol = format!("{}; {}", split.protocol, exp.split.normalize.describe());
+    }
+    let audit = ser_eval::audit(&view, &ds.audit_view(), &split);
+    write_json(&dir.join("audit.json"), &audit)?;
+    audit.verdict().map_err(|e| {
+        TrainError::Data(format!(
+            "{e} (details in {})",
+            dir.join("audit.json").display()
+        ))
+    })?;
+    drop(view);
     let norm = Normalizer::fit(&ds, &split.train);
     let split_path = dir.join("split.json");
     let paths =
@@ -227,7 +346,6 @@ fn prepare(
     } else {
         None
     };
-    let ds = Arc::new(ds);
     let src = Arc::new(BatchSource {
         ds: ds.clone(),
         norm,
@@ -235,7 +353,12 @@ fn prepare(
         augment: exp.augment.clone(),
         wave,
     });
-    Ok(Prepared { ds, split, src })
+    Ok(Prepared {
+        ds,
+        split,
+        audit,
+        src,
+    })
 }
 
 /// Starts a new run of `exp` in `<runs_dir>/<name>` (refusing to overwrite one that exists).
@@ -246,7 +369,7 @@ pub fn train(
 ) -> Result<RunSummary, TrainError> {
     exp.validate()?;
     let dir = opts.runs_dir.join(&exp.name);
-    if ["state.json", "results.json", "folds.json"]
+    if ["state.json", "results.json", "folds.json", "plan.json"]
         .iter()
         .any(|f| dir.join(f).exists())
     {
@@ -259,6 +382,39 @@ pub fn train(
     fs::create_dir_all(&dir).map_err(io(&dir))?;
     write_atomic(&dir.join("experiment.toml"), exp.to_toml().as_bytes())?;
     run(exp, &dir, opts, obs, false)
+}
+
+/// Starts `exp` in `<runs_dir>/<name>`, or, when that folder holds a run of the same
+/// experiment, continues it (a finished run is re-evaluated and its report rewritten). A
+/// folder holding another experiment is refused.
+pub fn run_or_resume(
+    exp: &Experiment,
+    opts: &RunOptions,
+    obs: &mut dyn Observer,
+) -> Result<RunSummary, TrainError> {
+    exp.validate()?;
+    let dir = opts.runs_dir.join(&exp.name);
+    let path = dir.join("experiment.toml");
+    if !path.exists() {
+        return train(exp, opts, obs);
+    }
+    let old = fs::read_to_string(&path).map_err(io(&path))?;
+    // Compared as experiments, so that keys added to ser since (with their defaults) match.
+    let same = Experiment::from_toml(&old).is_ok_and(|o| o == *exp);
+    if !same {
+        let first = old
+            .lines()
+            .zip(exp.to_toml().lines())
+            .find(|(a, b)| a != b)
+            .map(|(a, b)| format!(" (first difference: `{a}` there, `{b}` here)"))
+            .unwrap_or_default();
+        return Err(TrainError::Config(format!(
+            "{} holds a run of a different experiment{first}; change `name`, or remove the folder to start over",
+            dir.display()
+        )));
+    }
+    let resume = dir.join("split.json").exists();
+    run(exp, &dir, opts, obs, resume)
 }
 
 /// Continues the run in `dir` from its last finished epoch.
@@ -277,7 +433,8 @@ pub fn resume(
     })?;
     let exp = Experiment::from_toml(&text)?;
     exp.validate()?;
-    run(&exp, dir, opts, obs, true)
+    let resume = dir.join("split.json").exists();
+    run(&exp, dir, opts, obs, resume)
 }
 
 fn read_state(dir: &Path) -> Result<Option<RunState>, TrainError> {
@@ -299,23 +456,30 @@ fn run(
     resume: bool,
 ) -> Result<RunSummary, TrainError> {
     match exp.split.protocol {
-        Protocol::Holdout => run_one(exp, dir, opts, obs, resume, None),
+        Protocol::Holdout | Protocol::Random => {
+            let ds = load_dataset(exp)?;
+            run_one(exp, dir, opts, obs, resume, ds, &Part::Whole)
+        }
         Protocol::SpeakerKfold | Protocol::Loso => crate::cv::run_folds(exp, dir, opts, obs),
+        Protocol::CrossCorpus | Protocol::LeaveOneCorpusOut => {
+            crate::corpus::run_matrix(exp, dir, opts, obs)
+        }
     }
 }
 
-/// One model: the holdout split, or fold `fold` of a cross-validation.
+/// One model on one part of the data (the holdout split, a fold, a corpus combination).
 pub(crate) fn run_one(
     exp: &Experiment,
     dir: &Path,
     opts: &RunOptions,
     obs: &mut dyn Observer,
     resume: bool,
-    fold: Option<(&Folds, usize)>,
+    ds: Arc<Dataset>,
+    part: &Part<'_>,
 ) -> Result<RunSummary, TrainError> {
-    let p = prepare(exp, dir, resume, &opts.device, obs, fold)?;
+    let p = prepare(exp, dir, resume, &opts.device, obs, ds, part)?;
     if exp.model.kind.net().is_none() {
-        return crate::classical::run(exp, dir, &p.ds, &p.split, obs);
+        return crate::classical::run(exp, dir, &p, obs);
     }
     let state = if resume { read_state(dir)? } else { None };
     if resume && state.is_none() {
@@ -346,7 +510,7 @@ fn to_tensors(
     (x, y)
 }
 
-/// Loss and predictions of `net` (validation mode) over `clips`.
+/// Loss, predictions and class probabilities of `net` (validation mode) over `clips`.
 fn evaluate(
     net: &Net,
     src: &Arc<BatchSource>,
@@ -354,16 +518,24 @@ fn evaluate(
     batch: usize,
     loss_fn: &CrossEntropyLoss,
     device: &Device,
-) -> (f64, Vec<usize>) {
+) -> (f64, Vec<usize>, Vec<Vec<f64>>) {
     let (frames, dim) = (src.segment.frames, src.ds.dim);
     let (mut loss, mut preds) = (0.0, Vec::with_capacity(clips.len()));
+    let mut scores = Vec::with_capacity(clips.len());
     for b in Loader::start(src.clone(), clips.to_vec(), batch, 2, None) {
         let (x, y) = to_tensors(&b, frames, dim, device);
         let logits = net.forward(x, &b.lengths);
         loss += loss_fn.forward(logits.clone(), y).into_scalar::<f32>() as f64 * b.len as f64;
+        let k = logits.dims()[1];
+        let p = burn::tensor::activation::softmax(logits.clone(), 1)
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32 probabilities");
+        scores.extend(p.chunks(k).map(|r| r.iter().map(|&v| v as f64).collect()));
         preds.extend(argmax(logits));
     }
-    (loss / clips.len().max(1) as f64, preds)
+    (loss / clips.len().max(1) as f64, preds, scores)
 }
 
 fn argmax(logits: Tensor<2>) -> Vec<usize> {
@@ -531,7 +703,7 @@ fn train_net(
         }
         let elapsed = started.elapsed().as_secs_f64().max(1e-9);
         let valid = net.valid();
-        let (val_loss, preds) = evaluate(
+        let (val_loss, preds, _) = evaluate(
             &valid,
             &p.src,
             &p.split.val,
@@ -583,12 +755,7 @@ fn train_net(
         if state.epochs_done >= t.epochs {
             state.finished = true;
         }
-        write_atomic(
-            &dir.join("state.json"),
-            serde_json::to_string_pretty(&state)
-                .expect("json")
-                .as_bytes(),
-        )?;
+        write_json(&dir.join("state.json"), &state)?;
         obs.epoch_end(&rec);
         ran += 1;
     }
@@ -602,24 +769,34 @@ fn train_net(
         .map_err(|e| TrainError::Io(format!("{}: {e:?}", best.display())))?
         .valid();
     let eval = |clips: &[usize]| {
-        let (_, preds) = evaluate(&kept, &p.src, clips, t.batch_size, &loss_eval, &opts.device);
-        let truth: Vec<usize> = clips.iter().map(|&i| p.ds.labels[i]).collect();
-        Metrics::new(&truth, &preds, n_classes)
+        let (_, pred, scores) =
+            evaluate(&kept, &p.src, clips, t.batch_size, &loss_eval, &opts.device);
+        Scored {
+            clips: clips.to_vec(),
+            pred,
+            scores,
+        }
     };
     let (val, test) = (eval(&p.split.val), eval(&p.split.test));
     finish(
         dir,
         &mut tb,
+        &p,
+        &test,
         RunSummary {
             dir: dir.to_path_buf(),
             protocol: p.split.protocol.clone(),
             classes: p.ds.classes.clone(),
             best_epoch: state.best_epoch,
-            val,
-            test,
+            val: val.metrics(&p.ds),
+            test: test.metrics(&p.ds),
             device: opts.device_name.clone(),
             stopped,
             cv: None,
+            test_auc: None,
+            per_corpus: BTreeMap::new(),
+            per_corpus_auc: BTreeMap::new(),
+            cross_corpus: None,
         },
         state.epochs_done as i64,
     )
@@ -681,21 +858,35 @@ fn log_epoch(
         .map_err(|e| TrainError::Io(e.to_string()))
 }
 
-/// Writes `results.json`, the test confusion matrix (PNG and TensorBoard) and returns the
-/// summary.
+/// Writes `results.json`, `predictions.csv`, the plots and `report.md`, logs the test
+/// confusion matrix to TensorBoard, and returns the summary (with AUC and per-corpus figures).
 pub(crate) fn finish(
     dir: &Path,
     tb: &mut EventWriter,
+    p: &Prepared,
+    test: &Scored,
     s: RunSummary,
     step: i64,
 ) -> Result<RunSummary, TrainError> {
+    let s = write_run_outputs(dir, p, test, s)?;
+    write_json(
+        &dir.join("metrics.json"),
+        &serde_json::json!({
+            "protocol": s.protocol,
+            "classes": s.classes,
+            "val": s.val,
+            "test": s.test,
+            "test_auc": s.test_auc,
+            "per_corpus": s.per_corpus,
+            "per_corpus_auc": s.per_corpus_auc,
+        }),
+    )?;
     let (png, w, h) = confusion_png(
         &s.test.confusion,
         &s.classes,
         &format!("test ({})", s.protocol.split(':').next().unwrap_or("")),
     )
     .map_err(TrainError::Io)?;
-    write_atomic(&dir.join("confusion_test.png"), &png)?;
     tb.png(step, "confusion/test", png, w, h)
         .map_err(|e| TrainError::Io(e.to_string()))?;
     tb.scalars(
@@ -706,9 +897,6 @@ pub(crate) fn finish(
         ],
     )
     .map_err(|e| TrainError::Io(e.to_string()))?;
-    write_atomic(
-        &dir.join("results.json"),
-        serde_json::to_string_pretty(&s).expect("json").as_bytes(),
-    )?;
+    write_json(&dir.join("results.json"), &s)?;
     Ok(s)
 }

@@ -299,6 +299,15 @@ fn every_shipped_experiment_file_parses_and_validates() {
         }
     }
     assert!(seen >= 6, "{seen} experiment files in {}", dir.display());
+    let mut sweeps = 0;
+    for entry in std::fs::read_dir(dir.join("sweeps")).unwrap() {
+        let p = entry.unwrap().path();
+        let (s, _) = ser_train::Sweep::load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert!(p.ends_with(format!("{}.toml", s.name)));
+        assert!(!s.points().is_empty());
+        sweeps += 1;
+    }
+    assert!(sweeps >= 1);
 }
 
 #[test]
@@ -351,4 +360,243 @@ fn speaker_kfold_tests_every_clip_once_and_a_killed_cross_validation_resumes_to_
         );
     }
     assert_eq!(resumed.test, full.test);
+}
+
+/// Two toy corpora with a channel difference: the cross-corpus matrix has every cell, the
+/// in-corpus cells test held-out speakers only, the other cells every clip of the other
+/// corpus, and a killed study resumes to the same matrix.
+#[test]
+fn cross_corpus_fills_the_matrix_and_leave_one_corpus_out_tests_each_corpus() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("two.h5");
+    common::write_corpora(&cache, &[("a", 5, 4, 0.0), ("b", 4, 4, 6.0)]);
+    let runs = tmp.path().join("runs");
+    let study = |name: &str, protocol: Protocol, model: &str| {
+        let mut e = experiment(name, &cache, model, "");
+        e.split.protocol = protocol;
+        e.train.epochs = 2;
+        e
+    };
+    let s = train(
+        &study("xc", Protocol::CrossCorpus, "svm"),
+        &opts(&runs, None),
+        &mut Quiet,
+    )
+    .unwrap();
+    let m = s.cross_corpus.as_ref().expect("matrix");
+    assert_eq!(m.corpora, ["a", "b"]);
+    assert_eq!(m.cells.len(), 4, "2 models x 2 corpora");
+    let ab = m.cell("a", "b").unwrap();
+    assert!(
+        !ab.in_corpus && ab.metrics.n == 4 * 4 * 4,
+        "every clip of b"
+    );
+    let aa = m.cell("a", "a").unwrap();
+    assert!(
+        aa.in_corpus && aa.metrics.n == 16,
+        "one held-out speaker of a"
+    );
+    assert_eq!(s.test.n, 4 * 16 + 5 * 16, "pooled over the cross cells");
+    assert!(s.protocol.contains("cross-corpus"), "{}", s.protocol);
+    for f in [
+        "plan.json",
+        "results.json",
+        "report.md",
+        "ua_matrix.png",
+        "ua_matrix.svg",
+        "train-a/report.md",
+        "train-a/audit.json",
+        "train-b/predictions.csv",
+    ] {
+        assert!(runs.join("xc").join(f).exists(), "{f} missing");
+    }
+    let report = std::fs::read_to_string(runs.join("xc/report.md")).unwrap();
+    assert!(
+        report.contains("## Leakage audit") && report.contains("| a |"),
+        "{report}"
+    );
+    let csv = std::fs::read_to_string(runs.join("xc/train-a/predictions.csv")).unwrap();
+    let head = csv.lines().next().unwrap();
+    assert_eq!(
+        head,
+        "path,corpus,speaker,true,predicted,p_angry,p_happy,p_neutral,p_sad"
+    );
+    assert_eq!(csv.lines().count(), 1 + 16 + 64);
+
+    // Leave one corpus out, with a network and a kill after its first epoch.
+    match train(
+        &study("loco", Protocol::LeaveOneCorpusOut, "cnn"),
+        &opts(&runs, Some(1)),
+        &mut Quiet,
+    ) {
+        Err(TrainError::Interrupted(1)) => {}
+        other => panic!("expected an interruption, got {other:?}"),
+    }
+    let l = resume(&runs.join("loco"), &opts(&runs, None), &mut Quiet).unwrap();
+    let lm = l.cross_corpus.as_ref().unwrap();
+    assert_eq!(lm.cells.len(), 2);
+    assert_eq!(lm.cell("all but a", "a").unwrap().metrics.n, 5 * 16);
+    assert_eq!(lm.cell("all but b", "b").unwrap().metrics.n, 4 * 16);
+    assert!(runs.join("loco/without-b/curves.svg").exists());
+}
+
+#[test]
+fn random_protocol_is_marked_speaker_dependent_and_reports_predictions() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (tmp, cache) = cache();
+    let runs = tmp.path().join("runs");
+    let mut e = experiment("rnd", &cache, "random_forest", "");
+    e.split.protocol = Protocol::Random;
+    let s = train(&e, &opts(&runs, None), &mut Quiet).unwrap();
+    assert!(s.protocol.contains("SPEAKER-DEPENDENT"), "{}", s.protocol);
+    let report = std::fs::read_to_string(runs.join("rnd/report.md")).unwrap();
+    assert!(report.contains("SPEAKER-DEPENDENT") && report.contains("| speakers | train / test |"));
+    assert!(s.test_auc.is_some());
+    for f in ["roc_test.svg", "recall_test.png", "confusion_test.svg"] {
+        assert!(runs.join("rnd").join(f).exists(), "{f}");
+    }
+}
+
+/// A sweep skips finished points, lists a failing one and goes on; two shards and a collect
+/// give the summary of the whole sweep; a sweep killed inside a point resumes that point
+/// without re-running the finished ones.
+#[test]
+fn sweeps_resume_list_failures_and_shards_collect_to_the_unsharded_summary() {
+    use ser_train::{PointStatus, Sweep, run_sweep};
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (tmp, cache) = cache();
+    let base = tmp.path().join("base.toml");
+    std::fs::write(
+        &base,
+        experiment("base", &cache, "svm", "").to_toml().as_bytes(),
+    )
+    .unwrap();
+    let sweep_file = tmp.path().join("sweep.toml");
+    std::fs::write(
+        &sweep_file,
+        "name = \"sw\"\nbase = \"base.toml\"\n[grid]\n\"model.svm.c\" = [0.5, 2, -1.0]\n\"split.seed\" = [0, 1]\n",
+    )
+    .unwrap();
+    let (sweep, base_exp) = Sweep::load(&sweep_file).unwrap();
+    let (whole, sharded) = (tmp.path().join("a"), tmp.path().join("b"));
+    let all = run_sweep(
+        &sweep,
+        &base_exp,
+        &opts(&whole, None),
+        None,
+        false,
+        &mut Quiet,
+    )
+    .unwrap();
+    assert_eq!(all.points.len(), 6);
+    let failed: Vec<&str> = all
+        .points
+        .iter()
+        .filter(|p| matches!(&p.status, PointStatus::Failed(e) if e.contains("c > 0")))
+        .map(|p| p.point.id.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        ["p005", "p006"],
+        "the c = -1 points fail, the rest run"
+    );
+    assert!(all.points[..4].iter().all(|p| p.status == PointStatus::Ran));
+    let summary = std::fs::read_to_string(whole.join("sw/summary.csv")).unwrap();
+    let uas: Vec<f64> = summary
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(3).and_then(|v| v.parse().ok()))
+        .collect();
+    assert_eq!(uas.len(), 4);
+    assert!(
+        uas.windows(2).all(|w| w[0] >= w[1]),
+        "sorted by UA: {uas:?}"
+    );
+
+    let again = run_sweep(
+        &sweep,
+        &base_exp,
+        &opts(&whole, None),
+        None,
+        false,
+        &mut Quiet,
+    )
+    .unwrap();
+    assert!(
+        again.points[..4]
+            .iter()
+            .all(|p| p.status == PointStatus::Done)
+    );
+
+    for i in 1..=2 {
+        let r = run_sweep(
+            &sweep,
+            &base_exp,
+            &opts(&sharded, None),
+            Some((i, 2)),
+            false,
+            &mut Quiet,
+        )
+        .unwrap();
+        let ran = r
+            .points
+            .iter()
+            .filter(|p| p.status == PointStatus::Ran)
+            .count();
+        assert_eq!(ran, 2, "shard {i}/2 runs its finished-able points only");
+    }
+    let collected = run_sweep(
+        &sweep,
+        &base_exp,
+        &opts(&sharded, None),
+        None,
+        true,
+        &mut Quiet,
+    )
+    .unwrap();
+    assert!(
+        collected
+            .points
+            .iter()
+            .all(|p| p.status != PointStatus::Ran)
+    );
+    let merged = std::fs::read_to_string(sharded.join("sw/summary.csv")).unwrap();
+    assert_eq!(
+        merged, summary,
+        "two shards + collect = one unsharded sweep"
+    );
+
+    // A network sweep killed in its second point.
+    let net = tmp.path().join("net.toml");
+    let mut e = experiment("net", &cache, "cnn", "");
+    e.train.epochs = 2;
+    std::fs::write(&net, e.to_toml().as_bytes()).unwrap();
+    let nsweep = tmp.path().join("nsweep.toml");
+    std::fs::write(
+        &nsweep,
+        "name = \"nsw\"\nbase = \"net.toml\"\n[grid]\n\"train.epochs\" = [2, 3]\n",
+    )
+    .unwrap();
+    let (ns, nb) = Sweep::load(&nsweep).unwrap();
+    match run_sweep(&ns, &nb, &opts(&whole, Some(2)), None, false, &mut Quiet) {
+        Err(TrainError::Interrupted(2)) => {}
+        Err(other) => panic!("expected a kill in p002, got {other}"),
+        Ok(_) => panic!("expected a kill in p002, got a finished sweep"),
+    }
+    let first = whole.join("nsw/p001/results.json");
+    let before = std::fs::metadata(&first).unwrap().modified().unwrap();
+    let r = run_sweep(&ns, &nb, &opts(&whole, None), None, false, &mut Quiet).unwrap();
+    assert_eq!(r.points[0].status, PointStatus::Done);
+    assert_eq!(r.points[1].status, PointStatus::Ran);
+    assert_eq!(
+        std::fs::metadata(&first).unwrap().modified().unwrap(),
+        before
+    );
+    let lines = std::fs::read_to_string(whole.join("nsw/p002/metrics.jsonl")).unwrap();
+    assert_eq!(
+        lines.lines().count(),
+        3,
+        "resumed at epoch 3, not restarted"
+    );
 }

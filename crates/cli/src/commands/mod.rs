@@ -4,5 +4,7 @@ pub mod cache;
 pub mod corpus;
 pub mod extract;
 pub mod features;
+pub mod run;
+pub mod sweep;
 pub mod synth;
 pub mod train;

@@ -14,11 +14,12 @@ use ser_train::{EpochRecord, Experiment, Observer, RunOptions, RunSummary, Train
 #[command(
     after_help = "Writes RUNS/<name>/: experiment.toml (resolved), split.json, \
 model_best.bpk and model_last.bpk, optimizer.bin, state.json, metrics.jsonl, tb/ (TensorBoard: \
-`tensorboard --logdir RUNS`), results.json and confusion_test.png.\n\
+`tensorboard --logdir RUNS`), audit.json (leakage audit), results.json, predictions.csv, plots (PNG + SVG: \
+confusion_test, recall_test, roc_test, curves) and report.md.\n\
 Kill it at any time; `ser train --resume RUNS/<name>` continues from the last finished epoch.\n\
 When data.cache is missing, it is extracted first (and, with data.synthetic = true, the built-in \
 synthetic corpora are written).\n\n\
-Ready-made experiments: experiments/{cnn,lstm,cnn_lstm,cnn_lstm_on_the_fly,svm,random_forest}.toml, and {svm,random_forest}_kfold.toml (speaker 6-fold cross-validation)"
+Ready-made experiments: experiments/{cnn,lstm,cnn_lstm,cnn_lstm_on_the_fly,svm,random_forest}.toml, {svm,random_forest}_kfold.toml (speaker 6-fold cross-validation) and cross_corpus_synth.toml (train x test corpus matrix). `ser run` starts or continues a run in one command."
 )]
 pub struct Args {
     /// Experiment file (TOML; see experiments/).
@@ -40,7 +41,7 @@ pub struct Args {
     epochs: Option<usize>,
 }
 
-fn device(name: &str) -> anyhow::Result<(burn::tensor::Device, String)> {
+pub(crate) fn device(name: &str) -> anyhow::Result<(burn::tensor::Device, String)> {
     let flex = || {
         (
             burn::backend::FlexDevice.into(),
@@ -63,7 +64,7 @@ fn device(name: &str) -> anyhow::Result<(burn::tensor::Device, String)> {
 }
 
 /// Builds the cache an experiment reads when it is missing.
-fn ensure_data(exp: &Experiment) -> anyhow::Result<()> {
+pub(crate) fn ensure_data(exp: &Experiment) -> anyhow::Result<()> {
     let d = &exp.data;
     if d.cache.exists() {
         return Ok(());
@@ -103,9 +104,18 @@ fn ensure_data(exp: &Experiment) -> anyhow::Result<()> {
 }
 
 /// Progress bars: one per epoch with loss and samples/s, a line per finished epoch.
-struct Bars {
+pub(crate) struct Bars {
     bar: Option<ProgressBar>,
     started: Instant,
+}
+
+impl Bars {
+    pub(crate) fn new() -> Self {
+        Bars {
+            bar: None,
+            started: Instant::now(),
+        }
+    }
 }
 
 impl Observer for Bars {
@@ -150,7 +160,7 @@ impl Observer for Bars {
     }
 }
 
-fn report(s: &RunSummary) {
+pub(crate) fn report(s: &RunSummary) {
     println!("run:      {}", s.dir.display());
     println!("protocol: {}", s.protocol);
     println!("device:   {}", s.device);
@@ -172,23 +182,49 @@ fn report(s: &RunSummary) {
                 f.test_speakers.join(", ")
             );
         }
-        println!(
-            "over {} folds: test UA {:.4} +- {:.4}  WA {:.4} +- {:.4}  macro-F1 {:.4} +- {:.4} (mean +- std)",
-            cv.folds.len(),
-            cv.ua.mean,
-            cv.ua.std,
-            cv.wa.mean,
-            cv.wa.std,
-            cv.macro_f1.mean,
-            cv.macro_f1.std
-        );
+        println!("{}", cv.describe());
         println!("pooled over every fold's test clips:");
+    }
+    if let Some(m) = &s.cross_corpus {
+        println!(
+            "test UA, trained on (rows) x tested on (columns); * = held-out speakers of a training corpus:"
+        );
+        let w = m
+            .sets
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(8)
+            .max(10);
+        print!("{:w$}", "");
+        for c in &m.corpora {
+            print!("  {c:>14}");
+        }
+        println!();
+        for set in &m.sets {
+            print!("{:w$}", set.name);
+            for c in &m.corpora {
+                match m.cell(&set.name, c) {
+                    Some(cell) => print!(
+                        "  {:>13.4}{}",
+                        cell.metrics.ua,
+                        if cell.in_corpus { "*" } else { " " }
+                    ),
+                    None => print!("  {:>14}", "-"),
+                }
+            }
+            println!();
+        }
+        println!("pooled over the cross-corpus cells:");
     }
     for (name, m) in [("val", &s.val), ("test", &s.test)] {
         println!(
             "{name:<5} UA {:.4}  WA {:.4}  macro-F1 {:.4}  weighted F1 {:.4}  kappa {:.4}  ({} clips)",
             m.ua, m.wa, m.macro_f1, m.weighted_f1, m.kappa, m.n
         );
+    }
+    if let Some(auc) = s.test_auc {
+        println!("test macro AUC (one vs rest) {auc:.4}");
     }
     let recall: Vec<String> = s
         .classes
@@ -197,14 +233,15 @@ fn report(s: &RunSummary) {
         .map(|(c, r)| format!("{c} {r:.2}"))
         .collect();
     println!("test recall: {}", recall.join(", "));
+    let report = s.dir.join("report.md");
+    if report.exists() {
+        println!("report:   {}", report.display());
+    }
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let (device, device_name) = device(&a.device)?;
-    let mut bars = Bars {
-        bar: None,
-        started: Instant::now(),
-    };
+    let mut bars = Bars::new();
     let summary = if let Some(dir) = &a.resume {
         eprintln!("resuming {} on {device_name}", dir.display());
         let opts = RunOptions {
@@ -238,6 +275,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         };
         ser_train::train(&exp, &opts, &mut bars)
     };
+    outcome(summary)
+}
+
+/// Prints the report of a finished run; a stopped (NaN) run is an error message, exit 1.
+pub(crate) fn outcome(summary: Result<RunSummary, TrainError>) -> anyhow::Result<ExitCode> {
     match summary {
         Ok(s) => {
             report(&s);

@@ -20,6 +20,12 @@ fn rnd(state: &mut u64) -> f32 {
 
 /// Writes the toy cache: `speakers` speakers, `per_class` clips per class each.
 pub fn write_cache(path: &Path, speakers: usize, per_class: usize) {
+    write_corpora(path, &[("toy", speakers, per_class, 0.0)]);
+}
+
+/// Writes a toy cache of several corpora: (name, speakers, clips per class, channel shift
+/// in dB added to every frame of the corpus: a domain difference).
+pub fn write_corpora(path: &Path, corpora: &[(&str, usize, usize, f32)]) {
     let header = CacheHeader {
         config_toml: "test".into(),
         config_hash: "test".into(),
@@ -29,37 +35,39 @@ pub fn write_cache(path: &Path, speakers: usize, per_class: usize) {
     };
     let mut clips = Vec::new();
     let mut s = 99u64;
-    for sp in 0..speakers {
-        let offset = rnd(&mut s) * 4.0;
-        for (c, label) in CLASSES.iter().enumerate() {
-            for k in 0..per_class {
-                let n = 40 + ((sp * 7 + k * 13 + c * 5) % 30);
-                let mut x = Vec::with_capacity(n * MELS);
-                for t in 0..n {
-                    for m in 0..MELS {
-                        let band = m * CLASSES.len() / MELS;
-                        let on = if band == c { 12.0 } else { 0.0 };
-                        let wobble = if c == 1 {
-                            4.0 * ((t as f32) * 0.7).sin()
-                        } else {
-                            0.0
-                        };
-                        x.push(-40.0 + on + wobble + offset + 3.0 * rnd(&mut s));
+    for &(corpus, speakers, per_class, shift) in corpora {
+        for sp in 0..speakers {
+            let offset = rnd(&mut s) * 4.0;
+            for (c, label) in CLASSES.iter().enumerate() {
+                for k in 0..per_class {
+                    let n = 40 + ((sp * 7 + k * 13 + c * 5) % 30);
+                    let mut x = Vec::with_capacity(n * MELS);
+                    for t in 0..n {
+                        for m in 0..MELS {
+                            let band = m * CLASSES.len() / MELS;
+                            let on = if band == c { 12.0 } else { 0.0 };
+                            let wobble = if c == 1 {
+                                4.0 * ((t as f32) * 0.7).sin()
+                            } else {
+                                0.0
+                            };
+                            x.push(-40.0 + on + wobble + offset + shift + 3.0 * rnd(&mut s));
+                        }
                     }
-                }
-                let f: Vec<f32> = (0..6)
+                    let f: Vec<f32> = (0..6)
                     .map(|j| if j % 4 == c { 1.0 } else { 0.0 } + 0.8 * rnd(&mut s) + offset * 0.1)
                     .collect();
-                let meta = ClipMeta {
-                    path: format!("spk{sp}/{label}_{k}.wav"),
-                    corpus: "toy".into(),
-                    speaker: format!("spk{sp}"),
-                    gender: "unknown".into(),
-                    label: label.to_string(),
-                    content_hash: format!("{sp}-{c}-{k}"),
-                    ..Default::default()
-                };
-                clips.push((meta, n, x, f));
+                    let meta = ClipMeta {
+                        path: format!("{corpus}/spk{sp}/{label}_{k}.wav"),
+                        corpus: corpus.into(),
+                        speaker: format!("spk{sp}"),
+                        gender: "unknown".into(),
+                        label: label.to_string(),
+                        content_hash: format!("{corpus}-{sp}-{c}-{k}"),
+                        ..Default::default()
+                    };
+                    clips.push((meta, n, x, f));
+                }
             }
         }
     }
