@@ -101,6 +101,9 @@ fn every_subcommand_has_help() {
         vec!["extract", "--help"],
         vec!["features", "show", "--help"],
         vec!["cache", "info", "--help"],
+        vec!["train", "--help"],
+        vec!["run", "--help"],
+        vec!["sweep", "--help"],
     ] {
         let o = run(ser().args(&args));
         assert!(o.status.success(), "{args:?}");
@@ -111,6 +114,8 @@ fn every_subcommand_has_help() {
     }
     let o = run(ser().args(["extract", "--help"]));
     assert!(String::from_utf8_lossy(&o.stdout).contains("Exit status"));
+    let o = run(ser().args(["sweep", "--help"]));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("SLURM_ARRAY_TASK_ID"));
 }
 
 #[test]

@@ -400,13 +400,10 @@ pub fn run_or_resume(
     }
     let old = fs::read_to_string(&path).map_err(io(&path))?;
     // Compared as experiments, so that keys added to ser since (with their defaults) match.
-    let same = Experiment::from_toml(&old).is_ok_and(|o| o == *exp);
-    if !same {
-        let first = old
-            .lines()
-            .zip(exp.to_toml().lines())
-            .find(|(a, b)| a != b)
-            .map(|(a, b)| format!(" (first difference: `{a}` there, `{b}` here)"))
+    let theirs = Experiment::from_toml(&old)?;
+    if theirs != *exp {
+        let first = first_difference(&theirs, exp)
+            .map(|(k, a, b)| format!(" ({k} is {a} there, {b} here)"))
             .unwrap_or_default();
         return Err(TrainError::Config(format!(
             "{} holds a run of a different experiment{first}; change `name`, or remove the folder to start over",
@@ -415,6 +412,36 @@ pub fn run_or_resume(
     }
     let resume = dir.join("split.json").exists();
     run(exp, &dir, opts, obs, resume)
+}
+
+/// The first dotted key (in file order) whose value differs between two experiments.
+fn first_difference(a: &Experiment, b: &Experiment) -> Option<(String, String, String)> {
+    fn flat(prefix: &str, v: &toml::Value, out: &mut Vec<(String, String)>) {
+        match v {
+            toml::Value::Table(t) => {
+                for (k, x) in t {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    flat(&key, x, out);
+                }
+            }
+            other => out.push((prefix.to_string(), other.to_string())),
+        }
+    }
+    let table = |e: &Experiment| -> Vec<(String, String)> {
+        let v: toml::Value = toml::from_str(&e.to_toml()).expect("own TOML parses");
+        let mut out = Vec::new();
+        flat("", &v, &mut out);
+        out
+    };
+    let (x, y) = (table(a), table(b));
+    y.iter().find_map(|(k, vb)| {
+        let va = x.iter().find(|(ka, _)| ka == k).map(|(_, v)| v.clone());
+        (va.as_ref() != Some(vb)).then(|| (k.clone(), va.unwrap_or("unset".into()), vb.clone()))
+    })
 }
 
 /// Continues the run in `dir` from its last finished epoch.

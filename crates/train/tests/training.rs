@@ -453,9 +453,24 @@ fn random_protocol_is_marked_speaker_dependent_and_reports_predictions() {
     let report = std::fs::read_to_string(runs.join("rnd/report.md")).unwrap();
     assert!(report.contains("SPEAKER-DEPENDENT") && report.contains("| speakers | train / test |"));
     assert!(s.test_auc.is_some());
-    for f in ["roc_test.svg", "recall_test.png", "confusion_test.svg"] {
+    for f in [
+        "roc_test.svg",
+        "recall_test.png",
+        "confusion_test.svg",
+        "metrics.json",
+    ] {
         assert!(runs.join("rnd").join(f).exists(), "{f}");
     }
+    // `ser run` semantics: the same experiment continues (here: refits to the same numbers),
+    // another one in the same folder is refused with the key that differs.
+    let again = ser_train::run_or_resume(&e, &opts(&runs, None), &mut Quiet).unwrap();
+    assert_eq!(again.test, s.test);
+    e.model.random_forest.trees += 1;
+    let err = ser_train::run_or_resume(&e, &opts(&runs, None), &mut Quiet).unwrap_err();
+    assert!(
+        err.to_string().contains("model.random_forest.trees is"),
+        "{err}"
+    );
 }
 
 /// A sweep skips finished points, lists a failing one and goes on; two shards and a collect
