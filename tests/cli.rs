@@ -831,3 +831,106 @@ fn ser_run_writes_the_cross_corpus_study_and_the_audit_refuses_injected_copies()
     assert!(!o.status.success() && t.contains("identical audio"), "{t}");
     assert!(t.contains("Actor_02/03-01-05-01-01-01-02.wav"), "{t}");
 }
+
+/// `ser predict` scores files as the run scored its test clips: the probabilities of the test
+/// files equal the run's predictions.csv; folders and manifests expand; an undecodable file
+/// is listed with exit status 3 while the rest are scored.
+#[test]
+fn predict_gives_the_runs_own_test_probabilities_and_lists_bad_files() {
+    let d = tempfile::tempdir().unwrap();
+    let synth = d.path().join("synth");
+    synth_tiny(&synth);
+    let cache = d.path().join("cache.h5");
+    let rav = synth.join("ravdess");
+    let exp = d.path().join("net.toml");
+    std::fs::write(
+        &exp,
+        format!(
+            "name = \"net\"\n[data]\ncache = \"{}\"\nframes = [\"logmel\"]\ncorpora = [\"{}\"]\nfeatures = \"{}\"\n\
+             [split]\ntest_list = [\"synth_ravdess/02\"]\nval_list = [\"synth_ravdess/03\"]\n[segment]\nframes = 100\n\
+             [model]\nkind = \"lstm\"\n[model.lstm]\nhidden = 16\nlayers = 1\n[model.head]\nhidden = []\n\
+             [train]\nepochs = 2\nbatch_size = 16\n",
+            cache.display(),
+            rav.display(),
+            features().display()
+        ),
+    )
+    .unwrap();
+    let runs = d.path().join("runs");
+    let o = run(ser().arg("run").arg(&exp).arg("--runs").arg(&runs));
+    assert!(o.status.success(), "{}", text(&o));
+    let run_dir = runs.join("net");
+    assert!(run_dir.join("features.toml").exists());
+
+    // The test speaker's folder, a manifest naming two of its files, and a broken file.
+    let broken = d.path().join("broken.wav");
+    std::fs::write(&broken, b"RIFF\x10\x00\x00\x00WAVEfmt nothing").unwrap();
+    let manifest = d.path().join("m.csv");
+    std::fs::write(
+        &manifest,
+        "path,label\nsynth/ravdess/Actor_02/03-01-05-01-01-01-02.wav,angry\nsynth/ravdess/Actor_02/03-01-04-01-01-01-02.wav,sad\n",
+    )
+    .unwrap();
+    let out = d.path().join("p.csv");
+    let o = run(ser()
+        .arg("predict")
+        .arg(&run_dir)
+        .arg(rav.join("Actor_02"))
+        .arg(&manifest)
+        .arg(&broken)
+        .arg("--out")
+        .arg(&out)
+        .args(["--batch", "7"]));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("broken.wav"), "{}", text(&o));
+    let read = |p: &Path| -> Vec<Vec<String>> {
+        csv::Reader::from_path(p)
+            .unwrap()
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect()
+    };
+    let ours = read(&out);
+    assert_eq!(
+        ours.len(),
+        60 + 2,
+        "the folder's 60 files and the manifest's 2"
+    );
+    let theirs = read(&run_dir.join("predictions.csv"));
+    assert_eq!(theirs.len(), 60);
+    for t in &theirs {
+        let o = ours
+            .iter()
+            .find(|o| Path::new(&o[0]) == Path::new(&t[0]))
+            .unwrap_or_else(|| panic!("{} not predicted", t[0]));
+        assert_eq!(o[1], t[4], "{}: predicted class", t[0]);
+        for (a, b) in o[3..].iter().zip(&t[5..]) {
+            let (a, b): (f64, f64) = (a.parse().unwrap(), b.parse().unwrap());
+            assert!((a - b).abs() <= 1e-4, "{}: {a} vs {b}", t[0]);
+        }
+    }
+    // JSON lines carry the same numbers.
+    let jl = d.path().join("p.jsonl");
+    let o = run(ser()
+        .arg("predict")
+        .arg(&run_dir)
+        .arg(rav.join("Actor_02/03-01-05-01-01-01-02.wav"))
+        .arg("--out")
+        .arg(&jl));
+    assert!(o.status.success(), "{}", text(&o));
+    let line: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&jl)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let sum: f64 = line["probabilities"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert!((sum - 1.0).abs() < 1e-5, "{line}");
+}

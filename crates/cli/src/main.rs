@@ -2,7 +2,8 @@
 //!
 //! A thin layer over the library crates: it parses arguments, draws progress bars and turns
 //! errors into messages and exit codes. Exit codes: 0 success; 1 error; 3 finished, but some
-//! files were skipped (each listed with its reason) or some sweep points failed (listed).
+//! files were skipped (each listed with its reason), some sweep points failed, or some files
+//! could not be scored (listed).
 
 mod commands;
 mod progress;
@@ -51,6 +52,8 @@ enum Command {
     Run(commands::run::Args),
     /// Run an experiment over a grid of settings (resumable, shardable) and rank the points.
     Sweep(commands::sweep::Args),
+    /// Class probabilities of audio files from a trained run.
+    Predict(commands::predict::Args),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Train(a) => commands::train::run(a),
         Command::Run(a) => commands::run::run(a),
         Command::Sweep(a) => commands::sweep::run(a),
+        Command::Predict(a) => commands::predict::run(a),
     };
     match result {
         Ok(code) => code,

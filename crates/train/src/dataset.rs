@@ -27,6 +27,8 @@ pub struct Dataset {
     /// Per clip: fingerprint of the cache's first frame array (the leakage audit's
     /// re-encoded-copy check).
     pub fingerprints: Vec<Fingerprint>,
+    /// The feature config the cache was made with (TOML), for features computed afresh.
+    pub feature_config: String,
 }
 
 /// Identity of a clip, for splits and reports.
@@ -109,6 +111,7 @@ impl Dataset {
             functionals: Vec::new(),
             functional_names: cache.header.functional_names.clone(),
             fingerprints: Vec::new(),
+            feature_config: cache.header.config_toml.clone(),
         };
         for (i, c) in cache.clips.iter().enumerate() {
             let Some(class) = classes.iter().position(|l| *l == c.label) else {

@@ -15,6 +15,7 @@ mod dataset;
 mod experiment;
 mod loader;
 mod plot;
+mod predict;
 mod report;
 mod run;
 mod sweep;
@@ -29,6 +30,7 @@ pub use experiment::{
     Schedule, SegmentConfig, SegmentPolicy, TrainConfig,
 };
 pub use plot::confusion_png;
+pub use predict::{Prediction, Predictor};
 pub use run::{
     EpochRecord, Observer, Quiet, RunOptions, RunSummary, learning_rate, resume, run_or_resume,
     train,
@@ -37,7 +39,7 @@ pub use ser_eval::{NormScope, Protocol, SplitConfig};
 pub use sweep::{
     Distribution, Point, PointResult, PointStatus, RandomSearch, Sweep, SweepReport, run_sweep,
 };
-pub use waveform::{Waveforms, augment_audio, resample_linear};
+pub use waveform::{FramePipeline, Waveforms, augment_audio, resample_linear};
 
 /// Why a run could not start or go on.
 #[derive(Debug, thiserror::Error)]

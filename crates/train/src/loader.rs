@@ -303,6 +303,7 @@ mod tests {
             functionals: vec![Vec::new()],
             functional_names: Vec::new(),
             fingerprints: vec![ser_eval::Fingerprint::from_frames(&[], 0)],
+            feature_config: String::new(),
         };
         BatchSource {
             ds: Arc::new(ds),

@@ -334,6 +334,8 @@ fn prepare(
             &dir.join("normalizer.json"),
             serde_json::to_string(&norm).expect("json").as_bytes(),
         )?;
+        // The run folder alone then says how to compute its model's input (`ser predict`).
+        write_atomic(&dir.join("features.toml"), ds.feature_config.as_bytes())?;
     }
     let wave = if exp.data.on_the_fly && exp.model.kind.net().is_some() {
         let w = Waveforms::load(&exp.data.cache, &ds, &split.train, &exp.data.frames, device)?;
@@ -444,12 +446,8 @@ fn first_difference(a: &Experiment, b: &Experiment) -> Option<(String, String, S
     })
 }
 
-/// Continues the run in `dir` from its last finished epoch.
-pub fn resume(
-    dir: &Path,
-    opts: &RunOptions,
-    obs: &mut dyn Observer,
-) -> Result<RunSummary, TrainError> {
+/// The resolved experiment a run folder was started with.
+pub(crate) fn read_experiment(dir: &Path) -> Result<Experiment, TrainError> {
     let path = dir.join("experiment.toml");
     let text = fs::read_to_string(&path).map_err(|e| {
         TrainError::Io(format!(
@@ -458,7 +456,16 @@ pub fn resume(
             dir.display()
         ))
     })?;
-    let exp = Experiment::from_toml(&text)?;
+    Experiment::from_toml(&text)
+}
+
+/// Continues the run in `dir` from its last finished epoch.
+pub fn resume(
+    dir: &Path,
+    opts: &RunOptions,
+    obs: &mut dyn Observer,
+) -> Result<RunSummary, TrainError> {
+    let exp = read_experiment(dir)?;
     exp.validate()?;
     let resume = dir.join("split.json").exists();
     run(&exp, dir, opts, obs, resume)
@@ -537,13 +544,14 @@ fn to_tensors(
     (x, y)
 }
 
-/// Loss, predictions and class probabilities of `net` (validation mode) over `clips`.
-fn evaluate(
+/// Loss (0 without `loss_fn`), predictions and class probabilities of `net` (validation
+/// mode) over `clips`.
+pub(crate) fn evaluate(
     net: &Net,
     src: &Arc<BatchSource>,
     clips: &[usize],
     batch: usize,
-    loss_fn: &CrossEntropyLoss,
+    loss_fn: Option<&CrossEntropyLoss>,
     device: &Device,
 ) -> (f64, Vec<usize>, Vec<Vec<f64>>) {
     let (frames, dim) = (src.segment.frames, src.ds.dim);
@@ -552,7 +560,9 @@ fn evaluate(
     for b in Loader::start(src.clone(), clips.to_vec(), batch, 2, None) {
         let (x, y) = to_tensors(&b, frames, dim, device);
         let logits = net.forward(x, &b.lengths);
-        loss += loss_fn.forward(logits.clone(), y).into_scalar::<f32>() as f64 * b.len as f64;
+        if let Some(f) = loss_fn {
+            loss += f.forward(logits.clone(), y).into_scalar::<f32>() as f64 * b.len as f64;
+        }
         let k = logits.dims()[1];
         let p = burn::tensor::activation::softmax(logits.clone(), 1)
             .into_data()
@@ -735,7 +745,7 @@ fn train_net(
             &p.src,
             &p.split.val,
             t.batch_size,
-            &loss_eval,
+            Some(&loss_eval),
             &opts.device,
         );
         let truth: Vec<usize> = p.split.val.iter().map(|&i| p.ds.labels[i]).collect();
@@ -796,8 +806,7 @@ fn train_net(
         .map_err(|e| TrainError::Io(format!("{}: {e:?}", best.display())))?
         .valid();
     let eval = |clips: &[usize]| {
-        let (_, pred, scores) =
-            evaluate(&kept, &p.src, clips, t.batch_size, &loss_eval, &opts.device);
+        let (_, pred, scores) = evaluate(&kept, &p.src, clips, t.batch_size, None, &opts.device);
         Scored {
             clips: clips.to_vec(),
             pred,

@@ -19,16 +19,102 @@ use crate::TrainError;
 use crate::dataset::Dataset;
 use crate::experiment::{AugmentConfig, SegmentPolicy};
 
-/// Cleaned audio of the clips a run trains on, and the feature pipeline to apply to it.
-pub struct Waveforms {
-    /// Per dataset clip: its cleaned samples (empty for clips that are not trained on).
-    clips: Vec<Vec<f32>>,
+/// The feature pipeline of a cache's config, giving the frame arrays a network reads (in the
+/// experiment's order, concatenated per frame): on the CubeCL kernels when `device` runs
+/// them, else the CPU reference. Training on the fly and prediction both use it.
+pub struct FramePipeline {
     backend: Box<dyn FeatureBackend + Send>,
     /// Index in the extractor's frame layout of each array the network reads, in order.
     picks: Vec<usize>,
     /// Hop and FFT size, to turn a segment's frames into samples.
-    hop: usize,
-    n_fft: usize,
+    pub(crate) hop: usize,
+    pub(crate) n_fft: usize,
+    /// Where the features are computed, for messages.
+    pub describe: String,
+}
+
+impl FramePipeline {
+    /// The pipeline of the feature config `config_toml` for the arrays `frames`.
+    pub fn new(config_toml: &str, frames: &[String], device: &Device) -> Result<Self, TrainError> {
+        let mut cfg = FeatureConfig::from_toml(config_toml)
+            .map_err(|e| TrainError::Data(format!("feature config: {e}")))?;
+        cfg.functionals.enabled = false; // networks read frames only
+        let reference = Extractor::new(cfg.clone())
+            .map_err(|e| TrainError::Data(format!("feature config: {e}")))?;
+        let picks = frames
+            .iter()
+            .map(|name| {
+                reference
+                    .frame_layout()
+                    .iter()
+                    .position(|(n, _)| n == name)
+                    .ok_or_else(|| {
+                        TrainError::Data(format!(
+                            "data.frames names {name:?}, which the feature config does not compute"
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let p = cfg.stft.params().map_err(TrainError::Data)?;
+        let (hop, n_fft) = (p.hop_length, p.n_fft);
+        let gpu = ser_kernels::runs_kernels(device)
+            .then(|| GpuExtractor::new(cfg, device.clone()).ok())
+            .flatten();
+        let backend: Box<dyn FeatureBackend + Send> = match gpu {
+            Some(g) => Box::new(g),
+            None => Box::new(reference),
+        };
+        let describe = backend.describe();
+        Ok(Self {
+            backend,
+            picks,
+            hop,
+            n_fft,
+            describe,
+        })
+    }
+
+    /// Width of a frame: the picked arrays' widths summed.
+    pub fn dim(&self) -> usize {
+        let layout = self.reference().frame_layout();
+        self.picks.iter().map(|&k| layout[k].1).sum()
+    }
+
+    /// The CPU extractor of the config (its audio cleaner turns decoded audio into what the
+    /// features are computed from).
+    pub fn reference(&self) -> &Extractor {
+        self.backend.reference()
+    }
+
+    /// Features of the cleaned signals, as `[n_frames * dim]` rows of the arrays the network
+    /// reads.
+    pub fn features(&self, signals: &[Vec<f32>]) -> Vec<Vec<f32>> {
+        self.backend
+            .compute_batch(signals)
+            .into_iter()
+            .map(|f| {
+                let dims: Vec<usize> = self
+                    .picks
+                    .iter()
+                    .map(|&k| f.frames[k].len() / f.n_frames.max(1))
+                    .collect();
+                let mut out = Vec::with_capacity(f.n_frames * dims.iter().sum::<usize>());
+                for t in 0..f.n_frames {
+                    for (&k, &d) in self.picks.iter().zip(&dims) {
+                        out.extend_from_slice(&f.frames[k][t * d..(t + 1) * d]);
+                    }
+                }
+                out
+            })
+            .collect()
+    }
+}
+
+/// Cleaned audio of the clips a run trains on, and the feature pipeline to apply to it.
+pub struct Waveforms {
+    /// Per dataset clip: its cleaned samples (empty for clips that are not trained on).
+    clips: Vec<Vec<f32>>,
+    pipeline: FramePipeline,
     /// Where the features are computed, for messages.
     pub describe: String,
 }
@@ -44,56 +130,26 @@ impl Waveforms {
         frames: &[String],
         device: &Device,
     ) -> Result<Self, TrainError> {
-        let c = ser_cache::Cache::open(cache).map_err(|e| TrainError::Data(e.to_string()))?;
-        let mut cfg = FeatureConfig::from_toml(&c.header.config_toml)
-            .map_err(|e| TrainError::Data(format!("{}: feature config: {e}", cache.display())))?;
-        drop(c);
-        cfg.functionals.enabled = false; // networks read frames only
-        let reference = Extractor::new(cfg.clone())
-            .map_err(|e| TrainError::Data(format!("{}: feature config: {e}", cache.display())))?;
-        let picks = frames
-            .iter()
-            .map(|name| {
-                reference
-                    .frame_layout()
-                    .iter()
-                    .position(|(n, _)| n == name)
-                    .ok_or_else(|| {
-                        TrainError::Data(format!(
-                            "data.frames names {name:?}, which the cache's feature config does not compute"
-                        ))
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let pipeline = FramePipeline::new(&ds.feature_config, frames, device)
+            .map_err(|e| TrainError::Data(format!("{}: {e}", cache.display())))?;
         let mut wanted = vec![false; ds.meta.len()];
         clips.iter().for_each(|&i| wanted[i] = true);
+        let reference = pipeline.reference();
         let loaded: Vec<Result<Vec<f32>, TrainError>> = (0..ds.meta.len())
             .into_par_iter()
             .map(|i| {
                 if wanted[i] {
-                    clean_audio(&ds.meta[i].path, &ds.meta[i].content_hash, &reference)
+                    clean_audio(&ds.meta[i].path, &ds.meta[i].content_hash, reference)
                 } else {
                     Ok(Vec::new())
                 }
             })
             .collect();
         let clips = loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
-        let p = cfg.stft.params().map_err(TrainError::Data)?;
-        let (hop, n_fft) = (p.hop_length, p.n_fft);
-        let gpu = ser_kernels::runs_kernels(device)
-            .then(|| GpuExtractor::new(cfg, device.clone()).ok())
-            .flatten();
-        let backend: Box<dyn FeatureBackend + Send> = match gpu {
-            Some(g) => Box::new(g),
-            None => Box::new(reference),
-        };
-        let describe = backend.describe();
+        let describe = pipeline.describe.clone();
         Ok(Self {
             clips,
-            backend,
-            picks,
-            hop,
-            n_fft,
+            pipeline,
             describe,
         })
     }
@@ -119,7 +175,7 @@ impl Waveforms {
             [lo, hi] => resample_linear(y, r.random_range(*lo..=*hi)),
             _ => y.clone(),
         };
-        let want = (frames.saturating_sub(1)) * self.hop + self.n_fft;
+        let want = (frames.saturating_sub(1)) * self.pipeline.hop + self.pipeline.n_fft;
         let mut seg = if y.len() >= want {
             let s = r.random_range(0..=y.len() - want);
             y[s..s + want].to_vec()
@@ -142,24 +198,7 @@ impl Waveforms {
 
     /// Features of the signals, as `[n_frames * dim]` rows of the arrays the network reads.
     pub fn features(&self, signals: &[Vec<f32>]) -> Vec<Vec<f32>> {
-        self.backend
-            .compute_batch(signals)
-            .into_iter()
-            .map(|f| {
-                let dims: Vec<usize> = self
-                    .picks
-                    .iter()
-                    .map(|&k| f.frames[k].len() / f.n_frames.max(1))
-                    .collect();
-                let mut out = Vec::with_capacity(f.n_frames * dims.iter().sum::<usize>());
-                for t in 0..f.n_frames {
-                    for (&k, &d) in self.picks.iter().zip(&dims) {
-                        out.extend_from_slice(&f.frames[k][t * d..(t + 1) * d]);
-                    }
-                }
-                out
-            })
-            .collect()
+        self.pipeline.features(signals)
     }
 }
 

@@ -4,6 +4,7 @@ pub mod cache;
 pub mod corpus;
 pub mod extract;
 pub mod features;
+pub mod predict;
 pub mod run;
 pub mod sweep;
 pub mod synth;

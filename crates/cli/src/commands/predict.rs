@@ -1,0 +1,200 @@
+//! `ser predict`: a trained run's class probabilities for audio files, folders and CSV
+//! manifests.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use ser_train::Predictor;
+
+use crate::commands::train::device;
+use crate::progress::ClipBar;
+
+/// Audio file extensions a folder is searched for.
+const AUDIO: [&str; 6] = ["wav", "flac", "mp3", "ogg", "oga", "aiff"];
+
+/// Arguments of `ser predict`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "MODEL is a run folder with a finished network (runs/<name>, or one \
+fold / corpus-set folder of a study). Each file is scored as the run scored its test clips: \
+the same cleaning and features (the run's features.toml), the training statistics, the centre \
+segment of segment.frames frames (shorter files per the segment policy).\n\n\
+PATH: audio files, folders (searched recursively for .wav .flac .mp3 .ogg .oga .aiff), or CSV \
+manifests with a `path` column (relative paths are relative to the manifest).\n\n\
+Output: one row per file, `path,predicted,seconds,p_<class>...` (CSV), or the same fields as \
+JSON lines with --out FILE.jsonl. Files that cannot be decoded are listed on stderr with the \
+reason and the exit status is 3; the others are scored."
+)]
+pub struct Args {
+    /// Run folder of the model.
+    #[arg(value_name = "MODEL")]
+    model: PathBuf,
+    /// Audio files, folders, or CSV manifests.
+    #[arg(value_name = "PATH", required = true)]
+    paths: Vec<PathBuf>,
+    /// Write the table here (`.csv` or `.jsonl`) instead of standard output (CSV).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Files per forward pass.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    batch: usize,
+    /// Where the model (and, on a GPU, the features) run: flex, wgpu, cuda or auto.
+    #[arg(long, default_value = "flex", value_name = "DEVICE")]
+    device: String,
+}
+
+/// The audio files named by `p`: itself, the audio under a folder (sorted), or a manifest's
+/// `path` column.
+fn expand(p: &Path, out: &mut Vec<String>) -> anyhow::Result<()> {
+    if p.is_dir() {
+        let mut found = Vec::new();
+        let mut stack = vec![p.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+                let path = e?.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path
+                    .extension()
+                    .and_then(|x| x.to_str())
+                    .is_some_and(|x| AUDIO.contains(&x.to_ascii_lowercase().as_str()))
+                {
+                    found.push(path.display().to_string());
+                }
+            }
+        }
+        found.sort();
+        if found.is_empty() {
+            bail!(
+                "{}: no audio files ({}) under it",
+                p.display(),
+                AUDIO.join(", ")
+            );
+        }
+        out.extend(found);
+    } else if p.extension().is_some_and(|x| x == "csv") {
+        let mut r =
+            csv::Reader::from_path(p).with_context(|| format!("reading {}", p.display()))?;
+        let col = r
+            .headers()?
+            .iter()
+            .position(|h| h.trim() == "path")
+            .with_context(|| format!("{}: no `path` column in the header", p.display()))?;
+        let base = p.parent().unwrap_or(Path::new("."));
+        for row in r.records() {
+            let row = row.with_context(|| format!("reading {}", p.display()))?;
+            let f = Path::new(row.get(col).unwrap_or_default().trim());
+            out.push(
+                if f.is_relative() {
+                    base.join(f)
+                } else {
+                    f.to_path_buf()
+                }
+                .display()
+                .to_string(),
+            );
+        }
+    } else if p.exists() {
+        out.push(p.display().to_string());
+    } else {
+        bail!("{}: no such file or folder", p.display());
+    }
+    Ok(())
+}
+
+/// Where rows go.
+enum Out {
+    Csv(Box<csv::Writer<Box<dyn Write>>>),
+    Jsonl(Box<dyn Write>),
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let mut files = Vec::new();
+    for p in &a.paths {
+        expand(p, &mut files)?;
+    }
+    let (device, device_name) = device(&a.device)?;
+    let predictor = Predictor::load(&a.model, &device)
+        .with_context(|| format!("loading the model of {}", a.model.display()))?;
+    eprintln!(
+        "{} file(s); model {} on {device_name}, features on {}",
+        files.len(),
+        a.model.display(),
+        predictor.features_on
+    );
+    let jsonl = a
+        .out
+        .as_ref()
+        .is_some_and(|o| o.extension().is_some_and(|x| x == "jsonl"));
+    let sink: Box<dyn Write> = match &a.out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut out = if jsonl {
+        Out::Jsonl(sink)
+    } else {
+        let mut w = csv::Writer::from_writer(sink);
+        let mut head = vec!["path".to_string(), "predicted".into(), "seconds".into()];
+        head.extend(predictor.classes.iter().map(|c| format!("p_{c}")));
+        w.write_record(&head)?;
+        Out::Csv(Box::new(w))
+    };
+    let bar = ClipBar::new("predict");
+    bar.start(files.len());
+    let mut failed = Vec::new();
+    // Chunks bound the memory of decoded audio and features.
+    for (k, chunk) in files.chunks(256).enumerate() {
+        for r in predictor.predict(chunk, a.batch) {
+            match r {
+                Err(e) => failed.push(e),
+                Ok(p) => {
+                    let class = &predictor.classes[p.class];
+                    match &mut out {
+                        Out::Csv(w) => {
+                            let mut row =
+                                vec![p.path.clone(), class.clone(), format!("{:.3}", p.seconds)];
+                            row.extend(p.probs.iter().map(|v| format!("{v:.6}")));
+                            w.write_record(&row)?;
+                        }
+                        Out::Jsonl(sink) => {
+                            let probs: serde_json::Map<String, serde_json::Value> = predictor
+                                .classes
+                                .iter()
+                                .zip(&p.probs)
+                                .map(|(c, v)| (c.clone(), serde_json::json!(v)))
+                                .collect();
+                            let line = serde_json::json!({
+                                "path": p.path,
+                                "predicted": class,
+                                "seconds": p.seconds,
+                                "probabilities": probs,
+                            });
+                            writeln!(sink, "{line}")?;
+                        }
+                    }
+                }
+            }
+        }
+        bar.set((k * 256 + chunk.len()).min(files.len()));
+    }
+    bar.finish();
+    match &mut out {
+        Out::Csv(w) => w.flush()?,
+        Out::Jsonl(s) => s.flush()?,
+    }
+    if failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("{} file(s) not scored:", failed.len());
+    for e in failed.iter().take(20) {
+        eprintln!("  {e}");
+    }
+    if failed.len() > 20 {
+        eprintln!("  ... and {} more", failed.len() - 20);
+    }
+    Ok(ExitCode::from(3))
+}
