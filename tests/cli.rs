@@ -933,4 +933,91 @@ fn predict_gives_the_runs_own_test_probabilities_and_lists_bad_files() {
         .map(|v| v.as_f64().unwrap())
         .sum();
     assert!((sum - 1.0).abs() < 1e-5, "{line}");
+
+    // Timeline of a recording: 8 clips of the test speaker with 1.5 s of silence after each.
+    let clips: Vec<PathBuf> = (1..=8)
+        .map(|e| rav.join(format!("Actor_02/03-01-0{e}-01-01-01-02.wav")))
+        .collect();
+    let (mut y, mut spans) = (Vec::new(), Vec::new());
+    for c in &clips {
+        let d = ser_audio::decode_file(c).unwrap();
+        assert_eq!(d.sample_rate, 16_000);
+        let t0 = y.len() as f64 / 16_000.0;
+        y.extend_from_slice(&d.samples);
+        spans.push((t0, y.len() as f64 / 16_000.0));
+        y.extend(std::iter::repeat_n(0.0f32, 24_000));
+    }
+    let rec = d.path().join("rec.wav");
+    ser_audio::write_wav_i16(&rec, &y, 16_000).unwrap();
+    let silent = d.path().join("silent.wav");
+    ser_audio::write_wav_i16(&silent, &vec![0.0; 80_000], 16_000).unwrap();
+    let tl = d.path().join("tl");
+    let o = run(ser()
+        .arg("predict")
+        .arg(&run_dir)
+        .arg(&rec)
+        .arg(&silent)
+        .args(["--timeline", "--window", "1.0", "--hop", "0.25", "--out"])
+        .arg(&tl));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("silent.wav: 5.0 s, speech in 0% of windows; no speech"),
+        "{}",
+        text(&o)
+    );
+    for f in [
+        "rec.timeline.csv",
+        "rec.timeline.png",
+        "rec.timeline.svg",
+        "rec.summary.json",
+    ] {
+        assert!(tl.join(f).exists(), "{f}");
+    }
+    let rows = read(&tl.join("rec.timeline.csv"));
+    let span = |r: &Vec<String>| -> (f64, f64) { (r[0].parse().unwrap(), r[1].parse().unwrap()) };
+    // Windows wholly inside a pause are silence; windows wholly inside a clip are speech.
+    for r in &rows {
+        let (a, b) = span(r);
+        let inside_clip = spans.iter().any(|&(s, e)| a >= s && b <= e);
+        let inside_pause = !spans.iter().any(|&(s, e)| a < e && b > s);
+        if inside_pause {
+            assert_eq!(r[3], "0", "window {a}-{b} is in a pause");
+        }
+        if inside_clip {
+            assert_eq!(r[3], "1", "window {a}-{b} is in a clip");
+        }
+    }
+    // Each clip's dominant timeline class against the clip scored alone.
+    let alone = read(&out);
+    let mut agree = 0;
+    for (c, &(s, e)) in clips.iter().zip(&spans) {
+        let mut mean = vec![0.0f64; rows[0].len() - 5];
+        for r in rows.iter().filter(|r| {
+            let (a, b) = span(r);
+            r[3] == "1" && (a + b) / 2.0 >= s && (a + b) / 2.0 <= e
+        }) {
+            for (m, v) in mean.iter_mut().zip(&r[5..]) {
+                *m += v.parse::<f64>().unwrap();
+            }
+        }
+        let best = (0..mean.len())
+            .max_by(|&a, &b| mean[a].total_cmp(&mean[b]))
+            .unwrap();
+        let own = alone
+            .iter()
+            .find(|o| Path::new(&o[0]) == c.as_path())
+            .unwrap();
+        let own_best = (3..own.len())
+            .max_by(|&a, &b| {
+                own[a]
+                    .parse::<f64>()
+                    .unwrap()
+                    .total_cmp(&own[b].parse().unwrap())
+            })
+            .unwrap()
+            - 3;
+        agree += usize::from(best == own_best);
+    }
+    eprintln!("timeline vs clip-level class: {agree} of 8 clips");
+    assert!(agree >= 5, "{agree} of 8 clips");
 }

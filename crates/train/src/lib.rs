@@ -29,8 +29,8 @@ pub use experiment::{
     AugmentConfig, Balance, DataConfig, Experiment, ModelConfig, ModelKind, OptimizerKind,
     Schedule, SegmentConfig, SegmentPolicy, TrainConfig,
 };
-pub use plot::confusion_png;
-pub use predict::{Prediction, Predictor};
+pub use plot::{Lines, confusion_png, render};
+pub use predict::{Prediction, Predictor, TimelineConfig, TimelineSummary, Window};
 pub use run::{
     EpochRecord, Observer, Quiet, RunOptions, RunSummary, learning_rate, resume, run_or_resume,
     train,

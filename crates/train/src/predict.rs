@@ -10,6 +10,7 @@ use std::sync::Arc;
 use burn::module::Module;
 use burn::tensor::Device;
 use rayon::prelude::*;
+use ser_audio::Cleaner;
 use ser_eval::NormScope;
 use ser_models::Net;
 
@@ -30,7 +31,68 @@ pub struct Predictor {
     net: Net,
     norm: Normalizer,
     pipeline: FramePipeline,
+    /// The run's cleaning without silence trimming, for long recordings (times must stay
+    /// those of the file).
+    untrimmed: Cleaner,
     device: Device,
+}
+
+/// How a long recording is cut into scored windows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimelineConfig {
+    /// Window length in seconds (default 3.0).
+    pub window_s: f64,
+    /// Step between window starts in seconds (default 1.0).
+    pub hop_s: f64,
+    /// Energy VAD: windows whose RMS is more than this many dB below the loudest window's
+    /// (or below -70 dBFS) are silence and not scored (default 35.0).
+    pub vad_db: f64,
+}
+
+impl Default for TimelineConfig {
+    fn default() -> Self {
+        Self {
+            window_s: 3.0,
+            hop_s: 1.0,
+            vad_db: 35.0,
+        }
+    }
+}
+
+/// One window of a timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    /// Start in seconds from the start of the file.
+    pub start_s: f64,
+    /// End in seconds.
+    pub end_s: f64,
+    /// RMS level in dBFS.
+    pub rms_db: f64,
+    /// Class probabilities; `None` for silence.
+    pub probs: Option<Vec<f64>>,
+}
+
+impl Window {
+    /// The most probable class of a speech window.
+    pub fn class(&self) -> Option<usize> {
+        self.probs
+            .as_ref()
+            .map(|p| crate::baseline::argmax_first(p))
+    }
+}
+
+/// What a timeline says about a recording.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TimelineSummary {
+    /// Seconds of the file.
+    pub seconds: f64,
+    /// Speech windows / all windows.
+    pub speech_share: f64,
+    /// Per class: share of the speech windows it wins.
+    pub share: Vec<(String, f64)>,
+    /// Per class: the longest run of consecutive speech windows it wins, in seconds (first
+    /// start to last end), and where it starts.
+    pub longest: Vec<(String, f64, f64)>,
 }
 
 /// One file's outcome.
@@ -112,6 +174,10 @@ impl Predictor {
                 .config_toml
         };
         let pipeline = FramePipeline::new(&config, &exp.data.frames, device)?;
+        let mut audio = pipeline.reference().config().audio.clone();
+        audio.trim.enabled = false;
+        audio.min_duration_s = 0.0;
+        let untrimmed = Cleaner::new(audio).map_err(TrainError::Config)?;
         let dim = pipeline.dim();
         if dim != norm.mean.len() {
             return Err(TrainError::Data(format!(
@@ -132,8 +198,162 @@ impl Predictor {
             net,
             norm,
             pipeline,
+            untrimmed,
             device: device.clone(),
         })
+    }
+
+    /// Predictions and class probabilities of cleaned signals (`names` for messages).
+    fn score(
+        &self,
+        signals: &[Vec<f32>],
+        names: &[&str],
+        batch: usize,
+    ) -> (Vec<usize>, Vec<Vec<f64>>) {
+        let n = signals.len();
+        if n == 0 {
+            return (Vec::new(), Vec::new());
+        }
+        let ds = Dataset {
+            classes: self.classes.clone(),
+            dim: self.pipeline.dim(),
+            frames: self.pipeline.features(signals),
+            labels: vec![0; n],
+            meta: names
+                .iter()
+                .map(|p| ClipInfo {
+                    corpus: String::new(),
+                    speaker: String::new(),
+                    content_hash: String::new(),
+                    path: p.to_string(),
+                    sentence: String::new(),
+                })
+                .collect(),
+            functionals: vec![Vec::new(); n],
+            functional_names: Vec::new(),
+            fingerprints: Vec::new(),
+            feature_config: String::new(),
+        };
+        let src = Arc::new(BatchSource {
+            ds: Arc::new(ds),
+            norm: self.norm.clone(),
+            segment: self.exp.segment,
+            augment: AugmentConfig::default(),
+            wave: None,
+        });
+        let all: Vec<usize> = (0..n).collect();
+        let (_, pred, scores) = evaluate(&self.net, &src, &all, batch.max(1), None, &self.device);
+        (pred, scores)
+    }
+
+    /// The emotion timeline of a long recording: windows of `t.window_s` every `t.hop_s`
+    /// seconds over the untrimmed, cleaned audio, silent ones (energy VAD) left unscored,
+    /// the others scored like clips. A silent file gives only silent windows.
+    pub fn timeline(
+        &self,
+        path: &str,
+        t: &TimelineConfig,
+        batch: usize,
+    ) -> Result<Vec<Window>, String> {
+        if !(t.window_s > 0.0 && t.hop_s > 0.0 && t.vad_db > 0.0) {
+            return Err("timeline: window, hop and VAD threshold must be > 0".into());
+        }
+        let bytes = fs::read(path).map_err(|e| format!("{path}: cannot read: {e}"))?;
+        let ext = Path::new(path).extension().and_then(|e| e.to_str());
+        let decoded = ser_audio::decode_bytes(&bytes, ext).map_err(|e| format!("{path}: {e}"))?;
+        let rate = self.pipeline.reference().config().audio.sample_rate as f64;
+        let y = match self.untrimmed.clean(&decoded) {
+            Ok(y) => y,
+            // All-zero audio: every window is silence.
+            Err(_) if decoded.samples.iter().all(|v| *v == 0.0) => {
+                vec![0.0; (decoded.frames() as f64 * rate / decoded.sample_rate as f64) as usize]
+            }
+            Err(e) => return Err(format!("{path}: {e}")),
+        };
+        let (win, hop) = (
+            (t.window_s * rate) as usize,
+            (t.hop_s * rate).max(1.0) as usize,
+        );
+        let mut starts: Vec<usize> = (0..)
+            .map(|k| k * hop)
+            .take_while(|&s| s + win <= y.len())
+            .collect();
+        if starts.is_empty() && !y.is_empty() {
+            starts.push(0);
+        }
+        let mut windows: Vec<Window> = starts
+            .iter()
+            .map(|&s| {
+                let seg = &y[s..(s + win).min(y.len())];
+                let power = seg.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / seg.len() as f64;
+                Window {
+                    start_s: s as f64 / rate,
+                    end_s: (s + seg.len()) as f64 / rate,
+                    rms_db: 10.0 * power.max(1e-20).log10(),
+                    probs: None,
+                }
+            })
+            .collect();
+        let loudest = windows
+            .iter()
+            .map(|w| w.rms_db)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let speech: Vec<usize> = (0..windows.len())
+            .filter(|&i| windows[i].rms_db >= (loudest - t.vad_db).max(-70.0))
+            .collect();
+        let signals: Vec<Vec<f32>> = speech
+            .iter()
+            .map(|&i| y[starts[i]..(starts[i] + win).min(y.len())].to_vec())
+            .collect();
+        let names = vec![path; signals.len()];
+        let (_, scores) = self.score(&signals, &names, batch);
+        for (&i, p) in speech.iter().zip(scores) {
+            windows[i].probs = Some(p);
+        }
+        Ok(windows)
+    }
+
+    /// Share of speech windows per class and longest stretches (seconds) per class.
+    pub fn summarize(&self, windows: &[Window]) -> TimelineSummary {
+        let k = self.classes.len();
+        let speech: Vec<&Window> = windows.iter().filter(|w| w.probs.is_some()).collect();
+        let mut wins = vec![0usize; k];
+        let mut longest = vec![(0.0f64, 0.0f64); k];
+        let mut run: Option<(usize, f64)> = None; // (class, start)
+        for (i, w) in windows.iter().enumerate() {
+            let c = w.class();
+            if let Some(c) = c {
+                wins[c] += 1;
+            }
+            run = match (run, c) {
+                (Some((rc, start)), Some(c)) if rc == c => Some((rc, start)),
+                (_, Some(c)) => Some((c, w.start_s)),
+                (_, None) => None,
+            };
+            if let Some((rc, start)) = run {
+                let end = windows[i].end_s;
+                if end - start > longest[rc].0 {
+                    longest[rc] = (end - start, start);
+                }
+            }
+        }
+        let n = speech.len().max(1) as f64;
+        TimelineSummary {
+            seconds: windows.last().map_or(0.0, |w| w.end_s),
+            speech_share: speech.len() as f64 / windows.len().max(1) as f64,
+            share: self
+                .classes
+                .iter()
+                .zip(&wins)
+                .map(|(c, &w)| (c.clone(), w as f64 / n))
+                .collect(),
+            longest: self
+                .classes
+                .iter()
+                .zip(&longest)
+                .map(|(c, &(len, at))| (c.clone(), len, at))
+                .collect(),
+        }
     }
 
     /// Scores `paths` in batches of `batch`; a file that cannot be read or decoded, or is
@@ -169,43 +389,8 @@ impl Predictor {
                 Err(e) => errors[i] = Some(e),
             }
         }
-        let frames = self.pipeline.features(&signals);
-        let dim = self.pipeline.dim();
-        let n = ok.len();
-        let ds = Dataset {
-            classes: self.classes.clone(),
-            dim,
-            frames,
-            labels: vec![0; n],
-            meta: ok
-                .iter()
-                .map(|&i| ClipInfo {
-                    corpus: String::new(),
-                    speaker: String::new(),
-                    content_hash: String::new(),
-                    path: paths[i].clone(),
-                    sentence: String::new(),
-                })
-                .collect(),
-            functionals: vec![Vec::new(); n],
-            functional_names: Vec::new(),
-            fingerprints: Vec::new(),
-            feature_config: String::new(),
-        };
-        let src = Arc::new(BatchSource {
-            ds: Arc::new(ds),
-            norm: self.norm.clone(),
-            segment: self.exp.segment,
-            augment: AugmentConfig::default(),
-            wave: None,
-        });
-        let all: Vec<usize> = (0..n).collect();
-        let (pred, scores) = if n == 0 {
-            (Vec::new(), Vec::new())
-        } else {
-            let (_, p, s) = evaluate(&self.net, &src, &all, batch.max(1), None, &self.device);
-            (p, s)
-        };
+        let names: Vec<&str> = ok.iter().map(|&i| paths[i].as_str()).collect();
+        let (pred, scores) = self.score(&signals, &names, batch);
         let mut k = 0;
         errors
             .into_iter()

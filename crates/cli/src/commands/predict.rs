@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use ser_train::Predictor;
+use ser_train::{Lines, Predictor, TimelineConfig, render};
 
 use crate::commands::train::device;
 use crate::progress::ClipBar;
@@ -43,6 +43,151 @@ pub struct Args {
     /// Where the model (and, on a GPU, the features) run: flex, wgpu, cuda or auto.
     #[arg(long, default_value = "flex", value_name = "DEVICE")]
     device: String,
+    /// Long recordings: score windows over each file and write, into the folder --out, an
+    /// emotion timeline per file (<stem>.timeline.csv, .png, .svg) and a summary
+    /// (<stem>.summary.json: share of speech per emotion, longest stretches).
+    #[arg(long, requires = "out")]
+    timeline: bool,
+    /// Timeline window length in seconds.
+    #[arg(long, default_value_t = 3.0, value_name = "S")]
+    window: f64,
+    /// Timeline step between windows in seconds.
+    #[arg(long, default_value_t = 1.0, value_name = "S")]
+    hop: f64,
+    /// Timeline energy VAD: windows more than this many dB below the file's loudest window
+    /// are silence (not scored).
+    #[arg(long, default_value_t = 35.0, value_name = "DB")]
+    vad_db: f64,
+}
+
+/// `ser predict --timeline`: one timeline, plot and summary per file into `dir`.
+fn timelines(
+    a: &Args,
+    predictor: &Predictor,
+    files: &[String],
+    dir: &Path,
+) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let cfg = TimelineConfig {
+        window_s: a.window,
+        hop_s: a.hop,
+        vad_db: a.vad_db,
+    };
+    let mut failed = Vec::new();
+    let mut stems = std::collections::BTreeSet::new();
+    for f in files {
+        let windows = match predictor.timeline(f, &cfg, a.batch) {
+            Ok(w) => w,
+            Err(e) => {
+                failed.push(e);
+                continue;
+            }
+        };
+        let stem = Path::new(f)
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        // Files of the same name in several folders: number the later ones.
+        let mut name = stem.clone();
+        let mut k = 1;
+        while !stems.insert(name.clone()) {
+            k += 1;
+            name = format!("{stem}-{k}");
+        }
+        let mut w = csv::Writer::from_path(dir.join(format!("{name}.timeline.csv")))?;
+        let mut head = vec![
+            "start_s".to_string(),
+            "end_s".into(),
+            "rms_db".into(),
+            "speech".into(),
+            "predicted".into(),
+        ];
+        head.extend(predictor.classes.iter().map(|c| format!("p_{c}")));
+        w.write_record(&head)?;
+        for x in &windows {
+            let mut row = vec![
+                format!("{:.3}", x.start_s),
+                format!("{:.3}", x.end_s),
+                format!("{:.1}", x.rms_db),
+            ];
+            match (&x.probs, x.class()) {
+                (Some(p), Some(c)) => {
+                    row.push("1".into());
+                    row.push(predictor.classes[c].clone());
+                    row.extend(p.iter().map(|v| format!("{v:.6}")));
+                }
+                _ => {
+                    row.push("0".into());
+                    row.push(String::new());
+                    row.extend(predictor.classes.iter().map(|_| String::new()));
+                }
+            }
+            w.write_record(&row)?;
+        }
+        w.flush()?;
+        let series = predictor
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(c, name)| {
+                let pts = windows
+                    .iter()
+                    .map(|x| {
+                        (
+                            (x.start_s + x.end_s) / 2.0,
+                            x.probs.as_ref().map_or(0.0, |p| p[c]),
+                        )
+                    })
+                    .collect();
+                (name.clone(), pts)
+            })
+            .collect();
+        let end = windows.last().map_or(1.0, |x| x.end_s).max(1e-3);
+        let fig = render(&Lines {
+            title: format!(
+                "{name}: class probability per {:.1} s window (silence: 0)",
+                a.window
+            ),
+            x_label: "time (s)".into(),
+            y_label: "probability".into(),
+            x: (0.0, end),
+            y: (0.0, 1.0),
+            series,
+        })
+        .map_err(anyhow::Error::msg)?;
+        std::fs::write(dir.join(format!("{name}.timeline.png")), &fig.png)?;
+        std::fs::write(dir.join(format!("{name}.timeline.svg")), &fig.svg)?;
+        let summary = predictor.summarize(&windows);
+        std::fs::write(
+            dir.join(format!("{name}.summary.json")),
+            serde_json::to_string_pretty(&serde_json::json!({ "file": f, "summary": summary }))?,
+        )?;
+        let mut shares: Vec<&(String, f64)> = summary.share.iter().filter(|s| s.1 > 0.0).collect();
+        shares.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let shown: Vec<String> = shares
+            .iter()
+            .map(|(c, v)| format!("{c} {:.0}%", v * 100.0))
+            .collect();
+        println!(
+            "{f}: {:.1} s, speech in {:.0}% of windows; {}",
+            summary.seconds,
+            summary.speech_share * 100.0,
+            if shown.is_empty() {
+                "no speech".to_string()
+            } else {
+                shown.join(", ")
+            }
+        );
+    }
+    eprintln!("timelines in {}", dir.display());
+    if failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("{} file(s) not scored:", failed.len());
+    for e in &failed {
+        eprintln!("  {e}");
+    }
+    Ok(ExitCode::from(3))
 }
 
 /// The audio files named by `p`: itself, the audio under a folder (sorted), or a manifest's
@@ -124,6 +269,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         a.model.display(),
         predictor.features_on
     );
+    if a.timeline {
+        let dir = a.out.clone().expect("clap requires --out");
+        return timelines(&a, &predictor, &files, &dir);
+    }
     let jsonl = a
         .out
         .as_ref()
