@@ -104,6 +104,8 @@ fn every_subcommand_has_help() {
         vec!["train", "--help"],
         vec!["run", "--help"],
         vec!["sweep", "--help"],
+        vec!["predict", "--help"],
+        vec!["stream", "--help"],
     ] {
         let o = run(ser().args(&args));
         assert!(o.status.success(), "{args:?}");
@@ -1020,4 +1022,68 @@ fn predict_gives_the_runs_own_test_probabilities_and_lists_bad_files() {
     }
     eprintln!("timeline vs clip-level class: {agree} of 8 clips");
     assert!(agree >= 5, "{agree} of 8 clips");
+
+    // The same recording piped into `ser stream` as raw 16-bit PCM: the same windows, the
+    // same probabilities.
+    let pcm: Vec<u8> = ser_audio::decode_file(&rec)
+        .unwrap()
+        .samples
+        .iter()
+        .flat_map(|v| ((v * 32768.0).round().clamp(-32768.0, 32767.0) as i16).to_le_bytes())
+        .collect();
+    let stream = |input: &[u8]| -> (Vec<serde_json::Value>, String) {
+        use std::io::Write;
+        let mut child = ser()
+            .arg("stream")
+            .arg(&run_dir)
+            .args(["--window", "1.0", "--hop", "0.25"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let lines = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (lines, text(&o))
+    };
+    let (lines, msg) = stream(&pcm);
+    assert!(msg.contains("real-time factor"), "{msg}");
+    assert_eq!(lines.len(), rows.len(), "one line per timeline window");
+    let mut both = 0;
+    for (l, r) in lines.iter().zip(&rows) {
+        let (a, b) = span(r);
+        assert!(
+            (l["start_s"].as_f64().unwrap() - a).abs() < 1e-3,
+            "{l} vs {r:?}"
+        );
+        assert!(
+            (l["end_s"].as_f64().unwrap() - b).abs() < 1e-3,
+            "{l} vs {r:?}"
+        );
+        if l["speech"].as_bool().unwrap() && r[3] == "1" {
+            both += 1;
+            assert_eq!(l["predicted"].as_str().unwrap(), r[4], "{l} vs {r:?}");
+            let probs = l["probabilities"].as_object().unwrap();
+            for (v, class_p) in probs.values().zip(&r[5..]) {
+                let (x, y): (f64, f64) = (v.as_f64().unwrap(), class_p.parse().unwrap());
+                assert!((x - y).abs() <= 1e-5, "{a}-{b}: {x} vs {y}");
+            }
+        }
+    }
+    let speech = rows.iter().filter(|r| r[3] == "1").count();
+    assert!(
+        both + 2 >= speech,
+        "{both} of {speech} speech windows scored by both"
+    );
+    // An empty stream and endless silence: no crash, nothing or only silence.
+    let (lines, msg) = stream(&[]);
+    assert!(lines.is_empty() && msg.contains("no audio"), "{msg}");
+    let (lines, _) = stream(&vec![0u8; 2 * 16_000 * 4]);
+    assert_eq!(lines.len(), 13);
+    assert!(lines.iter().all(|l| !l["speech"].as_bool().unwrap()));
 }

@@ -52,8 +52,10 @@ enum Command {
     Run(commands::run::Args),
     /// Run an experiment over a grid of settings (resumable, shardable) and rank the points.
     Sweep(commands::sweep::Args),
-    /// Class probabilities of audio files from a trained run.
+    /// Class probabilities of audio files from a trained run (or emotion timelines).
     Predict(commands::predict::Args),
+    /// Emotion of live audio from standard input, one JSON line per window.
+    Stream(commands::stream::Args),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Run(a) => commands::run::run(a),
         Command::Sweep(a) => commands::sweep::run(a),
         Command::Predict(a) => commands::predict::run(a),
+        Command::Stream(a) => commands::stream::run(a),
     };
     match result {
         Ok(code) => code,

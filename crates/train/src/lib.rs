@@ -30,7 +30,7 @@ pub use experiment::{
     Schedule, SegmentConfig, SegmentPolicy, TrainConfig,
 };
 pub use plot::{Lines, confusion_png, render};
-pub use predict::{Prediction, Predictor, TimelineConfig, TimelineSummary, Window};
+pub use predict::{Prediction, Predictor, TimelineConfig, TimelineSummary, Window, rms_db};
 pub use run::{
     EpochRecord, Observer, Quiet, RunOptions, RunSummary, learning_rate, resume, run_or_resume,
     train,

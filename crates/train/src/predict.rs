@@ -37,6 +37,12 @@ pub struct Predictor {
     device: Device,
 }
 
+/// RMS level of samples in dBFS (-200 for digital silence).
+pub fn rms_db(y: &[f32]) -> f64 {
+    let power = y.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / y.len().max(1) as f64;
+    10.0 * power.max(1e-20).log10()
+}
+
 /// How a long recording is cut into scored windows.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TimelineConfig {
@@ -285,11 +291,10 @@ impl Predictor {
             .iter()
             .map(|&s| {
                 let seg = &y[s..(s + win).min(y.len())];
-                let power = seg.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / seg.len() as f64;
                 Window {
                     start_s: s as f64 / rate,
                     end_s: (s + seg.len()) as f64 / rate,
-                    rms_db: 10.0 * power.max(1e-20).log10(),
+                    rms_db: rms_db(seg),
                     probs: None,
                 }
             })
@@ -311,6 +316,22 @@ impl Predictor {
             windows[i].probs = Some(p);
         }
         Ok(windows)
+    }
+
+    /// The sample rate the model's features are computed at.
+    pub fn rate(&self) -> u32 {
+        self.pipeline.reference().config().audio.sample_rate
+    }
+
+    /// Cleans raw audio as the timeline does (the run's cleaning without trimming).
+    pub fn clean_untrimmed(&self, audio: &ser_audio::Decoded) -> Result<Vec<f32>, String> {
+        self.untrimmed.clean(audio).map_err(|e| e.to_string())
+    }
+
+    /// Class probabilities of cleaned signals at [`Self::rate`], scored like clips.
+    pub fn probabilities(&self, signals: &[Vec<f32>], batch: usize) -> Vec<Vec<f64>> {
+        let names = vec!["stream"; signals.len()];
+        self.score(signals, &names, batch).1
     }
 
     /// Share of speech windows per class and longest stretches (seconds) per class.

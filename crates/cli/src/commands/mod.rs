@@ -6,6 +6,7 @@ pub mod extract;
 pub mod features;
 pub mod predict;
 pub mod run;
+pub mod stream;
 pub mod sweep;
 pub mod synth;
 pub mod train;

@@ -1,0 +1,167 @@
+//! `ser stream`: emotion of live audio from standard input, one JSON line per window as soon
+//! as the window is complete.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use ser_audio::Decoded;
+use ser_train::{Predictor, rms_db};
+
+use crate::commands::train::device;
+
+/// Arguments of `ser stream`.
+#[derive(clap::Args)]
+#[command(after_help = "Reads raw PCM from standard input, e.g.\n  \
+sox -d -t raw -r 16000 -e signed -b 16 -c 1 - | ser stream runs/synth_cnn_lstm\n  \
+arecord -f S16_LE -r 16000 -c 1 -t raw | ser stream runs/synth_cnn_lstm\n\
+and prints, as soon as each window is complete, one JSON line: start_s, end_s, rms_db, speech, \
+predicted, probabilities. Each window is cleaned (the run's cleaning without trimming) and \
+scored on its own, so a file piped in gives the windows of `ser predict --timeline` on that file \
+(same window and hop). The VAD is causal: a window is silence when it is more than --vad-db \
+below the loudest window so far, or below -70 dBFS. Latency: one window plus its scoring. On \
+exit the real-time factor (processing time / audio time) goes to standard error.")]
+pub struct Args {
+    /// Run folder of the model.
+    #[arg(value_name = "MODEL")]
+    model: PathBuf,
+    /// Sample rate of the input in Hz.
+    #[arg(long, default_value_t = 16_000, value_name = "HZ")]
+    rate: u32,
+    /// Sample format: s16le (16-bit signed little-endian) or f32le.
+    #[arg(long, default_value = "s16le", value_name = "FORMAT")]
+    format: String,
+    /// Interleaved channels of the input (averaged to mono).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    channels: usize,
+    /// Window length in seconds.
+    #[arg(long, default_value_t = 3.0, value_name = "S")]
+    window: f64,
+    /// Step between windows in seconds.
+    #[arg(long, default_value_t = 1.0, value_name = "S")]
+    hop: f64,
+    /// VAD threshold below the loudest window so far, in dB.
+    #[arg(long, default_value_t = 35.0, value_name = "DB")]
+    vad_db: f64,
+    /// Where the model runs: flex, wgpu, cuda or auto.
+    #[arg(long, default_value = "flex", value_name = "DEVICE")]
+    device: String,
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let bytes_per = match a.format.as_str() {
+        "s16le" => 2,
+        "f32le" => 4,
+        other => bail!("--format {other}: use s16le or f32le"),
+    };
+    if a.rate == 0 || a.channels == 0 || !(a.window > 0.0 && a.hop > 0.0 && a.vad_db > 0.0) {
+        bail!("--rate, --channels, --window, --hop and --vad-db must be > 0");
+    }
+    let (device, device_name) = device(&a.device)?;
+    let predictor = Predictor::load(&a.model, &device)
+        .with_context(|| format!("loading the model of {}", a.model.display()))?;
+    eprintln!(
+        "streaming {}-channel {} at {} Hz into {} on {device_name}: {} s windows every {} s",
+        a.channels,
+        a.format,
+        a.rate,
+        a.model.display(),
+        a.window,
+        a.hop
+    );
+    // Window and hop in input frames, from the model-rate sample counts the timeline uses,
+    // so that windows line up with `ser predict --timeline` on the same audio.
+    let model_rate = predictor.rate() as f64;
+    let to_input =
+        |s: f64| ((s * model_rate) as usize as f64 * a.rate as f64 / model_rate).round() as usize;
+    let (win, hop) = (to_input(a.window), to_input(a.hop).max(1));
+    let frame_bytes = bytes_per * a.channels;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf: Vec<f32> = Vec::new(); // interleaved samples from `offset` (frames) on
+    let mut offset = 0usize; // input frame index of buf[0]
+    let mut next = 0usize; // start frame of the next window
+    let mut loudest = f64::NEG_INFINITY;
+    let (mut windows, mut total_frames) = (0usize, 0usize);
+    let started = Instant::now();
+    let mut stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    let mut chunk = vec![0u8; 1 << 15];
+    loop {
+        let n = stdin.read(&mut chunk).context("reading standard input")?;
+        if n == 0 {
+            break;
+        }
+        pending.extend_from_slice(&chunk[..n]);
+        let whole = pending.len() / frame_bytes * frame_bytes;
+        for s in pending[..whole].chunks_exact(bytes_per) {
+            let v = if bytes_per == 2 {
+                i16::from_le_bytes([s[0], s[1]]) as f32 / 32768.0
+            } else {
+                f32::from_le_bytes([s[0], s[1], s[2], s[3]])
+            };
+            buf.push(if v.is_finite() { v } else { 0.0 });
+        }
+        total_frames += whole / frame_bytes;
+        pending.drain(..whole);
+        while next + win <= offset + buf.len() / a.channels {
+            let from = (next - offset) * a.channels;
+            let raw = Decoded {
+                samples: buf[from..from + win * a.channels].to_vec(),
+                channels: a.channels,
+                sample_rate: a.rate,
+            };
+            let start_s = next as f64 / a.rate as f64;
+            let end_s = (next + win) as f64 / a.rate as f64;
+            let y = if raw.samples.iter().all(|v| *v == 0.0) {
+                Vec::new()
+            } else {
+                predictor
+                    .clean_untrimmed(&raw)
+                    .map_err(anyhow::Error::msg)?
+            };
+            let level = rms_db(&y);
+            loudest = loudest.max(level);
+            let speech = !y.is_empty() && level >= (loudest - a.vad_db).max(-70.0);
+            let mut line = serde_json::json!({
+                "start_s": start_s,
+                "end_s": end_s,
+                "rms_db": level,
+                "speech": speech,
+            });
+            if speech {
+                let p = predictor.probabilities(&[y], 1).remove(0);
+                let best = (0..p.len())
+                    .max_by(|&i, &j| p[i].total_cmp(&p[j]))
+                    .unwrap_or(0);
+                line["predicted"] = serde_json::json!(predictor.classes[best]);
+                line["probabilities"] = predictor
+                    .classes
+                    .iter()
+                    .zip(&p)
+                    .map(|(c, v)| (c.clone(), serde_json::json!(v)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+            }
+            writeln!(stdout, "{line}")?;
+            stdout.flush()?;
+            windows += 1;
+            next += hop;
+        }
+        // Keep only what later windows need.
+        let keep_from = next.min(offset + buf.len() / a.channels);
+        buf.drain(..(keep_from - offset) * a.channels);
+        offset = keep_from;
+    }
+    let audio_s = total_frames as f64 / a.rate as f64;
+    if total_frames == 0 {
+        eprintln!("no audio on standard input");
+    } else {
+        eprintln!(
+            "{windows} window(s) over {audio_s:.1} s of audio; real-time factor {:.3} (processing / audio time)",
+            started.elapsed().as_secs_f64() / audio_s
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
