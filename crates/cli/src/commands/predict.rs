@@ -48,16 +48,37 @@ pub struct Args {
     /// (<stem>.summary.json: share of speech per emotion, longest stretches).
     #[arg(long, requires = "out")]
     timeline: bool,
-    /// Timeline window length in seconds.
+    #[command(flatten)]
+    windows: WindowArgs,
+}
+
+/// Windows of a timeline or a stream.
+#[derive(clap::Args)]
+pub struct WindowArgs {
+    /// Window length in seconds.
     #[arg(long, default_value_t = 3.0, value_name = "S")]
     window: f64,
-    /// Timeline step between windows in seconds.
+    /// Step between windows in seconds.
     #[arg(long, default_value_t = 1.0, value_name = "S")]
     hop: f64,
-    /// Timeline energy VAD: windows more than this many dB below the file's loudest window
-    /// are silence (not scored).
+    /// Energy VAD: windows more than this many dB below the loudest window (of the file; of
+    /// the stream so far) are silence and not scored.
     #[arg(long, default_value_t = 35.0, value_name = "DB")]
     vad_db: f64,
+}
+
+impl WindowArgs {
+    /// As the library's config, checked.
+    pub fn config(&self) -> anyhow::Result<TimelineConfig> {
+        if !(self.window > 0.0 && self.hop > 0.0 && self.vad_db > 0.0) {
+            bail!("--window, --hop and --vad-db must be > 0");
+        }
+        Ok(TimelineConfig {
+            window_s: self.window,
+            hop_s: self.hop,
+            vad_db: self.vad_db,
+        })
+    }
 }
 
 /// `ser predict --timeline`: one timeline, plot and summary per file into `dir`.
@@ -68,11 +89,7 @@ fn timelines(
     dir: &Path,
 ) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let cfg = TimelineConfig {
-        window_s: a.window,
-        hop_s: a.hop,
-        vad_db: a.vad_db,
-    };
+    let cfg = a.windows.config()?;
     let mut failed = Vec::new();
     let mut stems = std::collections::BTreeSet::new();
     for f in files {
@@ -146,7 +163,7 @@ fn timelines(
         let fig = render(&Lines {
             title: format!(
                 "{name}: class probability per {:.1} s window (silence: 0)",
-                a.window
+                cfg.window_s
             ),
             x_label: "time (s)".into(),
             y_label: "probability".into(),

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use ser_audio::Decoded;
 use ser_train::{Predictor, rms_db};
 
+use crate::commands::predict::WindowArgs;
 use crate::commands::train::device;
 
 /// Arguments of `ser stream`.
@@ -36,15 +37,8 @@ pub struct Args {
     /// Interleaved channels of the input (averaged to mono).
     #[arg(long, default_value_t = 1, value_name = "N")]
     channels: usize,
-    /// Window length in seconds.
-    #[arg(long, default_value_t = 3.0, value_name = "S")]
-    window: f64,
-    /// Step between windows in seconds.
-    #[arg(long, default_value_t = 1.0, value_name = "S")]
-    hop: f64,
-    /// VAD threshold below the loudest window so far, in dB.
-    #[arg(long, default_value_t = 35.0, value_name = "DB")]
-    vad_db: f64,
+    #[command(flatten)]
+    windows: WindowArgs,
     /// Where the model runs: flex, wgpu, cuda or auto.
     #[arg(long, default_value = "flex", value_name = "DEVICE")]
     device: String,
@@ -56,9 +50,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         "f32le" => 4,
         other => bail!("--format {other}: use s16le or f32le"),
     };
-    if a.rate == 0 || a.channels == 0 || !(a.window > 0.0 && a.hop > 0.0 && a.vad_db > 0.0) {
-        bail!("--rate, --channels, --window, --hop and --vad-db must be > 0");
+    if a.rate == 0 || a.channels == 0 {
+        bail!("--rate and --channels must be > 0");
     }
+    let t = a.windows.config()?;
     let (device, device_name) = device(&a.device)?;
     let predictor = Predictor::load(&a.model, &device)
         .with_context(|| format!("loading the model of {}", a.model.display()))?;
@@ -68,15 +63,15 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         a.format,
         a.rate,
         a.model.display(),
-        a.window,
-        a.hop
+        t.window_s,
+        t.hop_s
     );
     // Window and hop in input frames, from the model-rate sample counts the timeline uses,
     // so that windows line up with `ser predict --timeline` on the same audio.
     let model_rate = predictor.rate() as f64;
     let to_input =
         |s: f64| ((s * model_rate) as usize as f64 * a.rate as f64 / model_rate).round() as usize;
-    let (win, hop) = (to_input(a.window), to_input(a.hop).max(1));
+    let (win, hop) = (to_input(t.window_s), to_input(t.hop_s).max(1));
     let frame_bytes = bytes_per * a.channels;
     let mut pending: Vec<u8> = Vec::new();
     let mut buf: Vec<f32> = Vec::new(); // interleaved samples from `offset` (frames) on
@@ -123,7 +118,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             };
             let level = rms_db(&y);
             loudest = loudest.max(level);
-            let speech = !y.is_empty() && level >= (loudest - a.vad_db).max(-70.0);
+            let speech = !y.is_empty() && level >= (loudest - t.vad_db).max(-70.0);
             let mut line = serde_json::json!({
                 "start_s": start_s,
                 "end_s": end_s,
