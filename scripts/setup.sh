@@ -4,8 +4,9 @@
 #     loader + Mesa's Vulkan drivers (libvulkan1, mesa-vulkan-drivers: the GPU kernels run on
 #     a real GPU's driver, or on lavapipe, Mesa's software Vulkan, where there is none);
 #   - Rust (via rustup) when cargo is missing;
-#   - .venv/ with h5py + numpy (the tests read caches as a Python user would) and tensorboard
-#     (the tests load ser's event files with TensorBoard's own reader).
+#   - .venv/ with h5py + numpy (the tests read caches as a Python user would), tensorboard
+#     (the tests load ser's event files with TensorBoard's own reader), and onnx + onnxruntime
+#     (the tests check and run ser's exported models).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,8 +33,8 @@ if ! command -v cargo >/dev/null 2>&1; then
   . "$HOME/.cargo/env"
 fi
 
-if ! .venv/bin/python -c "import h5py, numpy, tensorboard" >/dev/null 2>&1; then
-  echo "setup: creating .venv with h5py, numpy and tensorboard" >&2
+if ! .venv/bin/python -c "import h5py, numpy, tensorboard, onnx, onnxruntime" >/dev/null 2>&1; then
+  echo "setup: creating .venv with h5py, numpy, tensorboard, onnx and onnxruntime" >&2
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements.txt
 fi

@@ -10,6 +10,9 @@ use ser_cache::Cache;
 #[path = "support/paths.rs"]
 mod paths;
 use paths::manifest_dir;
+#[path = "support/python.rs"]
+mod python;
+use python::python_with;
 
 fn ser() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ser"))
@@ -68,28 +71,9 @@ fn features() -> PathBuf {
     repo().join("experiments/features/logmel_16k.toml")
 }
 
-/// Python with h5py: $SER_PYTHON, the repo's .venv (made by scripts/setup.sh), or python3.
-/// Missing in CI is a failure; elsewhere the h5py part is skipped with a notice.
+/// Python with h5py (see tests/support/python.rs).
 fn python_with_h5py() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("SER_PYTHON").map(PathBuf::from),
-        Some(repo().join(".venv/bin/python")),
-        Some("python3".into()),
-    ];
-    for p in candidates.into_iter().flatten() {
-        let ok = Command::new(&p)
-            .args(["-c", "import h5py, numpy"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if ok {
-            return Some(p);
-        }
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("CI: no python with h5py found (run scripts/setup.sh, or set SER_PYTHON)");
-    }
-    eprintln!("notice: no python with h5py; skipping the h5py check (run scripts/setup.sh)");
-    None
+    python_with(&repo(), "h5py, numpy")
 }
 
 #[test]
@@ -1086,4 +1070,54 @@ fn predict_gives_the_runs_own_test_probabilities_and_lists_bad_files() {
     let (lines, _) = stream(&vec![0u8; 2 * 16_000 * 4]);
     assert_eq!(lines.len(), 13);
     assert!(lines.iter().all(|l| !l["speech"].as_bool().unwrap()));
+
+    // `ser export`: the ONNX file, fed the cached features of the run's first test clips (the
+    // centre segment ser scores), gives the probabilities of the run's predictions.csv.
+    let onnx = d.path().join("export/model.onnx");
+    let o = run(ser().arg("export").arg(&run_dir).arg("--out").arg(&onnx));
+    assert!(o.status.success(), "{}", text(&o));
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(onnx.with_extension("json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        card["labels"].as_array().unwrap().len(),
+        theirs[0].len() - 5
+    );
+    assert_eq!(card["sample_rate"], 16_000);
+    assert_eq!(
+        card["onnx_blake3"].as_str().unwrap(),
+        ser_data::content_hash(&std::fs::read(&onnx).unwrap())
+    );
+    let ds = ser_train::Dataset::load(&cache, &["logmel".to_string()], &[]).unwrap();
+    let (mut input, mut expected) = (Vec::new(), Vec::new());
+    for t in theirs.iter().take(6) {
+        let i = ds.meta.iter().position(|m| m.path == t[0]).unwrap();
+        let n = ds.n_frames(i);
+        assert!(n >= 100, "{} has {n} frames", t[0]);
+        let start = (n - 100) / 2;
+        let rows: Vec<Vec<f32>> = ds.frames[i][start * ds.dim..(start + 100) * ds.dim]
+            .chunks(ds.dim)
+            .map(|r| r.to_vec())
+            .collect();
+        input.push(rows);
+        expected.push(
+            t[5..]
+                .iter()
+                .map(|v| v.parse::<f64>().unwrap())
+                .collect::<Vec<_>>(),
+        );
+    }
+    let case_dir = d.path().join("export");
+    std::fs::write(
+        case_dir.join("case.json"),
+        serde_json::json!({ "input": input, "expected": expected }).to_string(),
+    )
+    .unwrap();
+    if let Some(py) = python_with(&repo(), "onnx, onnxruntime, numpy") {
+        let o = run(Command::new(py)
+            .arg(repo().join("tests/onnx/check_onnx.py"))
+            .arg(&case_dir));
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains("\"ok\": true"), "{}", text(&o));
+    }
 }

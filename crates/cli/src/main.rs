@@ -56,6 +56,8 @@ enum Command {
     Predict(commands::predict::Args),
     /// Emotion of live audio from standard input, one JSON line per window.
     Stream(commands::stream::Args),
+    /// A trained network as an ONNX file with its model card.
+    Export(commands::export::Args),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Command::Sweep(a) => commands::sweep::run(a),
         Command::Predict(a) => commands::predict::run(a),
         Command::Stream(a) => commands::stream::run(a),
+        Command::Export(a) => commands::export::run(a),
     };
     match result {
         Ok(code) => code,

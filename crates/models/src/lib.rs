@@ -16,4 +16,6 @@ pub use config::{
     Activation, CnnConfig, CnnReduce, ConfigError, HeadConfig, LstmConfig, NetConfig, NetKind,
     PoolKind, TimePooling,
 };
-pub use net::{Net, cnn_output_size, reduced_lengths};
+pub use net::{
+    ConvWeights, HostTensor, LstmWeights, Net, NetWeights, cnn_output_size, reduced_lengths,
+};

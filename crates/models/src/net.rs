@@ -346,3 +346,194 @@ fn time_mask(lengths: &[usize], time: usize, reduced: usize, device: &Device) ->
     }
     Tensor::from_data(TensorData::new(m, [valid.len(), reduced]), device)
 }
+
+/// A tensor's values (row-major) and shape, off the device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostTensor {
+    /// Shape.
+    pub dims: Vec<usize>,
+    /// Values, row-major.
+    pub data: Vec<f32>,
+}
+
+fn host<const D: usize>(t: Tensor<D>) -> HostTensor {
+    HostTensor {
+        dims: t.dims().to_vec(),
+        data: t
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32 weights"),
+    }
+}
+
+/// One Conv2d block's weights, for exporters.
+#[derive(Debug, Clone)]
+pub struct ConvWeights {
+    /// `[out, in, kh, kw]`.
+    pub weight: HostTensor,
+    /// `[out]`, if any.
+    pub bias: Option<HostTensor>,
+    /// Stride (frequency, time); padding is "same" (extra at the end when odd).
+    pub stride: [usize; 2],
+    /// BatchNorm scale, shift, running mean and variance (`[out]` each) and epsilon.
+    pub norm: [HostTensor; 4],
+    /// BatchNorm epsilon.
+    pub epsilon: f64,
+    /// Activation after the norm.
+    pub activation: Activation,
+    /// Pooling after the activation (kernel = stride), if any.
+    pub pool: Option<(PoolKind, [usize; 2])>,
+}
+
+/// One recurrent layer in ONNX's LSTM layout: gates in the order input, output, forget,
+/// cell; directions forward then reverse.
+#[derive(Debug, Clone)]
+pub struct LstmWeights {
+    /// `[directions, 4 * hidden, input]`.
+    pub w: HostTensor,
+    /// `[directions, 4 * hidden, hidden]`.
+    pub r: HostTensor,
+    /// `[directions, 8 * hidden]`: input biases, then recurrent biases.
+    pub b: HostTensor,
+    /// Hidden units per direction.
+    pub hidden: usize,
+}
+
+/// Everything an exporter needs to rebuild [`Net`]'s inference graph (dropout is the
+/// identity there).
+#[derive(Debug, Clone)]
+pub struct NetWeights {
+    /// Conv blocks, in order (empty for the LSTM).
+    pub convs: Vec<ConvWeights>,
+    /// How the CNN's map becomes a vector when there is no LSTM.
+    pub reduce: CnnReduce,
+    /// Recurrent layers, in order (empty for the CNN).
+    pub lstms: Vec<LstmWeights>,
+    /// Whether the LSTMs are bidirectional.
+    pub bidirectional: bool,
+    /// Pooling over time after the LSTMs.
+    pub pooling: TimePooling,
+    /// Attention score layer `[d, 1]` and `[1]`, for attention pooling.
+    pub attention: Option<(HostTensor, HostTensor)>,
+    /// Hidden head layers `[in, out]` and `[out]`.
+    pub hidden: Vec<(HostTensor, HostTensor)>,
+    /// Activation of the hidden head layers.
+    pub head_activation: Activation,
+    /// Output layer `[in, classes]` and `[classes]`.
+    pub output: (HostTensor, HostTensor),
+}
+
+fn linear(l: &Linear) -> (HostTensor, HostTensor) {
+    let w = host(l.weight.val());
+    let out = w.dims[1];
+    let b = l.bias.as_ref().map_or(
+        HostTensor {
+            dims: vec![out],
+            data: vec![0.0; out],
+        },
+        |b| host(b.val()),
+    );
+    (w, b)
+}
+
+/// ONNX gate blocks of one direction: `[4h, in]`, `[4h, h]`, `[8h]` (i, o, f, c).
+fn lstm_direction(l: &Lstm) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+    let forget = l
+        .forget_gate
+        .as_ref()
+        .expect("ser builds LSTMs with a forget gate");
+    let gates = [&l.input_gate, &l.output_gate, forget, &l.cell_gate];
+    let (mut w, mut r, mut wb, mut rb) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for g in gates {
+        // burn's Linear weight is [in, out]; ONNX wants [out, in].
+        for (dst, bias, lin) in [
+            (&mut w, &mut wb, &g.input_transform),
+            (&mut r, &mut rb, &g.hidden_transform),
+        ] {
+            let (m, b) = linear(lin);
+            let (n_in, n_out) = (m.dims[0], m.dims[1]);
+            for o in 0..n_out {
+                for i in 0..n_in {
+                    dst.push(m.data[i * n_out + o]);
+                }
+            }
+            bias.extend_from_slice(&b.data);
+        }
+    }
+    (w, r, wb, rb)
+}
+
+impl Net {
+    /// The weights and structure of the inference graph, on the host.
+    pub fn weights(&self) -> NetWeights {
+        let convs = self
+            .convs
+            .iter()
+            .map(|c| ConvWeights {
+                weight: host(c.conv.weight.val()),
+                bias: c.conv.bias.as_ref().map(|b| host(b.val())),
+                stride: c.conv.stride,
+                norm: [
+                    host(c.norm.gamma.val()),
+                    host(c.norm.beta.val()),
+                    host(c.norm.running_mean.value()),
+                    host(c.norm.running_var.value()),
+                ],
+                epsilon: c.norm.epsilon,
+                activation: c.activation,
+                pool: c.pool.as_ref().map(|p| match p {
+                    Pool::Max(m) => (PoolKind::Max, m.kernel_size),
+                    Pool::Avg(a) => (PoolKind::Avg, a.kernel_size),
+                }),
+            })
+            .collect();
+        let lstms = self
+            .lstms
+            .iter()
+            .map(|layer| {
+                let dirs: Vec<&Lstm> = match layer {
+                    Recurrent::Uni(l) => vec![l],
+                    Recurrent::Bi(b) => vec![&b.forward, &b.reverse],
+                };
+                let hidden = dirs[0].d_hidden;
+                let (mut w, mut r, mut b) = (Vec::new(), Vec::new(), Vec::new());
+                for d in &dirs {
+                    let (dw, dr, wb, rb) = lstm_direction(d);
+                    w.extend(dw);
+                    r.extend(dr);
+                    b.extend(wb);
+                    b.extend(rb);
+                }
+                let n = dirs.len();
+                let input = w.len() / (n * 4 * hidden);
+                LstmWeights {
+                    w: HostTensor {
+                        dims: vec![n, 4 * hidden, input],
+                        data: w,
+                    },
+                    r: HostTensor {
+                        dims: vec![n, 4 * hidden, hidden],
+                        data: r,
+                    },
+                    b: HostTensor {
+                        dims: vec![n, 8 * hidden],
+                        data: b,
+                    },
+                    hidden,
+                }
+            })
+            .collect();
+        NetWeights {
+            convs,
+            reduce: self.spec.reduce,
+            lstms,
+            bidirectional: self.spec.bidirectional,
+            pooling: self.spec.pooling,
+            attention: self.attention.as_ref().map(linear),
+            hidden: self.hidden.iter().map(linear).collect(),
+            head_activation: self.spec.head_activation,
+            output: linear(&self.output),
+        }
+    }
+}

@@ -318,6 +318,31 @@ impl Predictor {
         Ok(windows)
     }
 
+    /// The network's weights and structure, for exporters.
+    pub fn net_weights(&self) -> ser_models::NetWeights {
+        self.net.weights()
+    }
+
+    /// The training statistics the features are standardized with.
+    pub fn normalizer(&self) -> &Normalizer {
+        &self.norm
+    }
+
+    /// The experiment the run was trained with.
+    pub fn experiment(&self) -> &Experiment {
+        &self.exp
+    }
+
+    /// The feature config the model's input is computed with.
+    pub fn feature_config(&self) -> &ser_features::FeatureConfig {
+        self.pipeline.reference().config()
+    }
+
+    /// Values per frame of the model's input.
+    pub fn n_features(&self) -> usize {
+        self.pipeline.dim()
+    }
+
     /// The sample rate the model's features are computed at.
     pub fn rate(&self) -> u32 {
         self.pipeline.reference().config().audio.sample_rate

@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod corpus;
+pub mod export;
 pub mod extract;
 pub mod features;
 pub mod predict;
