@@ -32,7 +32,9 @@ fn rnd(state: &mut u64) -> f32 {
 /// Writes `dir/model.onnx` and `dir/case.json` for `cfg`.
 fn case(dir: &Path, name: &str, cfg: &NetConfig) {
     let (batch, time, feats, classes) = (3, 24, 12, 4);
-    let device = Device::default().autodiff();
+    // Flex explicitly: in a workspace build burn's default device can be wgpu (lavapipe).
+    let flex: Device = burn::backend::FlexDevice.into();
+    let device = flex.clone().autodiff();
     device.seed(11);
     let mut net = Net::new(cfg, feats, time, classes, &device).unwrap();
     let mut optim = AdamConfig::new().init();
@@ -62,10 +64,7 @@ fn case(dir: &Path, name: &str, cfg: &NetConfig) {
     let net = net.valid();
     let (x, _) = sample(&mut s, batch);
     let logits = net.forward(
-        Tensor::<3>::from_data(
-            TensorData::new(x.clone(), [batch, time, feats]),
-            &Device::default(),
-        ),
+        Tensor::<3>::from_data(TensorData::new(x.clone(), [batch, time, feats]), &flex),
         &[time; 3],
     );
     let probs = activation::softmax(logits, 1)

@@ -6,7 +6,6 @@
 //! `results.json` with the matrix, `ua_matrix.{png,svg}` and `report.md`.
 
 use std::fmt::Write as _;
-use std::fs;
 use std::path::Path;
 
 use ser_eval::{Metrics, Protocol};
@@ -18,8 +17,8 @@ use crate::experiment::Experiment;
 use crate::plot::Heatmap;
 use crate::report::{heading, metrics_rows, read_audit, save_figure};
 use crate::run::{
-    Observer, Part, RunOptions, RunSummary, io, load_dataset, pin_plan, read_summary, run_one,
-    write_atomic, write_json,
+    Observer, Part, RunOptions, RunSummary, load_dataset, pin_plan, sub_run, write_atomic,
+    write_json,
 };
 
 /// One model of the study.
@@ -150,27 +149,27 @@ pub(crate) fn run_matrix(
     ));
     let mut runs = Vec::with_capacity(sets.len());
     for (i, set) in sets.iter().enumerate() {
-        let sdir = dir.join(&set.folder);
-        let done = sdir.join("results.json");
-        let summary: RunSummary = if done.exists() {
-            read_summary(&done)?
-        } else {
-            fs::create_dir_all(&sdir).map_err(io(&sdir))?;
-            obs.note(&format!(
-                "model {} of {}: train on {}, test on {}",
-                i + 1,
-                sets.len(),
-                set.train.join(" + "),
-                set.test.join(", ")
-            ));
-            let resume = sdir.join("split.json").exists();
-            let part = Part::Corpora {
-                train: &set.train,
-                test: &set.test,
-                own_test: set.own_test,
-            };
-            run_one(exp, &sdir, opts, obs, resume, ds.clone(), &part)?
+        let what = format!(
+            "model {} of {}: train on {}, test on {}",
+            i + 1,
+            sets.len(),
+            set.train.join(" + "),
+            set.test.join(", ")
+        );
+        let part = Part::Corpora {
+            train: &set.train,
+            test: &set.test,
+            own_test: set.own_test,
         };
+        let summary = sub_run(
+            exp,
+            &dir.join(&set.folder),
+            opts,
+            obs,
+            ds.clone(),
+            &part,
+            &what,
+        )?;
         runs.push(summary);
     }
     let mut cells = Vec::new();

@@ -3,7 +3,6 @@
 //! `<run>/folds.json`, and `<run>/results.json` with every fold, mean +- std over folds and the
 //! metrics pooled over all test clips (each clip is tested exactly once).
 
-use std::fs;
 use std::path::Path;
 
 use ser_eval::{Folds, Metrics, Protocol, loso_folds, speaker_folds};
@@ -14,8 +13,8 @@ use crate::experiment::Experiment;
 use crate::plot::confusion;
 use crate::report::{class_rows, heading, metrics_rows, read_audit, recall_bars, save_figure};
 use crate::run::{
-    Observer, Part, RunOptions, RunSummary, io, load_dataset, pin_plan, read_summary, run_one,
-    write_atomic, write_json,
+    Observer, Part, RunOptions, RunSummary, load_dataset, pin_plan, sub_run, write_atomic,
+    write_json,
 };
 
 /// A figure over folds.
@@ -110,28 +109,14 @@ pub(crate) fn run_folds(
     let n = folds.folds.len();
     let mut runs = Vec::with_capacity(n);
     for i in 0..n {
+        let what = format!(
+            "fold {} of {n}: test speakers {}",
+            i + 1,
+            folds.folds[i].join(", ")
+        );
         let fdir = dir.join(format!("fold-{:02}", i + 1));
-        let done = fdir.join("results.json");
-        let summary: RunSummary = if done.exists() {
-            read_summary(&done)?
-        } else {
-            fs::create_dir_all(&fdir).map_err(io(&fdir))?;
-            obs.note(&format!(
-                "fold {} of {n}: test speakers {}",
-                i + 1,
-                folds.folds[i].join(", ")
-            ));
-            let resume = fdir.join("split.json").exists();
-            run_one(
-                exp,
-                &fdir,
-                opts,
-                obs,
-                resume,
-                ds.clone(),
-                &Part::Fold(&folds, i),
-            )?
-        };
+        let part = Part::Fold(&folds, i);
+        let summary = sub_run(exp, &fdir, opts, obs, ds.clone(), &part, &what)?;
         runs.push(summary);
     }
     let summary = combine(dir, &folds, &runs, opts);

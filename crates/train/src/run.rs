@@ -501,6 +501,27 @@ fn run(
     }
 }
 
+/// One model of a multi-model run (a fold, a corpus set) in its folder `sub`: read back when
+/// it finished, else started or resumed after telling the user `what`.
+pub(crate) fn sub_run(
+    exp: &Experiment,
+    sub: &Path,
+    opts: &RunOptions,
+    obs: &mut dyn Observer,
+    ds: Arc<Dataset>,
+    part: &Part<'_>,
+    what: &str,
+) -> Result<RunSummary, TrainError> {
+    let done = sub.join("results.json");
+    if done.exists() {
+        return read_summary(&done);
+    }
+    fs::create_dir_all(sub).map_err(io(sub))?;
+    obs.note(what);
+    let resume = sub.join("split.json").exists();
+    run_one(exp, sub, opts, obs, resume, ds, part)
+}
+
 /// One model on one part of the data (the holdout split, a fold, a corpus combination).
 pub(crate) fn run_one(
     exp: &Experiment,
