@@ -19,9 +19,12 @@ bench=(cargo bench -q -p ser-benches --bench train_cnn_lstm --)
 [ -n "${BENCH_BIN:-}" ] && bench=("$BENCH_BIN" --bench)
 # Both tools get the same number of CPU threads (rayon for burn's flex backend).
 RAYON_NUM_THREADS="$threads" "${bench[@]}" --device "$device" --reps "$reps" --steps "$steps" \
-  2> >(grep -v XDG_RUNTIME_DIR >&2) | tee "$out"
+  --onnx "$PWD/$work/cnn_lstm.onnx" 2> >(grep -v XDG_RUNTIME_DIR >&2) | tee "$out"
 OMP_NUM_THREADS="$threads" "$py" benches/peers/train_cnn_lstm.py --device "$torch_device" --threads "$threads" \
   --reps "$reps" --steps "$steps" | tee -a "$out"
+# The trained bench model as `ser export` writes it, in onnxruntime (CPU), same threads.
+"$py" benches/peers/onnx_infer.py "$work/cnn_lstm.onnx" --threads "$threads" --reps "$reps" \
+  --steps "$steps" | tee -a "$out"
 "$py" - "$out" > "benches/results/train_cnn_lstm_$device.md" <<'PY'
 import json, sys, subprocess, datetime, os
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
@@ -33,11 +36,15 @@ print("Model: input [32, 1, 64, 301]; Conv2d 3x3 + BatchNorm + ReLU + 2x2 max po
 print("BiLSTM 128 per direction over the 18 pooled steps; mean over time; linear to 8 classes; AdamW.")
 print("Training step = forward + backward + AdamW + reading the loss; inference = forward + reading the logits.")
 print("Reproduce: `benches/run_train_cnn_lstm.sh` (see its header).\n")
-print("| tool | mode | device | samples per s | vs PyTorch (same mode) |")
-print("|---|---|---|---|---|")
+print("Modes: train and inference at batch 32; latency_b1 = one 3 s clip per forward pass.\n")
+print("| tool | mode | device | samples per s | ms per clip | vs PyTorch | vs onnxruntime |")
+print("|---|---|---|---|---|---|---|")
 ref = {r["mode"]: r["samples_per_second"] for r in rows if r["tool"].startswith("pytorch")}
+ort = {r["mode"]: r["samples_per_second"] for r in rows if r["tool"].startswith("onnxruntime")}
+ratio = lambda v, d, m: f"{v / d[m]:.2f}x" if m in d else "-"  # noqa: E731
 for r in rows:
-    v = r["samples_per_second"]
-    print(f"| {r['tool']} | {r['mode']} | {r['device']} | {v:,.1f} | {v / ref[r['mode']]:.2f}x |")
+    v, m = r["samples_per_second"], r["mode"]
+    ms = f"{r['ms_per_clip']:.1f}" if "ms_per_clip" in r else "-"
+    print(f"| {r['tool']} | {m} | {r['device']} | {v:,.1f} | {ms} | {ratio(v, ref, m)} | {ratio(v, ort, m)} |")
 PY
 cat "benches/results/train_cnn_lstm_$device.md"

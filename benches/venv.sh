@@ -8,8 +8,8 @@ if [ -n "${PYTHON:-}" ]; then
   py="$PYTHON"
 else
   venv=benches/.venv
-  if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
+  if ! "$venv/bin/python" -c "import librosa, torch, torchaudio, onnxruntime" >/dev/null 2>&1; then
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
     "$venv/bin/pip" install -q --upgrade pip
     "$venv/bin/pip" install -q -r benches/peers/requirements.txt
   fi

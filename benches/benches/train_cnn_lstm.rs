@@ -5,7 +5,9 @@
 //! timed rounds of --steps steps, after one warm-up round).
 //!
 //! `cargo bench -p ser-benches --bench train_cnn_lstm -- --device flex|wgpu|cuda [--reps N]
-//! [--steps N]`. `benches/run_train_cnn_lstm.sh` runs it beside the same model in PyTorch.
+//! [--steps N] [--onnx FILE]`. `benches/run_train_cnn_lstm.sh` runs it beside the same model in
+//! PyTorch, and beside onnxruntime on the trained model exported with `--onnx` (ser's
+//! exporter, as `ser export` writes it).
 
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -100,4 +102,31 @@ fn main() {
         }
     });
     report("inference", secs);
+
+    // Latency of one 3 s clip (batch 1), as a service scoring requests one at a time sees it.
+    let x1 = xv.clone().narrow(0, 0, 1);
+    let one = [FRAMES];
+    let secs = median_seconds(reps, || {
+        for _ in 0..steps {
+            let v = valid
+                .forward(x1.clone(), &one)
+                .into_data()
+                .try_to_vec::<f32>();
+            std::hint::black_box(v.expect("f32"));
+        }
+    });
+    println!(
+        "{}",
+        serde_json::json!({
+            "tool": "ser (burn 0.22)", "mode": "latency_b1", "device": name,
+            "samples_per_second": steps as f64 / secs, "ms_per_clip": 1e3 * secs / steps as f64,
+            "seconds": secs, "steps": steps,
+        })
+    );
+    if let Some(path) = arg("--onnx") {
+        let classes: Vec<String> = (0..CLASSES).map(|c| format!("c{c}")).collect();
+        let bytes =
+            ser_export::net_to_onnx(&valid.weights(), MELS, &classes, None, &[]).expect("export");
+        std::fs::write(&path, bytes).expect("writing the ONNX file");
+    }
 }
