@@ -33,7 +33,7 @@ for key, rs in groups.items():
     row["range"] = (min(vals), max(vals))
     rows.append(row)
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
-commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
+commit = os.environ.get("BENCH_COMMIT", "?")
 lib1 = next(r for r in rows if r["tool"] == "librosa" and r["threads"] == 1)["audio_seconds_per_second"]
 libn = max(r["audio_seconds_per_second"] for r in rows if r["tool"] == "librosa")
 tab = max(r["audio_seconds_per_second"] for r in rows if r["tool"] == "torchaudio")

@@ -32,7 +32,7 @@ bench=(cargo bench -q -p ser-benches "${features[@]}" --bench gpu_logmel --)
 import json, sys, subprocess, datetime, os
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 bw = float(sys.argv[2]) if sys.argv[2] else None
-commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
+commit = os.environ.get("BENCH_COMMIT", "?")
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 ser_dev = next(r["device"] for r in rows if r["tool"] == "ser")
 software = any(k in ser_dev for k in ("llvmpipe", "lavapipe", "swiftshader"))

@@ -28,7 +28,7 @@ OMP_NUM_THREADS="$threads" "$py" benches/peers/train_cnn_lstm.py --device "$torc
 "$py" - "$out" > "benches/results/train_cnn_lstm_$device.md" <<'PY'
 import json, sys, subprocess, datetime, os
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip() or "?"
+commit = os.environ.get("BENCH_COMMIT", "?")
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print("# CNN-LSTM training and inference: ser (burn) vs PyTorch\n")
 print(f"Measured {datetime.date.today()} at commit `{commit}`; host {os.cpu_count()} cores ({cpu}).")

@@ -15,3 +15,6 @@ else
   fi
   py="$venv/bin/python"
 fi
+# The commit the figures come from, read before a results file is rewritten (rewriting it
+# would otherwise make every run look "-dirty").
+export BENCH_COMMIT="$(git describe --always --dirty 2>/dev/null || echo '?')"
