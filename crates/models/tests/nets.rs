@@ -7,6 +7,12 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use ser_models::{Net, NetConfig, NetKind, TimePooling};
 
+/// burn's CPU backend, named: in a workspace build the default device is wgpu (lavapipe in
+/// CI), which runs these small nets ~50x slower and is not what they test.
+fn flex() -> Device {
+    burn::backend::FlexDevice.into()
+}
+
 fn config(kind: NetKind) -> NetConfig {
     let mut c: NetConfig = toml::from_str(&format!(
         "kind = \"{}\"\n[cnn]\nchannels = [4, 8]\n[lstm]\nhidden = 8\n[head]\nhidden = [8]\ndropout = 0.0\n",
@@ -48,7 +54,7 @@ fn toy(batch: usize, time: usize, feats: usize, seed: u64) -> (Vec<f32>, Vec<i64
 
 #[test]
 fn every_kind_has_the_right_output_shape_and_learns_a_toy_task() {
-    let device = Device::default().autodiff();
+    let device = flex().autodiff();
     let (batch, time, feats) = (8, 16, 8);
     for kind in [NetKind::Cnn, NetKind::Lstm, NetKind::CnnLstm] {
         for pooling in [TimePooling::Mean, TimePooling::Last, TimePooling::Attention] {
@@ -85,7 +91,7 @@ fn every_kind_has_the_right_output_shape_and_learns_a_toy_task() {
 
 #[test]
 fn lstm_pooling_ignores_padding() {
-    let device = Device::default();
+    let device = flex();
     let (batch, time, feats) = (2, 12, 4);
     for pooling in [TimePooling::Mean, TimePooling::Last, TimePooling::Attention] {
         let mut cfg = config(NetKind::Lstm);
@@ -116,7 +122,7 @@ fn lstm_pooling_ignores_padding() {
 
 #[test]
 fn configs_that_cannot_work_are_refused_with_the_reason() {
-    let device = Device::default();
+    let device = flex();
     let mut cfg = config(NetKind::Cnn);
     cfg.cnn.channels = vec![4; 6];
     let e = Net::new(&cfg, 8, 16, 2, &device).unwrap_err().to_string();
