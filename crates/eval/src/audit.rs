@@ -9,11 +9,11 @@
 //! (chromaprint bindings, rusty-chromaprint) decode the audio again and match song-length
 //! recordings, not 2-second utterances.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::split::{Clip, LeakageError, Split, speaker_key};
+use crate::split::{Clip, LeakageError, Split, shared, speaker_key};
 
 /// Time blocks of the coarse picture.
 const BLOCKS: usize = 48;
@@ -239,7 +239,7 @@ pub fn audit(clips: &[Clip<'_>], extra: &[AuditClip<'_>], split: &Split) -> Audi
     for (a, b) in [(0, 2), (0, 1), (1, 2)] {
         let ((na, x), (nb, y)) = (parts[a], parts[b]);
         let pair = format!("{na} / {nb}");
-        let speakers = both(x, y, |i| Some(speaker_key(&clips[i])));
+        let speakers = shared(x, y, |i| Some(speaker_key(&clips[i])));
         findings.push(Finding {
             check: "speakers".into(),
             parts: pair.clone(),
@@ -251,7 +251,7 @@ pub fn audit(clips: &[Clip<'_>], extra: &[AuditClip<'_>], split: &Split) -> Audi
                 Severity::Error
             },
         });
-        let hashes = both(x, y, |i| {
+        let hashes = shared(x, y, |i| {
             Some(clips[i].content_hash.to_string()).filter(|h| !h.is_empty())
         });
         let examples: Vec<String> = hashes
@@ -289,7 +289,7 @@ pub fn audit(clips: &[Clip<'_>], extra: &[AuditClip<'_>], split: &Split) -> Audi
             severity: Severity::Error,
         });
         if (a, b) == (0, 2) {
-            let sentences = both(x, y, |i| {
+            let sentences = shared(x, y, |i| {
                 Some(extra[i].sentence.to_string()).filter(|s| !s.is_empty())
             });
             findings.push(Finding {
@@ -351,13 +351,6 @@ fn near_duplicates(
         }
     }
     out
-}
-
-/// Keys present in both index sets, sorted.
-fn both(a: &[usize], b: &[usize], key: impl Fn(usize) -> Option<String>) -> Vec<String> {
-    let left: BTreeSet<String> = a.iter().filter_map(|&i| key(i)).collect();
-    let right: BTreeSet<String> = b.iter().filter_map(|&i| key(i)).collect();
-    left.intersection(&right).cloned().collect()
 }
 
 impl Audit {

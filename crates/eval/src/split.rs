@@ -511,7 +511,7 @@ pub fn check_leakage(clips: &[Clip<'_>], split: &Split) -> Result<(), LeakageErr
 }
 
 /// The keys found in both index sets, in order (`None` keys, e.g. unknown hashes, never match).
-fn shared<K: Ord>(a: &[usize], b: &[usize], key: impl Fn(usize) -> Option<K>) -> Vec<K> {
+pub(crate) fn shared<K: Ord>(a: &[usize], b: &[usize], key: impl Fn(usize) -> Option<K>) -> Vec<K> {
     let left: BTreeSet<K> = a.iter().filter_map(|&i| key(i)).collect();
     let right: BTreeSet<K> = b.iter().filter_map(|&i| key(i)).collect();
     left.into_iter().filter(|k| right.contains(k)).collect()
