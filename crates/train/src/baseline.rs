@@ -91,22 +91,8 @@ impl ForestConfig {
 
 /// Column means and standard deviations of the training rows.
 fn standardizer(rows: &[Vec<f32>]) -> (Vec<f64>, Vec<f64>) {
-    let d = rows.first().map_or(0, Vec::len);
-    let n = rows.len().max(1) as f64;
-    let mut mean = vec![0.0; d];
-    let mut var = vec![0.0; d];
-    for r in rows {
-        for (m, &v) in mean.iter_mut().zip(r) {
-            *m += v as f64 / n;
-        }
-    }
-    for r in rows {
-        for ((s, &v), m) in var.iter_mut().zip(r).zip(&mean) {
-            *s += (v as f64 - m).powi(2) / n;
-        }
-    }
-    let std = var.iter().map(|v| v.sqrt().max(1e-12)).collect();
-    (mean, std)
+    let (mean, std) = crate::dataset::column_mean_std(rows);
+    (mean, std.into_iter().map(|s| s.max(1e-12)).collect())
 }
 
 fn matrix(rows: &[Vec<f32>], mean: &[f64], std: &[f64]) -> Result<DenseMatrix<f64>, TrainError> {

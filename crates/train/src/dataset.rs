@@ -191,16 +191,14 @@ impl Dataset {
             .map(|c| classes.iter().position(|k| k == c))
             .collect();
         let keep: Vec<bool> = self.labels.iter().map(|&l| map[l].is_some()).collect();
-        let mut k = keep.iter();
-        self.frames.retain(|_| *k.next().expect("one per clip"));
-        let mut k = keep.iter();
-        self.meta.retain(|_| *k.next().expect("one per clip"));
-        let mut k = keep.iter();
-        self.functionals
-            .retain(|_| *k.next().expect("one per clip"));
-        let mut k = keep.iter();
-        self.fingerprints
-            .retain(|_| *k.next().expect("one per clip"));
+        fn retain<T>(v: &mut Vec<T>, keep: &[bool]) {
+            let mut k = keep.iter();
+            v.retain(|_| *k.next().expect("one per clip"));
+        }
+        retain(&mut self.frames, &keep);
+        retain(&mut self.meta, &keep);
+        retain(&mut self.functionals, &keep);
+        retain(&mut self.fingerprints, &keep);
         self.labels = self.labels.iter().filter_map(|&l| map[l]).collect();
         self.classes = classes.to_vec();
     }
@@ -230,10 +228,10 @@ impl Dataset {
                 .iter()
                 .map(|&i| self.functionals[i].as_slice())
                 .collect();
-            let (mean, std) = column_stats(&rows);
+            let (mean, std) = column_mean_std(&rows);
             for &i in idx {
                 for (k, v) in self.functionals[i].iter_mut().enumerate() {
-                    *v = (*v - mean[k]) / std[k];
+                    *v = (*v - mean[k] as f32) / (std[k] as f32).max(1e-5);
                 }
             }
         }
@@ -265,26 +263,24 @@ impl Dataset {
     }
 }
 
-/// Mean and standard deviation (at least 1e-5) of each column of `rows`.
-fn column_stats(rows: &[&[f32]]) -> (Vec<f32>, Vec<f32>) {
-    let d = rows.first().map_or(0, |r| r.len());
+/// Mean and (population) standard deviation of each column of `rows`, in f64: the
+/// per-group standardization here and the baselines' standardizer.
+pub(crate) fn column_mean_std<R: AsRef<[f32]>>(rows: &[R]) -> (Vec<f64>, Vec<f64>) {
+    let d = rows.first().map_or(0, |r| r.as_ref().len());
     let n = rows.len().max(1) as f64;
     let mut mean = vec![0f64; d];
     for r in rows {
-        r.iter()
-            .zip(&mut mean)
-            .for_each(|(v, m)| *m += *v as f64 / n);
+        for (m, &v) in mean.iter_mut().zip(r.as_ref()) {
+            *m += v as f64 / n;
+        }
     }
     let mut var = vec![0f64; d];
     for r in rows {
-        for (k, v) in r.iter().enumerate() {
-            var[k] += (*v as f64 - mean[k]).powi(2) / n;
+        for ((s, &v), m) in var.iter_mut().zip(r.as_ref()).zip(&mean) {
+            *s += (v as f64 - m).powi(2) / n;
         }
     }
-    (
-        mean.iter().map(|&m| m as f32).collect(),
-        var.iter().map(|v| (v.sqrt() as f32).max(1e-5)).collect(),
-    )
+    (mean, var.iter().map(|v| v.sqrt()).collect())
 }
 
 /// Per-feature mean and standard deviation over the training clips' frames only.
