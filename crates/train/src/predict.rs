@@ -264,9 +264,8 @@ impl Predictor {
         if !(t.window_s > 0.0 && t.hop_s > 0.0 && t.vad_db > 0.0) {
             return Err("timeline: window, hop and VAD threshold must be > 0".into());
         }
-        let bytes = fs::read(path).map_err(|e| format!("{path}: cannot read: {e}"))?;
-        let ext = Path::new(path).extension().and_then(|e| e.to_str());
-        let decoded = ser_audio::decode_bytes(&bytes, ext).map_err(|e| format!("{path}: {e}"))?;
+        let decoded =
+            ser_audio::decode_file(Path::new(path)).map_err(|e| format!("{path}: {e}"))?;
         let rate = self.pipeline.reference().config().audio.sample_rate as f64;
         let y = match self.untrimmed.clean(&decoded) {
             Ok(y) => y,
@@ -410,10 +409,8 @@ impl Predictor {
         let audio: Vec<Result<Vec<f32>, String>> = paths
             .par_iter()
             .map(|p| {
-                let bytes = fs::read(p).map_err(|e| format!("{p}: cannot read: {e}"))?;
-                let ext = Path::new(p).extension().and_then(|e| e.to_str());
                 let decoded =
-                    ser_audio::decode_bytes(&bytes, ext).map_err(|e| format!("{p}: {e}"))?;
+                    ser_audio::decode_file(Path::new(p)).map_err(|e| format!("{p}: {e}"))?;
                 let y = reference
                     .cleaner()
                     .clean(&decoded)
