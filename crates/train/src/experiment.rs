@@ -310,6 +310,12 @@ impl Experiment {
         toml::to_string_pretty(self).expect("experiment serializes")
     }
 
+    /// The experiment with every default filled in, as a TOML table (sweeps set keys in it;
+    /// `ser run` compares two of them key by key).
+    pub fn to_table(&self) -> toml::Table {
+        toml::from_str(&self.to_toml()).expect("an experiment's own TOML parses")
+    }
+
     /// Checks every value that does not depend on the data.
     pub fn validate(&self) -> Result<(), TrainError> {
         let bad = |m: String| Err(TrainError::Config(m));

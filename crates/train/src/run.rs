@@ -434,9 +434,8 @@ fn first_difference(a: &Experiment, b: &Experiment) -> Option<(String, String, S
         }
     }
     let table = |e: &Experiment| -> Vec<(String, String)> {
-        let v: toml::Value = toml::from_str(&e.to_toml()).expect("own TOML parses");
         let mut out = Vec::new();
-        flat("", &v, &mut out);
+        flat("", &toml::Value::Table(e.to_table()), &mut out);
         out
     };
     let (x, y) = (table(a), table(b));

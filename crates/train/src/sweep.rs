@@ -139,7 +139,7 @@ impl Sweep {
         {
             return bad("name must be letters, digits, '-', '_' or '.'".into());
         }
-        let table = resolved(base);
+        let table = base.to_table();
         for (k, v) in &self.grid {
             if v.is_empty() {
                 return bad(format!("grid key {k} has no values"));
@@ -191,14 +191,13 @@ impl Sweep {
             combos.clear();
         }
         if let Some(r) = &self.random {
+            // A SplitMix64 stream (stable across platforms and releases): draw k is
+            // mix(start + k * golden ratio).
             let mut state = r.seed ^ 0x5eed_5eed;
             let mut next = || {
-                // SplitMix64: stable across platforms and releases.
+                let z = crate::loader::mix(state);
                 state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-                let mut z = state;
-                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-                ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+                (z >> 11) as f64 / (1u64 << 53) as f64
             };
             for _ in 0..r.samples {
                 let mut c = BTreeMap::new();
@@ -238,11 +237,6 @@ fn round6(x: f64) -> f64 {
     (x * mag).round() / mag
 }
 
-/// The experiment with every default filled in, as a TOML table.
-fn resolved(exp: &Experiment) -> toml::Table {
-    toml::from_str(&exp.to_toml()).expect("an experiment's own TOML parses")
-}
-
 fn lookup<'a>(t: &'a toml::Table, key: &str) -> Result<&'a Value, String> {
     let mut parts = key.split('.');
     let first = parts.next().unwrap_or_default();
@@ -257,7 +251,7 @@ fn lookup<'a>(t: &'a toml::Table, key: &str) -> Result<&'a Value, String> {
 
 /// The base experiment with `settings` applied, named `id`.
 fn point_experiment(base: &Experiment, p: &Point) -> Result<Experiment, TrainError> {
-    let mut t = resolved(base);
+    let mut t = base.to_table();
     for (k, v) in &p.settings {
         let path: Vec<&str> = k.split('.').collect();
         let mut cur = &mut t;
@@ -600,7 +594,7 @@ seed = 4
         let e = point_experiment(&base, &p).unwrap();
         assert_eq!((e.name.as_str(), e.model.svm.c), ("p007", 3.0));
         assert_eq!(e.split.protocol, crate::Protocol::SpeakerKfold);
-        let t = resolved(&base);
+        let t = base.to_table();
         assert!(
             lookup(&t, "model.svm.cc")
                 .unwrap_err()
