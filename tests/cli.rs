@@ -1113,11 +1113,111 @@ fn predict_gives_the_runs_own_test_probabilities_and_lists_bad_files() {
         serde_json::json!({ "input": input, "expected": expected }).to_string(),
     )
     .unwrap();
+
+    // `ser export --with-frontend`: the file alone, fed the raw 16-bit samples of the
+    // timeline's speech windows, gives the timeline's probabilities.
+    let full = d.path().join("frontend/model.onnx");
+    let o = run(ser()
+        .arg("export")
+        .arg(&run_dir)
+        .arg("--with-frontend")
+        .arg("--out")
+        .arg(&full));
+    assert!(o.status.success(), "{}", text(&o));
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(full.with_extension("json")).unwrap())
+            .unwrap();
+    assert_eq!(card["input"]["name"], "waveform");
+    let min = card["input"]["min_samples"].as_u64().unwrap() as usize;
+    assert!((1..=16_000).contains(&min), "{card}");
+    let samples: Vec<f32> = ser_audio::decode_file(&rec)
+        .unwrap()
+        .samples
+        .iter()
+        .map(|v| v * 32768.0)
+        .collect();
+    let (mut windows, mut expected) = (Vec::new(), Vec::new());
+    for r in rows.iter().filter(|r| r[3] == "1") {
+        let start = (span(r).0 * 16_000.0).round() as usize;
+        windows.push(samples[start..start + 16_000].to_vec());
+        expected.push(
+            r[5..]
+                .iter()
+                .map(|v| v.parse::<f64>().unwrap())
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert!(windows.len() >= 8, "{} speech windows", windows.len());
+    std::fs::write(
+        full.with_file_name("case.json"),
+        serde_json::json!({ "input": windows, "expected": expected, "input_name": "waveform" })
+            .to_string(),
+    )
+    .unwrap();
     if let Some(py) = python_with(&repo(), "onnx, onnxruntime, numpy") {
         let o = run(Command::new(py)
             .arg(repo().join("tests/onnx/check_onnx.py"))
-            .arg(&case_dir));
+            .arg(&case_dir)
+            .arg(full.parent().unwrap()));
         assert!(o.status.success(), "{}", text(&o));
-        assert!(text(&o).contains("\"ok\": true"), "{}", text(&o));
+        assert_eq!(text(&o).matches("\"ok\": true").count(), 2, "{}", text(&o));
     }
+
+    // `ser predict MODEL.onnx` (tract): both exports score the test speaker's folder as the
+    // run does.
+    for model in [&onnx, &full] {
+        let via = d.path().join("via_onnx.csv");
+        let o = run(ser()
+            .arg("predict")
+            .arg(model)
+            .arg(rav.join("Actor_02"))
+            .arg("--out")
+            .arg(&via));
+        assert!(o.status.success(), "{}: {}", model.display(), text(&o));
+        let rows = read(&via);
+        assert_eq!(rows.len(), 60);
+        for r in &rows {
+            let o = ours.iter().find(|o| o[0] == r[0]).unwrap();
+            assert_eq!(r[1], o[1], "{}: {}", model.display(), r[0]);
+            for (a, b) in r[3..].iter().zip(&o[3..]) {
+                let (a, b): (f64, f64) = (a.parse().unwrap(), b.parse().unwrap());
+                assert!(
+                    (a - b).abs() <= 1e-4,
+                    "{}: {}: {a} vs {b}",
+                    model.display(),
+                    r[0]
+                );
+            }
+        }
+    }
+    // A card that does not describe its file, an edited card and a missing one are refused
+    // with what to do.
+    let frames_card = std::fs::read_to_string(onnx.with_extension("json")).unwrap();
+    let full_card = full.with_extension("json");
+    std::fs::write(&full_card, &frames_card).unwrap();
+    let o = run(ser().arg("predict").arg(&full).arg(&clips[0]));
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("does not belong to") && text(&o).contains("export again"),
+        "{}",
+        text(&o)
+    );
+    let edited = frames_card.replace("\"sample_rate\": 16000", "\"sample_rate\": 8000");
+    assert_ne!(edited, frames_card);
+    std::fs::write(onnx.with_extension("json"), &edited).unwrap();
+    let o = run(ser().arg("predict").arg(&onnx).arg(&clips[0]));
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("sample_rate (8000) is not the graph's (16000)"),
+        "{}",
+        text(&o)
+    );
+    std::fs::remove_file(onnx.with_extension("json")).unwrap();
+    let o = run(ser().arg("predict").arg(&onnx).arg(&clips[0]));
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("cannot read the model card"),
+        "{}",
+        text(&o)
+    );
 }

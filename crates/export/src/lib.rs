@@ -3,11 +3,23 @@
 //! batch and time axes: input `frames` `[batch, time, features]` (standardized frame
 //! features, every item `time` steps long), output `probabilities` `[batch, classes]`.
 //!
+//! [`pipeline_to_onnx`] puts ser's feature front end ([`Frontend`]) before the network: the
+//! graph then reads waveform samples and the file alone turns audio into probabilities.
+//! [`ModelCard`] is the JSON file beside every export; [`OnnxModel`] runs an export (and
+//! checks its card) in Rust.
+//!
 //! The graph is written here rather than by burn-onnx's experimental exporter, which handled
 //! convolutions but not burn's LSTM when it was tried; one writer for every architecture keeps
 //! the exported graph and ser's forward pass in one place to compare.
 
+mod card;
+mod frontend;
 mod proto;
+mod runtime;
+
+pub use card::{CARD_FORMAT, CardError, CardInput, ModelCard};
+pub use frontend::{Frontend, FrontendInfo, Segment, ShortFill};
+pub use runtime::{OnnxModel, RuntimeError};
 
 use prost::Message;
 use ser_models::{Activation, CnnReduce, HostTensor, NetWeights, PoolKind, TimePooling};
@@ -30,7 +42,7 @@ pub enum ExportError {
 }
 
 /// An attribute value.
-enum A {
+pub(crate) enum A {
     I(i64),
     F(f32),
     Ints(Vec<i64>),
@@ -38,7 +50,8 @@ enum A {
 }
 
 /// A graph under construction: nodes, weights, unique names.
-struct Graph {
+#[derive(Default)]
+pub(crate) struct Graph {
     nodes: Vec<NodeProto>,
     initializers: Vec<TensorProto>,
     count: usize,
@@ -59,6 +72,45 @@ impl Graph {
             raw_data: t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
         });
         name
+    }
+
+    /// A float initializer of shape `dims`.
+    fn tensor(&mut self, hint: &str, dims: &[usize], data: Vec<f32>) -> String {
+        self.weight(
+            hint,
+            &HostTensor {
+                dims: dims.to_vec(),
+                data,
+            },
+        )
+    }
+
+    /// An int64 scalar (rank 0) initializer.
+    fn int_scalar(&mut self, hint: &str, v: i64) -> String {
+        let name = self.name(hint);
+        self.initializers.push(TensorProto {
+            dims: vec![],
+            data_type: dtype::INT64,
+            name: name.clone(),
+            raw_data: v.to_le_bytes().to_vec(),
+        });
+        name
+    }
+
+    /// `x * v`.
+    fn mul_scalar(&mut self, x: &str, v: f32) -> String {
+        let s = self.scalar("k", v);
+        self.op("Mul", &[x, &s], vec![])
+    }
+
+    /// `x[start:end]` along `axis`.
+    fn slice(&mut self, x: &str, start: i64, end: i64, axis: i64) -> String {
+        let (st, en, ax) = (
+            self.ints("starts", &[start]),
+            self.ints("ends", &[end]),
+            self.ints("axes", &[axis]),
+        );
+        self.op("Slice", &[x, &st, &en, &ax], vec![])
     }
 
     fn ints(&mut self, hint: &str, v: &[i64]) -> String {
@@ -204,14 +256,79 @@ pub fn net_to_onnx(
     standardize: Option<Standardize<'_>>,
     metadata: &[(String, String)],
 ) -> Result<Vec<u8>, ExportError> {
-    let mut g = Graph {
-        nodes: Vec::new(),
-        initializers: Vec::new(),
-        count: 0,
-    };
+    let mut g = Graph::default();
+    net_graph(&mut g, "frames", net, n_features, classes, standardize)?;
+    Ok(model(
+        g,
+        value_info(
+            "frames",
+            &[Err("batch"), Err("time"), Ok(n_features as i64)],
+        ),
+        probabilities(classes),
+        with_classes(classes, metadata),
+        "speech emotion recognition: frame features in, class probabilities out",
+    ))
+}
+
+/// The ONNX model of the whole pipeline: input `waveform` `[batch, samples]` (mono samples
+/// in 16-bit range, `-32768..32767`, at the config's rate, every item `samples` long and at
+/// least [`FrontendInfo::min_samples`]), the front end, then the network as in
+/// [`net_to_onnx`]; output `probabilities` `[batch, classes]`.
+pub fn pipeline_to_onnx(
+    net: &NetWeights,
+    frontend: &Frontend<'_>,
+    classes: &[String],
+    standardize: Option<Standardize<'_>>,
+    metadata: &[(String, String)],
+) -> Result<Vec<u8>, ExportError> {
+    let info = frontend.check()?;
+    let mut g = Graph::default();
+    let frames = frontend.build(&mut g, "waveform")?;
+    net_graph(&mut g, &frames, net, info.n_features, classes, standardize)?;
+    Ok(model(
+        g,
+        value_info("waveform", &[Err("batch"), Err("samples")]),
+        probabilities(classes),
+        with_classes(classes, metadata),
+        "speech emotion recognition: waveform samples (16-bit range) in, class probabilities out",
+    ))
+}
+
+/// The front end alone as an ONNX model: `waveform` `[batch, samples]` in (as in
+/// [`pipeline_to_onnx`]), `features` `[batch, time, n_features]` out, the frame features (and
+/// segment) ser computes, for serving features to another model.
+pub fn frontend_to_onnx(
+    frontend: &Frontend<'_>,
+    metadata: &[(String, String)],
+) -> Result<Vec<u8>, ExportError> {
+    let info = frontend.check()?;
+    let mut g = Graph::default();
+    let frames = frontend.build(&mut g, "waveform")?;
+    g.op_to("Identity", &[&frames], vec![], "features");
+    Ok(model(
+        g,
+        value_info("waveform", &[Err("batch"), Err("samples")]),
+        value_info(
+            "features",
+            &[Err("batch"), Err("time"), Ok(info.n_features as i64)],
+        ),
+        metadata.to_vec(),
+        "ser's feature front end: waveform samples (16-bit range) in, frame features out",
+    ))
+}
+
+/// Adds the network reading `frames` `[B, T, n_features]` and ending in `probabilities`.
+fn net_graph(
+    g: &mut Graph,
+    frames: &str,
+    net: &NetWeights,
+    n_features: usize,
+    classes: &[String],
+    standardize: Option<Standardize<'_>>,
+) -> Result<(), ExportError> {
     let standardized;
     let input: &str = match standardize {
-        None => "frames",
+        None => frames,
         Some(s) => {
             if s.mean.len() != n_features || s.std.len() != n_features {
                 return Err(ExportError::Unsupported(format!(
@@ -224,7 +341,7 @@ pub fn net_to_onnx(
                 data: v.to_vec(),
             };
             let (m, d) = (g.weight("mean", &t(s.mean)), g.weight("std", &t(s.std)));
-            let c = g.op("Sub", &["frames", &m], vec![]);
+            let c = g.op("Sub", &[frames, &m], vec![]);
             standardized = g.op("Div", &[&c, &d], vec![]);
             &standardized
         }
@@ -385,11 +502,11 @@ pub fn net_to_onnx(
                         let sq = g.ints("axes", &[1]);
                         g.op("Squeeze", &[&sl, &sq], vec![])
                     };
-                    let last = step(&mut g, &s, -1);
+                    let last = step(g, &s, -1);
                     if net.bidirectional && !net.lstms.is_empty() {
                         // Forward half from the last step, reverse half from the first.
                         let half = net.lstms.last().expect("lstm").hidden as i64;
-                        let first = step(&mut g, &s, 0);
+                        let first = step(g, &s, 0);
                         let part = |g: &mut Graph, x: &str, a: i64, b: i64| {
                             let (st, en, ax) = (
                                 g.ints("starts", &[a]),
@@ -398,8 +515,8 @@ pub fn net_to_onnx(
                             );
                             g.op("Slice", &[x, &st, &en, &ax], vec![])
                         };
-                        let f = part(&mut g, &last, 0, half);
-                        let r = part(&mut g, &first, half, 2 * half);
+                        let f = part(g, &last, 0, half);
+                        let r = part(g, &first, half, 2 * half);
                         g.op("Concat", &[&f, &r], vec![("axis", A::I(1))])
                     } else {
                         last
@@ -427,34 +544,45 @@ pub fn net_to_onnx(
             net.output.1.dims[0]
         )));
     }
+    Ok(())
+}
+
+/// The `probabilities` output.
+fn probabilities(classes: &[String]) -> ValueInfoProto {
+    value_info("probabilities", &[Err("batch"), Ok(classes.len() as i64)])
+}
+
+/// `metadata` after a `classes` entry naming the outputs in order.
+fn with_classes(classes: &[String], metadata: &[(String, String)]) -> Vec<(String, String)> {
+    let mut v = vec![("classes".to_string(), classes.join(","))];
+    v.extend_from_slice(metadata);
+    v
+}
+
+/// The serialized model of `g` with one input and one output.
+fn model(
+    g: Graph,
+    input: ValueInfoProto,
+    output: ValueInfoProto,
+    metadata: Vec<(String, String)>,
+    doc: &str,
+) -> Vec<u8> {
     let graph = GraphProto {
         node: g.nodes,
         name: "ser".into(),
         initializer: g.initializers,
-        input: vec![value_info(
-            "frames",
-            &[Err("batch"), Err("time"), Ok(n_features as i64)],
-        )],
-        output: vec![value_info(
-            "probabilities",
-            &[Err("batch"), Ok(classes.len() as i64)],
-        )],
+        input: vec![input],
+        output: vec![output],
     };
-    let mut props = vec![StringStringEntryProto {
-        key: "classes".into(),
-        value: classes.join(","),
-    }];
-    props.extend(metadata.iter().map(|(k, v)| StringStringEntryProto {
-        key: k.clone(),
-        value: v.clone(),
-    }));
+    let props = metadata
+        .into_iter()
+        .map(|(key, value)| StringStringEntryProto { key, value })
+        .collect();
     let model = ModelProto {
         ir_version: 8,
         producer_name: "ser".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
-        doc_string:
-            "speech emotion recognition: standardized frame features in, class probabilities out"
-                .into(),
+        doc_string: doc.into(),
         graph: Some(graph),
         opset_import: vec![OperatorSetIdProto {
             domain: String::new(),
@@ -462,5 +590,5 @@ pub fn net_to_onnx(
         }],
         metadata_props: props,
     };
-    Ok(model.encode_to_vec())
+    model.encode_to_vec()
 }

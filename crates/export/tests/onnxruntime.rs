@@ -5,7 +5,6 @@
 //! (scripts/setup.sh) or `$SER_PYTHON`.
 
 use std::path::Path;
-use std::process::Command;
 
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -16,18 +15,8 @@ use ser_models::{
     TimePooling,
 };
 
-#[path = "../../../tests/support/paths.rs"]
-mod paths;
-use paths::manifest_dir;
-#[path = "../../../tests/support/python.rs"]
-mod python;
-
-fn rnd(state: &mut u64) -> f32 {
-    *state = state
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    ((*state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-}
+mod common;
+use common::{check_in_onnxruntime, rnd, small_sections};
 
 /// Writes `dir/model.onnx` and `dir/case.json` for `cfg`.
 fn case(dir: &Path, name: &str, cfg: &NetConfig) {
@@ -113,28 +102,7 @@ fn case(dir: &Path, name: &str, cfg: &NetConfig) {
 
 #[test]
 fn every_architecture_runs_in_onnxruntime_with_sers_probabilities() {
-    let cnn = CnnConfig {
-        channels: vec![4, 6],
-        kernel: [3, 3],
-        stride: [1, 1],
-        pool: [2, 2],
-        pool_kind: PoolKind::Max,
-        activation: Activation::Relu,
-        dropout: 0.1,
-        reduce: CnnReduce::Mean,
-    };
-    let lstm = LstmConfig {
-        hidden: 5,
-        layers: 2,
-        bidirectional: true,
-        dropout: 0.1,
-        pooling: TimePooling::Mean,
-    };
-    let head = HeadConfig {
-        hidden: vec![7],
-        dropout: 0.1,
-        activation: Activation::Gelu,
-    };
+    let (cnn, lstm, head) = small_sections();
     let net = |kind, cnn: CnnConfig, lstm: LstmConfig, head: HeadConfig| NetConfig {
         kind,
         cnn,
@@ -187,22 +155,6 @@ fn every_architecture_runs_in_onnxruntime_with_sers_probabilities() {
     for (name, cfg) in &cases {
         case(tmp.path(), name, cfg);
     }
-    let Some(py) = python::python_with(&manifest_dir().join("../.."), "onnx, onnxruntime, numpy")
-    else {
-        return;
-    };
-    let script = manifest_dir().join("../../tests/onnx/check_onnx.py");
-    let out = Command::new(py)
-        .arg(script)
-        .args(cases.iter().map(|(n, _)| tmp.path().join(n)))
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("{text}");
-    assert!(out.status.success(), "{text}");
-    assert_eq!(text.matches("\"ok\": true").count(), cases.len(), "{text}");
+    let dirs: Vec<_> = cases.iter().map(|(n, _)| tmp.path().join(n)).collect();
+    check_in_onnxruntime(&dirs);
 }

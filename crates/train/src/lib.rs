@@ -29,8 +29,9 @@ pub use experiment::{
     AugmentConfig, Balance, DataConfig, Experiment, ModelConfig, ModelKind, OptimizerKind,
     Schedule, SegmentConfig, SegmentPolicy, TrainConfig,
 };
+pub use loader::centre_segment;
 pub use plot::{Lines, confusion_png, render};
-pub use predict::{Prediction, Predictor, TimelineConfig, TimelineSummary, Window, rms_db};
+pub use predict::{Prediction, Predictor, Scorer, TimelineConfig, TimelineSummary, Window, rms_db};
 pub use run::{
     EpochRecord, Observer, Quiet, RunOptions, RunSummary, learning_rate, resume, run_or_resume,
     train,

@@ -39,6 +39,45 @@ pub struct BatchSource {
     pub wave: Option<Arc<Waveforms>>,
 }
 
+/// The segment ser evaluates a clip on: the centre `seg.frames` frames of its frames `src`
+/// (`[n, d]`, not yet standardized), shorter clips filled by `seg.policy`, with its real
+/// length. Exporters reproduce it.
+pub fn centre_segment(src: &[f32], d: usize, seg: SegmentConfig) -> (Vec<f32>, usize) {
+    fit_segment(src, d, seg, |n| (n - seg.frames) / 2)
+}
+
+/// `src` cut or filled to `seg.frames` frames; `start(n)` picks the window of longer clips.
+fn fit_segment(
+    src: &[f32],
+    d: usize,
+    seg: SegmentConfig,
+    start: impl FnOnce(usize) -> usize,
+) -> (Vec<f32>, usize) {
+    let t = seg.frames;
+    let n = (src.len() / d.max(1)).max(1);
+    let mut out = vec![0f32; t * d];
+    let mut real = t;
+    if src.is_empty() {
+        real = 1;
+    } else if n >= t {
+        let start = start(n);
+        out.copy_from_slice(&src[start * d..(start + t) * d]);
+    } else if seg.policy == SegmentPolicy::Pad {
+        out[..n * d].copy_from_slice(src);
+        real = n;
+    } else if seg.policy == SegmentPolicy::Crop {
+        let floor = src.iter().copied().fold(f32::INFINITY, f32::min);
+        out[..n * d].copy_from_slice(src);
+        out[n * d..].fill(floor);
+    } else {
+        for (k, row) in out.chunks_mut(d).enumerate() {
+            let s = k % n;
+            row.copy_from_slice(&src[s * d..(s + 1) * d]);
+        }
+    }
+    (out, real)
+}
+
 impl BatchSource {
     /// Segment of clip `i` from the cached frames: `frames` rows, standardized, with its
     /// real length. `rng` picks the crop window and the augmentations; without it
@@ -61,30 +100,10 @@ impl BatchSource {
             (Some(r), [lo, hi]) if frame_augment => stretch(src, d, r.random_range(*lo..=*hi)),
             _ => src.to_vec(),
         };
-        let n = (src.len() / d.max(1)).max(1);
-        let mut out = vec![0f32; t * d];
-        let mut real = t;
-        if src.is_empty() {
-            real = 1;
-        } else if n >= t {
-            let start = match &mut rng {
-                Some(r) => r.random_range(0..=n - t),
-                None => (n - t) / 2,
-            };
-            out.copy_from_slice(&src[start * d..(start + t) * d]);
-        } else if self.segment.policy == SegmentPolicy::Pad {
-            out[..n * d].copy_from_slice(&src);
-            real = n;
-        } else if self.segment.policy == SegmentPolicy::Crop {
-            let floor = src.iter().copied().fold(f32::INFINITY, f32::min);
-            out[..n * d].copy_from_slice(&src);
-            out[n * d..].fill(floor);
-        } else {
-            for (k, row) in out.chunks_mut(d).enumerate() {
-                let s = k % n;
-                row.copy_from_slice(&src[s * d..(s + 1) * d]);
-            }
-        }
+        let (mut out, real) = fit_segment(&src, d, self.segment, |n| match &mut rng {
+            Some(r) => r.random_range(0..=n - t),
+            None => (n - t) / 2,
+        });
         if let Some(r) = rng.as_deref_mut().filter(|_| frame_augment) {
             self.augment_db(&mut out[..real * d], r);
         }

@@ -114,6 +114,232 @@ pub struct Prediction {
     pub seconds: f64,
 }
 
+/// A model that scores cleaned audio: a run's network ([`Predictor`]) or an exported file.
+/// Prediction of clips, timelines of long recordings and their summaries are built on it,
+/// so every kind of model cuts, cleans and reports audio the same way.
+pub trait Scorer {
+    /// Class names, in the order of every probability vector.
+    fn classes(&self) -> &[String];
+    /// The sample rate cleaned signals are at.
+    fn rate(&self) -> u32;
+    /// Where the features are computed, for messages.
+    fn describe(&self) -> String;
+    /// Turns a decoded clip into what [`Scorer::probabilities`] reads, as the run cleaned its
+    /// test clips (trimming included).
+    fn clip_cleaner(&self) -> &Cleaner;
+    /// The same for windows of long recordings and streams: no trimming, so times stay
+    /// those of the file.
+    fn window_cleaner(&self) -> &Cleaner;
+    /// Class probabilities of cleaned signals, scored like the run's test clips, `batch` per
+    /// forward pass.
+    fn probabilities(&self, signals: &[Vec<f32>], batch: usize) -> Result<Vec<Vec<f64>>, String>;
+    /// The shortest cleaned signal (samples) the model scores (default 1).
+    fn min_samples(&self) -> usize {
+        1
+    }
+
+    /// Scores `paths` in batches of `batch`; a file that cannot be read or decoded, or is
+    /// silent after cleaning, gets its reason instead, and the others go on.
+    fn predict(&self, paths: &[String], batch: usize) -> Vec<Result<Prediction, String>> {
+        let cleaner = self.clip_cleaner();
+        let rate = self.rate() as f64;
+        let min = self.min_samples();
+        let audio: Vec<Result<Vec<f32>, String>> = paths
+            .par_iter()
+            .map(|p| {
+                let decoded =
+                    ser_audio::decode_file(Path::new(p)).map_err(|e| format!("{p}: {e}"))?;
+                let y = cleaner.clean(&decoded).map_err(|e| format!("{p}: {e}"))?;
+                if y.is_empty() {
+                    return Err(format!("{p}: nothing left after cleaning (silent?)"));
+                }
+                if y.len() < min {
+                    return Err(format!(
+                        "{p}: {} samples after cleaning, the model needs at least {min}",
+                        y.len()
+                    ));
+                }
+                Ok(y)
+            })
+            .collect();
+        let mut errors: Vec<Option<String>> = vec![None; paths.len()];
+        let (mut ok, mut signals) = (Vec::new(), Vec::new());
+        for (i, a) in audio.into_iter().enumerate() {
+            match a {
+                Ok(y) => {
+                    ok.push(i);
+                    signals.push(y);
+                }
+                Err(e) => errors[i] = Some(e),
+            }
+        }
+        let scores = match self.probabilities(&signals, batch) {
+            Ok(s) => s,
+            Err(e) => {
+                return paths
+                    .iter()
+                    .zip(errors)
+                    .map(|(p, err)| Err(err.unwrap_or_else(|| format!("{p}: {e}"))))
+                    .collect();
+            }
+        };
+        let mut k = 0;
+        errors
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| match e {
+                Some(e) => Err(e),
+                None => {
+                    let probs = scores[k].clone();
+                    let p = Prediction {
+                        path: paths[i].clone(),
+                        class: crate::baseline::argmax_first(&probs),
+                        probs,
+                        seconds: signals[k].len() as f64 / rate,
+                    };
+                    k += 1;
+                    Ok(p)
+                }
+            })
+            .collect()
+    }
+
+    /// The emotion timeline of a long recording: windows of `t.window_s` every `t.hop_s`
+    /// seconds over the untrimmed, cleaned audio, silent ones (energy VAD) left unscored,
+    /// the others scored like clips. A silent file gives only silent windows.
+    fn timeline(
+        &self,
+        path: &str,
+        t: &TimelineConfig,
+        batch: usize,
+    ) -> Result<Vec<Window>, String> {
+        if !(t.window_s > 0.0 && t.hop_s > 0.0 && t.vad_db > 0.0) {
+            return Err("timeline: window, hop and VAD threshold must be > 0".into());
+        }
+        let decoded =
+            ser_audio::decode_file(Path::new(path)).map_err(|e| format!("{path}: {e}"))?;
+        let rate = self.rate() as f64;
+        let y = match self.window_cleaner().clean(&decoded) {
+            Ok(y) => y,
+            // All-zero audio: every window is silence.
+            Err(_) if decoded.samples.iter().all(|v| *v == 0.0) => {
+                vec![0.0; (decoded.frames() as f64 * rate / decoded.sample_rate as f64) as usize]
+            }
+            Err(e) => return Err(format!("{path}: {e}")),
+        };
+        let (win, hop) = (
+            (t.window_s * rate) as usize,
+            (t.hop_s * rate).max(1.0) as usize,
+        );
+        let mut starts: Vec<usize> = (0..)
+            .map(|k| k * hop)
+            .take_while(|&s| s + win <= y.len())
+            .collect();
+        if starts.is_empty() && !y.is_empty() {
+            starts.push(0);
+        }
+        let mut windows: Vec<Window> = starts
+            .iter()
+            .map(|&s| {
+                let seg = &y[s..(s + win).min(y.len())];
+                Window {
+                    start_s: s as f64 / rate,
+                    end_s: (s + seg.len()) as f64 / rate,
+                    rms_db: rms_db(seg),
+                    probs: None,
+                }
+            })
+            .collect();
+        let loudest = windows
+            .iter()
+            .map(|w| w.rms_db)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let speech: Vec<usize> = (0..windows.len())
+            .filter(|&i| windows[i].rms_db >= (loudest - t.vad_db).max(-70.0))
+            .collect();
+        let signals: Vec<Vec<f32>> = speech
+            .iter()
+            .map(|&i| y[starts[i]..(starts[i] + win).min(y.len())].to_vec())
+            .collect();
+        let scores = self
+            .probabilities(&signals, batch)
+            .map_err(|e| format!("{path}: {e}"))?;
+        for (&i, p) in speech.iter().zip(scores) {
+            windows[i].probs = Some(p);
+        }
+        Ok(windows)
+    }
+
+    /// Share of speech windows per class and longest stretches (seconds) per class.
+    fn summarize(&self, windows: &[Window]) -> TimelineSummary {
+        let classes = self.classes();
+        let k = classes.len();
+        let speech: Vec<&Window> = windows.iter().filter(|w| w.probs.is_some()).collect();
+        let mut wins = vec![0usize; k];
+        let mut longest = vec![(0.0f64, 0.0f64); k];
+        let mut run: Option<(usize, f64)> = None; // (class, start)
+        for (i, w) in windows.iter().enumerate() {
+            let c = w.class();
+            if let Some(c) = c {
+                wins[c] += 1;
+            }
+            run = match (run, c) {
+                (Some((rc, start)), Some(c)) if rc == c => Some((rc, start)),
+                (_, Some(c)) => Some((c, w.start_s)),
+                (_, None) => None,
+            };
+            if let Some((rc, start)) = run {
+                let end = windows[i].end_s;
+                if end - start > longest[rc].0 {
+                    longest[rc] = (end - start, start);
+                }
+            }
+        }
+        let n = speech.len().max(1) as f64;
+        TimelineSummary {
+            seconds: windows.last().map_or(0.0, |w| w.end_s),
+            speech_share: speech.len() as f64 / windows.len().max(1) as f64,
+            share: classes
+                .iter()
+                .zip(&wins)
+                .map(|(c, &w)| (c.clone(), w as f64 / n))
+                .collect(),
+            longest: classes
+                .iter()
+                .zip(&longest)
+                .map(|(c, &(len, at))| (c.clone(), len, at))
+                .collect(),
+        }
+    }
+}
+
+impl Scorer for Predictor {
+    fn classes(&self) -> &[String] {
+        &self.classes
+    }
+
+    fn rate(&self) -> u32 {
+        self.pipeline.reference().config().audio.sample_rate
+    }
+
+    fn describe(&self) -> String {
+        self.features_on.clone()
+    }
+
+    fn clip_cleaner(&self) -> &Cleaner {
+        self.pipeline.reference().cleaner()
+    }
+
+    fn window_cleaner(&self) -> &Cleaner {
+        &self.untrimmed
+    }
+
+    fn probabilities(&self, signals: &[Vec<f32>], batch: usize) -> Result<Vec<Vec<f64>>, String> {
+        let names = vec!["clip"; signals.len()];
+        Ok(self.score(signals, &names, batch).1)
+    }
+}
+
 impl Predictor {
     /// Loads the best model of the run in `dir` onto `device` (features too go there when
     /// the GPU kernels run on it).
@@ -252,71 +478,6 @@ impl Predictor {
         (pred, scores)
     }
 
-    /// The emotion timeline of a long recording: windows of `t.window_s` every `t.hop_s`
-    /// seconds over the untrimmed, cleaned audio, silent ones (energy VAD) left unscored,
-    /// the others scored like clips. A silent file gives only silent windows.
-    pub fn timeline(
-        &self,
-        path: &str,
-        t: &TimelineConfig,
-        batch: usize,
-    ) -> Result<Vec<Window>, String> {
-        if !(t.window_s > 0.0 && t.hop_s > 0.0 && t.vad_db > 0.0) {
-            return Err("timeline: window, hop and VAD threshold must be > 0".into());
-        }
-        let decoded =
-            ser_audio::decode_file(Path::new(path)).map_err(|e| format!("{path}: {e}"))?;
-        let rate = self.pipeline.reference().config().audio.sample_rate as f64;
-        let y = match self.untrimmed.clean(&decoded) {
-            Ok(y) => y,
-            // All-zero audio: every window is silence.
-            Err(_) if decoded.samples.iter().all(|v| *v == 0.0) => {
-                vec![0.0; (decoded.frames() as f64 * rate / decoded.sample_rate as f64) as usize]
-            }
-            Err(e) => return Err(format!("{path}: {e}")),
-        };
-        let (win, hop) = (
-            (t.window_s * rate) as usize,
-            (t.hop_s * rate).max(1.0) as usize,
-        );
-        let mut starts: Vec<usize> = (0..)
-            .map(|k| k * hop)
-            .take_while(|&s| s + win <= y.len())
-            .collect();
-        if starts.is_empty() && !y.is_empty() {
-            starts.push(0);
-        }
-        let mut windows: Vec<Window> = starts
-            .iter()
-            .map(|&s| {
-                let seg = &y[s..(s + win).min(y.len())];
-                Window {
-                    start_s: s as f64 / rate,
-                    end_s: (s + seg.len()) as f64 / rate,
-                    rms_db: rms_db(seg),
-                    probs: None,
-                }
-            })
-            .collect();
-        let loudest = windows
-            .iter()
-            .map(|w| w.rms_db)
-            .fold(f64::NEG_INFINITY, f64::max);
-        let speech: Vec<usize> = (0..windows.len())
-            .filter(|&i| windows[i].rms_db >= (loudest - t.vad_db).max(-70.0))
-            .collect();
-        let signals: Vec<Vec<f32>> = speech
-            .iter()
-            .map(|&i| y[starts[i]..(starts[i] + win).min(y.len())].to_vec())
-            .collect();
-        let names = vec![path; signals.len()];
-        let (_, scores) = self.score(&signals, &names, batch);
-        for (&i, p) in speech.iter().zip(scores) {
-            windows[i].probs = Some(p);
-        }
-        Ok(windows)
-    }
-
     /// The network's weights and structure, for exporters.
     pub fn net_weights(&self) -> ser_models::NetWeights {
         self.net.weights()
@@ -340,117 +501,5 @@ impl Predictor {
     /// Values per frame of the model's input.
     pub fn n_features(&self) -> usize {
         self.pipeline.dim()
-    }
-
-    /// The sample rate the model's features are computed at.
-    pub fn rate(&self) -> u32 {
-        self.pipeline.reference().config().audio.sample_rate
-    }
-
-    /// Cleans raw audio as the timeline does (the run's cleaning without trimming).
-    pub fn clean_untrimmed(&self, audio: &ser_audio::Decoded) -> Result<Vec<f32>, String> {
-        self.untrimmed.clean(audio).map_err(|e| e.to_string())
-    }
-
-    /// Class probabilities of cleaned signals at [`Self::rate`], scored like clips.
-    pub fn probabilities(&self, signals: &[Vec<f32>], batch: usize) -> Vec<Vec<f64>> {
-        let names = vec!["stream"; signals.len()];
-        self.score(signals, &names, batch).1
-    }
-
-    /// Share of speech windows per class and longest stretches (seconds) per class.
-    pub fn summarize(&self, windows: &[Window]) -> TimelineSummary {
-        let k = self.classes.len();
-        let speech: Vec<&Window> = windows.iter().filter(|w| w.probs.is_some()).collect();
-        let mut wins = vec![0usize; k];
-        let mut longest = vec![(0.0f64, 0.0f64); k];
-        let mut run: Option<(usize, f64)> = None; // (class, start)
-        for (i, w) in windows.iter().enumerate() {
-            let c = w.class();
-            if let Some(c) = c {
-                wins[c] += 1;
-            }
-            run = match (run, c) {
-                (Some((rc, start)), Some(c)) if rc == c => Some((rc, start)),
-                (_, Some(c)) => Some((c, w.start_s)),
-                (_, None) => None,
-            };
-            if let Some((rc, start)) = run {
-                let end = windows[i].end_s;
-                if end - start > longest[rc].0 {
-                    longest[rc] = (end - start, start);
-                }
-            }
-        }
-        let n = speech.len().max(1) as f64;
-        TimelineSummary {
-            seconds: windows.last().map_or(0.0, |w| w.end_s),
-            speech_share: speech.len() as f64 / windows.len().max(1) as f64,
-            share: self
-                .classes
-                .iter()
-                .zip(&wins)
-                .map(|(c, &w)| (c.clone(), w as f64 / n))
-                .collect(),
-            longest: self
-                .classes
-                .iter()
-                .zip(&longest)
-                .map(|(c, &(len, at))| (c.clone(), len, at))
-                .collect(),
-        }
-    }
-
-    /// Scores `paths` in batches of `batch`; a file that cannot be read or decoded, or is
-    /// silent after cleaning, gets its reason instead, and the others go on.
-    pub fn predict(&self, paths: &[String], batch: usize) -> Vec<Result<Prediction, String>> {
-        let reference = self.pipeline.reference();
-        let rate = reference.config().audio.sample_rate as f64;
-        let audio: Vec<Result<Vec<f32>, String>> = paths
-            .par_iter()
-            .map(|p| {
-                let decoded =
-                    ser_audio::decode_file(Path::new(p)).map_err(|e| format!("{p}: {e}"))?;
-                let y = reference
-                    .cleaner()
-                    .clean(&decoded)
-                    .map_err(|e| format!("{p}: {e}"))?;
-                if y.is_empty() {
-                    return Err(format!("{p}: nothing left after cleaning (silent?)"));
-                }
-                Ok(y)
-            })
-            .collect();
-        let mut errors: Vec<Option<String>> = vec![None; paths.len()];
-        let (mut ok, mut signals) = (Vec::new(), Vec::new());
-        for (i, a) in audio.into_iter().enumerate() {
-            match a {
-                Ok(y) => {
-                    ok.push(i);
-                    signals.push(y);
-                }
-                Err(e) => errors[i] = Some(e),
-            }
-        }
-        let names: Vec<&str> = ok.iter().map(|&i| paths[i].as_str()).collect();
-        let (pred, scores) = self.score(&signals, &names, batch);
-        let mut k = 0;
-        errors
-            .into_iter()
-            .enumerate()
-            .map(|(i, e)| match e {
-                Some(e) => Err(e),
-                None => {
-                    let p = Prediction {
-                        path: paths[i].clone(),
-                        probs: scores[k].clone(),
-                        class: pred[k],
-                        seconds: signals[k].len() as f64 / rate,
-                    };
-                    k += 1;
-                    Ok(p)
-                }
-            })
-            .collect()
     }
 }

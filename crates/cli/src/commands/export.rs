@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use ser_train::Predictor;
+use ser_train::{Predictor, SegmentPolicy};
 
 /// Arguments of `ser export`.
 #[derive(clap::Args)]
@@ -14,6 +14,14 @@ card. The graph's input `frames` [batch, time, features] holds the frame feature
 `ser extract` computes them with the card's feature config (the graph standardizes them with the \
 training statistics itself); its output `probabilities` [batch, classes] is in the card's label \
 order. ser scores a clip from its centre `segment_frames` frames; the graph takes any length.\n\n\
+With --with-frontend the graph's input is `waveform` [batch, samples] instead: mono samples in \
+16-bit range (-32768..32767, i.e. float samples x 32768) at the card's sample_rate, each item at \
+least the card's min_samples long (items of one call share a length). The graph computes the \
+run's features itself (pre-emphasis and peak / RMS normalization included), cuts the centre \
+segment as ser does (tile / crop), standardizes and classifies: what ser computes for a window \
+of a long recording (`ser predict --timeline`, `ser stream`). Silence trimming is not in the \
+graph; Butterworth band-pass, denoising and LUFS normalization have no fixed ONNX graph and \
+are refused.\n\n\
 The card records the labels, sample rate, feature config (TOML) and its hash, frame arrays, \
 normalization statistics, training corpora, the protocol and test metrics, the ser version and \
 the ONNX file's BLAKE3 hash (so a card and a file that do not belong together are caught).\n\
@@ -26,6 +34,9 @@ pub struct Args {
     /// The ONNX file to write; the card goes beside it with the extension .json.
     #[arg(long, value_name = "FILE.onnx")]
     out: PathBuf,
+    /// Put the feature front end in the graph: waveform samples in, probabilities out.
+    #[arg(long)]
+    with_frontend: bool,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -47,52 +58,103 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         ("frames".to_string(), exp.data.frames.join(",")),
         ("sample_rate".to_string(), cfg.audio.sample_rate.to_string()),
     ];
-    let bytes = ser_export::net_to_onnx(
-        &p.net_weights(),
-        p.n_features(),
-        &p.classes,
-        Some(ser_export::Standardize {
-            mean: &norm.mean,
-            std: &norm.std,
-        }),
-        &metadata,
-    )?;
+    let standardize = Some(ser_export::Standardize {
+        mean: &norm.mean,
+        std: &norm.std,
+    });
+    let (bytes, input) = if a.with_frontend {
+        let short = match exp.segment.policy {
+            SegmentPolicy::Tile => ser_export::ShortFill::Tile,
+            SegmentPolicy::Crop => ser_export::ShortFill::Floor,
+            SegmentPolicy::Pad => anyhow::bail!(
+                "--with-frontend: the run uses segment.policy = \"pad\" (masked padding of short \
+                 clips), which the exported graph does not reproduce; export without \
+                 --with-frontend, or train with policy \"tile\" or \"crop\""
+            ),
+        };
+        let frontend = ser_export::Frontend {
+            config: cfg,
+            arrays: &exp.data.frames,
+            segment: Some(ser_export::Segment {
+                frames: exp.segment.frames,
+                short,
+            }),
+        };
+        let info = frontend.check()?;
+        let bytes = ser_export::pipeline_to_onnx(
+            &p.net_weights(),
+            &frontend,
+            &p.classes,
+            standardize,
+            &metadata,
+        )?;
+        let notes = serde_json::json!({
+            "scale": "16-bit range: float samples x 32768",
+            "in_graph": "pre-emphasis, peak/RMS normalization, STFT, mel, dB, MFCC, deltas, centre segment, standardization",
+            "not_in_graph": "decoding, mono mix, resampling to sample_rate; silence trimming (ser trims clips, not the windows of long recordings)",
+        });
+        let input = ser_export::CardInput {
+            name: "waveform".into(),
+            shape: vec!["batch".into(), "samples".into()],
+            arrays: exp.data.frames.clone(),
+            min_samples: Some(info.min_samples),
+            notes: notes.as_object().cloned().unwrap_or_default(),
+        };
+        (bytes, input)
+    } else {
+        let bytes = ser_export::net_to_onnx(
+            &p.net_weights(),
+            p.n_features(),
+            &p.classes,
+            standardize,
+            &metadata,
+        )?;
+        let input = ser_export::CardInput {
+            name: "frames".into(),
+            shape: vec!["batch".into(), "time".into(), p.n_features().into()],
+            arrays: exp.data.frames.clone(),
+            min_samples: None,
+            notes: [("standardized_inside".to_string(), true.into())]
+                .into_iter()
+                .collect(),
+        };
+        (bytes, input)
+    };
     if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     std::fs::write(&a.out, &bytes).with_context(|| format!("writing {}", a.out.display()))?;
-    let card = serde_json::json!({
-        "format": "ser-model-card",
-        "version": 1,
-        "onnx_file": a.out.file_name().map(|n| n.to_string_lossy().to_string()),
-        "onnx_blake3": ser_data::content_hash(&bytes),
-        "opset": ser_export::OPSET,
-        "input": {
-            "name": "frames",
-            "shape": ["batch", "time", p.n_features()],
-            "arrays": exp.data.frames,
-            "standardized_inside": true,
-        },
-        "output": { "name": "probabilities", "shape": ["batch", p.classes.len()] },
-        "labels": p.classes,
-        "sample_rate": cfg.audio.sample_rate,
-        "feature_config_hash": cfg.hash(),
-        "feature_config": cfg.to_toml(),
-        "segment_frames": exp.segment.frames,
-        "normalization": { "mean": norm.mean, "std": norm.std },
-        "model": exp.model.kind,
-        "training_corpora": exp.data.corpora,
-        "protocol": results["protocol"],
-        "test_metrics": {
+    let card = ser_export::ModelCard {
+        format: ser_export::CARD_FORMAT.into(),
+        version: 1,
+        onnx_file: a.out.file_name().map(|n| n.to_string_lossy().to_string()),
+        onnx_blake3: ser_data::content_hash(&bytes),
+        opset: ser_export::OPSET,
+        input,
+        output: serde_json::json!({ "name": "probabilities", "shape": ["batch", p.classes.len()] }),
+        labels: p.classes.clone(),
+        sample_rate: cfg.audio.sample_rate,
+        feature_config_hash: cfg.hash(),
+        feature_config: cfg.to_toml(),
+        segment_frames: exp.segment.frames,
+        segment_policy: serde_json::to_value(exp.segment.policy)?
+            .as_str()
+            .unwrap_or("tile")
+            .to_string(),
+        normalization: serde_json::json!({ "mean": norm.mean, "std": norm.std }),
+        model: serde_json::to_value(exp.model.kind)?,
+        training_corpora: exp.data.corpora.clone(),
+        protocol: results["protocol"].clone(),
+        test_metrics: serde_json::json!({
             "ua": results["test"]["ua"],
             "wa": results["test"]["wa"],
             "macro_f1": results["test"]["macro_f1"],
             "n": results["test"]["n"],
-        },
-        "ser_version": env!("CARGO_PKG_VERSION"),
-        "run": a.run.display().to_string(),
-    });
-    let card_path = a.out.with_extension("json");
+        }),
+        ser_version: env!("CARGO_PKG_VERSION").into(),
+        run: a.run.display().to_string(),
+    };
+    let card_path = ser_export::ModelCard::path_for(&a.out);
     std::fs::write(&card_path, serde_json::to_string_pretty(&card)?)
         .with_context(|| format!("writing {}", card_path.display()))?;
     println!(

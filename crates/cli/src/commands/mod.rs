@@ -5,6 +5,7 @@ pub mod corpus;
 pub mod export;
 pub mod extract;
 pub mod features;
+pub mod model;
 pub mod predict;
 pub mod run;
 pub mod stream;

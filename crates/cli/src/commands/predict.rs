@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use ser_train::{Lines, Predictor, TimelineConfig, render};
+use ser_train::{Lines, Scorer, TimelineConfig, render};
 
-use crate::commands::train::device;
 use crate::progress::ClipBar;
 
 /// Audio file extensions a folder is searched for.
@@ -18,9 +17,11 @@ const AUDIO: [&str; 6] = ["wav", "flac", "mp3", "ogg", "oga", "aiff"];
 #[derive(clap::Args)]
 #[command(
     after_help = "MODEL is a run folder with a finished network (runs/<name>, or one \
-fold / corpus-set folder of a study). Each file is scored as the run scored its test clips: \
-the same cleaning and features (the run's features.toml), the training statistics, the centre \
-segment of segment.frames frames (shorter files per the segment policy).\n\n\
+fold / corpus-set folder of a study), or a file `ser export` wrote (FILE.onnx with its card \
+FILE.json beside it; run by tract on the CPU; a card that does not describe the file is \
+refused). Each file is scored as the run scored its test clips: the same cleaning and features \
+(the run's features.toml), the training statistics, the centre segment of segment.frames \
+frames (shorter files per the segment policy).\n\n\
 PATH: audio files, folders (searched recursively for .wav .flac .mp3 .ogg .oga .aiff), or CSV \
 manifests with a `path` column (relative paths are relative to the manifest).\n\n\
 Output: one row per file, `path,predicted,seconds,p_<class>...` (CSV), or the same fields as \
@@ -28,7 +29,7 @@ JSON lines with --out FILE.jsonl. Files that cannot be decoded are listed on std
 reason and the exit status is 3; the others are scored."
 )]
 pub struct Args {
-    /// Run folder of the model.
+    /// Run folder of the model, or an exported FILE.onnx (card beside it).
     #[arg(value_name = "MODEL")]
     model: PathBuf,
     /// Audio files, folders, or CSV manifests.
@@ -84,7 +85,7 @@ impl WindowArgs {
 /// `ser predict --timeline`: one timeline, plot and summary per file into `dir`.
 fn timelines(
     a: &Args,
-    predictor: &Predictor,
+    predictor: &dyn Scorer,
     files: &[String],
     dir: &Path,
 ) -> anyhow::Result<ExitCode> {
@@ -119,7 +120,7 @@ fn timelines(
             "speech".into(),
             "predicted".into(),
         ];
-        head.extend(predictor.classes.iter().map(|c| format!("p_{c}")));
+        head.extend(predictor.classes().iter().map(|c| format!("p_{c}")));
         w.write_record(&head)?;
         for x in &windows {
             let mut row = vec![
@@ -130,20 +131,20 @@ fn timelines(
             match (&x.probs, x.class()) {
                 (Some(p), Some(c)) => {
                     row.push("1".into());
-                    row.push(predictor.classes[c].clone());
+                    row.push(predictor.classes()[c].clone());
                     row.extend(p.iter().map(|v| format!("{v:.6}")));
                 }
                 _ => {
                     row.push("0".into());
                     row.push(String::new());
-                    row.extend(predictor.classes.iter().map(|_| String::new()));
+                    row.extend(predictor.classes().iter().map(|_| String::new()));
                 }
             }
             w.write_record(&row)?;
         }
         w.flush()?;
         let series = predictor
-            .classes
+            .classes()
             .iter()
             .enumerate()
             .map(|(c, name)| {
@@ -277,18 +278,17 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     for p in &a.paths {
         expand(p, &mut files)?;
     }
-    let (device, device_name) = device(&a.device)?;
-    let predictor = Predictor::load(&a.model, &device)
-        .with_context(|| format!("loading the model of {}", a.model.display()))?;
+    let (predictor, device_name) = crate::commands::model::load(&a.model, &a.device)?;
+    let predictor = predictor.as_ref();
     eprintln!(
         "{} file(s); model {} on {device_name}, features on {}",
         files.len(),
         a.model.display(),
-        predictor.features_on
+        predictor.describe()
     );
     if a.timeline {
         let dir = a.out.clone().expect("clap requires --out");
-        return timelines(&a, &predictor, &files, &dir);
+        return timelines(&a, predictor, &files, &dir);
     }
     let jsonl = a
         .out
@@ -305,7 +305,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     } else {
         let mut w = csv::Writer::from_writer(sink);
         let mut head = vec!["path".to_string(), "predicted".into(), "seconds".into()];
-        head.extend(predictor.classes.iter().map(|c| format!("p_{c}")));
+        head.extend(predictor.classes().iter().map(|c| format!("p_{c}")));
         w.write_record(&head)?;
         Out::Csv(Box::new(w))
     };
@@ -318,7 +318,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             match r {
                 Err(e) => failed.push(e),
                 Ok(p) => {
-                    let class = &predictor.classes[p.class];
+                    let class = &predictor.classes()[p.class];
                     match &mut out {
                         Out::Csv(w) => {
                             let mut row =
@@ -328,7 +328,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                         }
                         Out::Jsonl(sink) => {
                             let probs: serde_json::Map<String, serde_json::Value> = predictor
-                                .classes
+                                .classes()
                                 .iter()
                                 .zip(&p.probs)
                                 .map(|(c, v)| (c.clone(), serde_json::json!(v)))

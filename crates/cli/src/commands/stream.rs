@@ -8,10 +8,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use ser_audio::Decoded;
-use ser_train::{Predictor, rms_db};
+use ser_train::rms_db;
 
 use crate::commands::predict::WindowArgs;
-use crate::commands::train::device;
 
 /// Arguments of `ser stream`.
 #[derive(clap::Args)]
@@ -25,7 +24,7 @@ scored on its own, so a file piped in gives the windows of `ser predict --timeli
 below the loudest window so far, or below -70 dBFS. Latency: one window plus its scoring. On \
 exit the real-time factor (processing time / audio time) goes to standard error.")]
 pub struct Args {
-    /// Run folder of the model.
+    /// Run folder of the model, or an exported FILE.onnx (card beside it).
     #[arg(value_name = "MODEL")]
     model: PathBuf,
     /// Sample rate of the input in Hz.
@@ -54,9 +53,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         bail!("--rate and --channels must be > 0");
     }
     let t = a.windows.config()?;
-    let (device, device_name) = device(&a.device)?;
-    let predictor = Predictor::load(&a.model, &device)
-        .with_context(|| format!("loading the model of {}", a.model.display()))?;
+    let (predictor, device_name) = crate::commands::model::load(&a.model, &a.device)?;
     eprintln!(
         "streaming {}-channel {} at {} Hz into {} on {device_name}: {} s windows every {} s",
         a.channels,
@@ -113,8 +110,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 Vec::new()
             } else {
                 predictor
-                    .clean_untrimmed(&raw)
-                    .map_err(anyhow::Error::msg)?
+                    .window_cleaner()
+                    .clean(&raw)
+                    .map_err(anyhow::Error::from)?
             };
             let level = rms_db(&y);
             loudest = loudest.max(level);
@@ -126,13 +124,16 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 "speech": speech,
             });
             if speech {
-                let p = predictor.probabilities(&[y], 1).remove(0);
+                let p = predictor
+                    .probabilities(&[y], 1)
+                    .map_err(anyhow::Error::msg)?
+                    .remove(0);
                 let best = (0..p.len())
                     .max_by(|&i, &j| p[i].total_cmp(&p[j]))
                     .unwrap_or(0);
-                line["predicted"] = serde_json::json!(predictor.classes[best]);
+                line["predicted"] = serde_json::json!(predictor.classes()[best]);
                 line["probabilities"] = predictor
-                    .classes
+                    .classes()
                     .iter()
                     .zip(&p)
                     .map(|(c, v)| (c.clone(), serde_json::json!(v)))

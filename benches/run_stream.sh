@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Streaming benchmark, one run: the real-time factor (processing time / audio time) and the
+# time per scored 3 s window of `ser stream` on a ~60 s recording piped in as raw 16-bit PCM,
+# for the same trained CNN-LSTM (experiments/cnn_lstm.toml's network, trained 1 epoch: speed
+# does not depend on the weights) as a run folder (burn flex: ser's CPU features + network),
+# as its `ser export` (frame graph in tract), as its `ser export --with-frontend` (the whole
+# pipeline in tract), and the --with-frontend file in onnxruntime (benches/peers/onnx_stream.py,
+# the same windows and VAD). Writes benches/results/stream_cpu.md.
+#
+#   benches/run_stream.sh                 # THREADS=2 (rayon and onnxruntime threads)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh >&2
+[ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+threads="${THREADS:-2}"
+work=benches/.work/stream
+mkdir -p "$work" benches/results
+export BENCH_COMMIT="$(git describe --always --dirty 2>/dev/null || echo '?')"
+cargo build -q --release -p ser-cli
+ser="${CARGO_TARGET_DIR:-target}/release/ser"
+py=.venv/bin/python
+run="$work/runs/synth_cnn_lstm"
+if [ ! -f "$run/results.json" ]; then
+  "$ser" train experiments/cnn_lstm.toml --epochs 1 --runs "$work/runs" >&2
+fi
+"$ser" export "$run" --out "$work/frames.onnx" >&2
+"$ser" export "$run" --with-frontend --out "$work/wave.onnx" >&2
+# ~60 s of CREMA-D-layout clips (16 kHz) with 1 s pauses, as raw s16le.
+"$py" - "$work/rec.raw" <<'PY'
+import glob, sys, wave
+out, t = open(sys.argv[1], "wb"), 0.0
+for p in sorted(glob.glob("data/synth/cremad/AudioWAV/*.wav"))[::7]:
+    with wave.open(p) as w:
+        assert w.getframerate() == 16000 and w.getnchannels() == 1
+        n = w.getnframes()
+        out.write(w.readframes(n))
+    out.write(b"\0\0" * 16000)
+    t += n / 16000 + 1.0
+    if t >= 60.0:
+        break
+PY
+rows="$work/rows.jsonl"
+: > "$rows"
+for model in "$run" "$work/frames.onnx" "$work/wave.onnx"; do
+  case "$model" in
+    *frames.onnx) tool="ser stream, frame export in tract" ;;
+    *wave.onnx) tool="ser stream, --with-frontend export in tract" ;;
+    *) tool="ser stream, run folder (burn flex)" ;;
+  esac
+  for rep in 1 2 3; do
+    RAYON_NUM_THREADS="$threads" "$ser" stream "$model" --window 3 --hop 1 \
+      < "$work/rec.raw" > "$work/out.jsonl" 2> "$work/err.txt"
+    "$py" - "$tool" "$work/out.jsonl" "$work/err.txt" "$threads" >> "$rows" <<'PY'
+import json, re, sys
+tool, out, err, threads = sys.argv[1:]
+lines = [json.loads(l) for l in open(out)]
+text = open(err).read()
+rtf = float(re.search(r"real-time factor ([0-9.]+)", text).group(1))
+audio = float(re.search(r"over ([0-9.]+) s of audio", text).group(1))
+speech = sum(l["speech"] for l in lines)
+print(json.dumps({"tool": tool, "threads": int(threads), "rtf": rtf, "audio_s": audio,
+                  "windows": len(lines), "scored": speech,
+                  "ms_per_scored_window": 1e3 * rtf * audio / max(speech, 1)}))
+PY
+  done
+done
+OMP_NUM_THREADS="$threads" "$py" benches/peers/onnx_stream.py "$work/wave.onnx" "$work/rec.raw" \
+  --threads "$threads" --reps 3 >> "$rows"
+"$py" - "$rows" > benches/results/stream_cpu.md <<'PY'
+import json, os, statistics, sys, datetime
+rows = [json.loads(l) for l in open(sys.argv[1])]
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+print("# Streaming: real-time factor of ser stream vs onnxruntime\n")
+print(f"Measured {datetime.date.today()} at commit `{os.environ.get('BENCH_COMMIT', '?')}`; host {os.cpu_count()} cores ({cpu}).")
+print("Model: experiments/cnn_lstm.toml's CNN-LSTM (log-mel 64 x 300 frames, 4 conv blocks, BiLSTM 128),")
+print("as a run folder and as its two exports. Input: ~60 s of synthetic speech with 1 s pauses, raw")
+print("16-bit PCM piped in; 3 s windows every 1 s, energy VAD (silent windows are not scored).")
+print("RTF = processing time / audio time (lower is faster); median of 3 runs each.")
+print("Reproduce: `benches/run_stream.sh`.\n")
+print("| tool | threads | windows (scored) | RTF | ms per scored window | vs onnxruntime |")
+print("|---|---|---|---|---|---|")
+by = {}
+for r in rows:
+    by.setdefault(r["tool"], []).append(r)
+med = {t: statistics.median(x["rtf"] for x in v) for t, v in by.items()}
+ort = next((v for t, v in med.items() if t.startswith("onnxruntime")), None)
+for t, v in by.items():
+    r = v[0]
+    ms = statistics.median(x["ms_per_scored_window"] for x in v)
+    ratio = f"{ort / med[t]:.2f}x" if ort else "-"
+    print(f"| {t} | {r['threads']} | {r['windows']} ({r['scored']}) | {med[t]:.4f} | {ms:.1f} | {ratio} |")
+print("\n`vs onnxruntime` is onnxruntime's RTF over the tool's: above 1 means faster than onnxruntime.")
+PY
+cat benches/results/stream_cpu.md
