@@ -1221,3 +1221,129 @@ fn predict_gives_the_runs_own_test_probabilities_and_lists_bad_files() {
         text(&o)
     );
 }
+
+#[test]
+fn the_timeline_of_a_minute_of_known_emotions_names_most_of_them() {
+    // A 4-class network (IEMOCAP's angry / happy / neutral / sad) trained on a synthetic
+    // RAVDESS-layout corpus of 12 speakers, one held out for test and one for validation.
+    let d = tempfile::tempdir().unwrap();
+    let synth = d.path().join("synth");
+    let o = run(ser()
+        .args([
+            "synth",
+            "--seed",
+            "3",
+            "--ravdess-actors",
+            "12",
+            "--ravdess-rate",
+            "16000",
+        ])
+        .args(["--cremad-actors", "1", "--cremad-sentences", "1", "--out"])
+        .arg(&synth));
+    assert!(o.status.success(), "{}", text(&o));
+    let exp = d.path().join("tl.toml");
+    std::fs::write(
+        &exp,
+        format!(
+            "name = \"tl\"\n[data]\ncache = \"{}\"\nframes = [\"logmel\"]\n\
+             labels = [\"angry\", \"happy\", \"neutral\", \"sad\"]\ncorpora = [\"{}\"]\nfeatures = \"{}\"\n\
+             [split]\ntest_list = [\"synth_ravdess/02\"]\nval_list = [\"synth_ravdess/03\"]\n\
+             [segment]\nframes = 150\n[model]\nkind = \"lstm\"\n[model.lstm]\nhidden = 32\nlayers = 1\n\
+             [model.head]\nhidden = []\n[train]\nepochs = 20\nbatch_size = 8\nlr = 3e-3\n\
+             [augment]\ngain_db = [-10.0, 10.0]\n",
+            d.path().join("cache.h5").display(),
+            synth.join("ravdess").display(),
+            features().display()
+        ),
+    )
+    .unwrap();
+    let runs = d.path().join("runs");
+    let o = run(ser().arg("run").arg(&exp).arg("--runs").arg(&runs));
+    assert!(o.status.success(), "{}", text(&o));
+    let run_dir = runs.join("tl");
+
+    // A minute of the test speaker's clips in a shuffled order, 1 s of silence after each.
+    let mut clips: Vec<(String, String)> = csv::Reader::from_path(run_dir.join("predictions.csv"))
+        .unwrap()
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[3].to_string())
+        })
+        .collect();
+    let clip_right = {
+        let rows: Vec<csv::StringRecord> = csv::Reader::from_path(run_dir.join("predictions.csv"))
+            .unwrap()
+            .records()
+            .map(|r| r.unwrap())
+            .collect();
+        rows.iter().filter(|r| r[3] == r[4]).count() as f64 / rows.len() as f64
+    };
+    let mut state = 12345u64;
+    for i in (1..clips.len()).rev() {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        clips.swap(i, (state >> 33) as usize % (i + 1));
+    }
+    let (mut y, mut truth) = (Vec::new(), Vec::new());
+    for (path, label) in &clips {
+        let a = ser_audio::decode_file(Path::new(path)).unwrap();
+        assert_eq!((a.sample_rate, a.channels), (16_000, 1));
+        let t0 = y.len() as f64 / 16_000.0;
+        y.extend_from_slice(&a.samples);
+        truth.push((t0, y.len() as f64 / 16_000.0, label.clone()));
+        y.extend(std::iter::repeat_n(0.0f32, 16_000));
+        if y.len() >= 60 * 16_000 {
+            break;
+        }
+    }
+    let rec = d.path().join("minute.wav");
+    ser_audio::write_wav_i16(&rec, &y, 16_000).unwrap();
+    let tl = d.path().join("tl");
+    let o = run(ser()
+        .arg("predict")
+        .arg(&run_dir)
+        .arg(&rec)
+        .args(["--timeline", "--window", "1.5", "--hop", "0.5", "--out"])
+        .arg(&tl));
+    assert!(o.status.success(), "{}", text(&o));
+    let mut r = csv::Reader::from_path(tl.join("minute.timeline.csv")).unwrap();
+    let classes: Vec<String> = r
+        .headers()
+        .unwrap()
+        .iter()
+        .skip(5)
+        .map(|h| h.trim_start_matches("p_").to_string())
+        .collect();
+    let rows: Vec<csv::StringRecord> = r.records().map(|r| r.unwrap()).collect();
+    // The dominant emotion of a segment: the highest mean probability over the speech
+    // windows centred inside it.
+    let mut right = 0;
+    for (t0, t1, label) in &truth {
+        let mut mean = vec![0.0f64; classes.len()];
+        for w in rows.iter().filter(|w| {
+            let c = (w[0].parse::<f64>().unwrap() + w[1].parse::<f64>().unwrap()) / 2.0;
+            &w[3] == "1" && c >= *t0 && c <= *t1
+        }) {
+            for (m, v) in mean.iter_mut().zip(w.iter().skip(5)) {
+                *m += v.parse::<f64>().unwrap();
+            }
+        }
+        let best = (0..mean.len())
+            .max_by(|&a, &b| mean[a].total_cmp(&mean[b]))
+            .unwrap();
+        right += usize::from(mean[best] > 0.0 && &classes[best] == label);
+    }
+    eprintln!(
+        "timeline: dominant emotion right in {right} of {} segments of {:.0} s (clip-level accuracy of the test speaker {clip_right:.3}, chance 0.25)",
+        truth.len(),
+        y.len() as f64 / 16_000.0
+    );
+    assert!(truth.len() >= 10, "{} segments", truth.len());
+    assert!(
+        2 * right > truth.len(),
+        "{right} of {} segments",
+        truth.len()
+    );
+}
