@@ -1015,11 +1015,11 @@ fn predict_gives_the_runs_own_test_probabilities_and_lists_bad_files() {
         .iter()
         .flat_map(|v| ((v * 32768.0).round().clamp(-32768.0, 32767.0) as i16).to_le_bytes())
         .collect();
-    let stream = |input: &[u8]| -> (Vec<serde_json::Value>, String) {
+    let stream_with = |model: &Path, input: &[u8]| -> (Vec<serde_json::Value>, String) {
         use std::io::Write;
         let mut child = ser()
             .arg("stream")
-            .arg(&run_dir)
+            .arg(model)
             .args(["--window", "1.0", "--hop", "0.25"])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -1035,7 +1035,9 @@ fn predict_gives_the_runs_own_test_probabilities_and_lists_bad_files() {
             .collect();
         (lines, text(&o))
     };
+    let stream = |input: &[u8]| stream_with(&run_dir, input);
     let (lines, msg) = stream(&pcm);
+    let piped = lines.clone();
     assert!(msg.contains("real-time factor"), "{msg}");
     assert_eq!(lines.len(), rows.len(), "one line per timeline window");
     let mut both = 0;
@@ -1187,6 +1189,24 @@ fn predict_gives_the_runs_own_test_probabilities_and_lists_bad_files() {
                     model.display(),
                     r[0]
                 );
+            }
+        }
+    }
+    // `ser stream MODEL.onnx` on the piped recording: the run folder's lines.
+    let (via, _) = stream_with(&full, &pcm);
+    assert_eq!(via.len(), piped.len());
+    for (a, b) in via.iter().zip(&piped) {
+        assert_eq!(a["speech"], b["speech"], "{a} vs {b}");
+        if b["speech"].as_bool().unwrap() {
+            assert_eq!(a["predicted"], b["predicted"], "{a} vs {b}");
+            for (x, y) in a["probabilities"]
+                .as_object()
+                .unwrap()
+                .values()
+                .zip(b["probabilities"].as_object().unwrap().values())
+            {
+                let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                assert!((x - y).abs() <= 1e-4, "{a} vs {b}");
             }
         }
     }
