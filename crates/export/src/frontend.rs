@@ -116,7 +116,8 @@ impl Frontend<'_> {
                     "--with-frontend: unknown frame array {name:?}"
                 )));
             };
-            if !c.frames.contains(&f) || order > c.deltas.order {
+            let has_deltas = matches!(f, FrameFeature::Logmel | FrameFeature::Mfcc);
+            if !c.frames.contains(&f) || order > c.deltas.order || (order > 0 && !has_deltas) {
                 return Err(ExportError::Unsupported(format!(
                     "--with-frontend: the feature config does not compute {name:?}"
                 )));

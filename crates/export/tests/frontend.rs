@@ -415,12 +415,16 @@ fn what_onnx_cannot_compute_is_refused_naming_the_key() {
             "{e}"
         );
     }
-    let cfg = FeatureConfig::default();
-    let wrong = vec!["mfcc_delta".to_string()];
-    let f = Frontend {
-        config: &cfg,
-        arrays: &wrong,
-        segment: None,
-    };
-    assert!(f.check().unwrap_err().to_string().contains("mfcc_delta"));
+    let cfg =
+        FeatureConfig::from_toml("frames = [\"mel\", \"mfcc\"]\n[deltas]\norder = 1\n").unwrap();
+    for name in ["mfcc_delta2", "mel_delta", "logmel", "chroma"] {
+        let wrong = vec![name.to_string()];
+        let f = Frontend {
+            config: &cfg,
+            arrays: &wrong,
+            segment: None,
+        };
+        let e = f.check().unwrap_err().to_string();
+        assert!(e.contains(name), "{e}");
+    }
 }
