@@ -5,7 +5,8 @@
 # does not depend on the weights) as a run folder (burn flex: ser's CPU features + network),
 # as its `ser export` (frame graph in tract), as its `ser export --with-frontend` (the whole
 # pipeline in tract), and the --with-frontend file in onnxruntime (benches/peers/onnx_stream.py,
-# the same windows and VAD). Writes benches/results/stream_cpu.md.
+# the same windows and VAD); the run folder also with --device wgpu (on a machine without a GPU
+# that is lavapipe, Mesa's CPU Vulkan, and the row says so). Writes benches/results/stream_cpu.md.
 #
 #   benches/run_stream.sh                 # THREADS=2 (rayon and onnxruntime threads)
 set -euo pipefail
@@ -41,23 +42,30 @@ for p in sorted(glob.glob("data/synth/cremad/AudioWAV/*.wav"))[::7]:
 PY
 rows="$work/rows.jsonl"
 : > "$rows"
-for model in "$run" "$work/frames.onnx" "$work/wave.onnx"; do
-  case "$model" in
-    *frames.onnx) tool="ser stream, frame export in tract" ;;
-    *wave.onnx) tool="ser stream, --with-frontend export in tract" ;;
-    *) tool="ser stream, run folder (burn flex)" ;;
-  esac
+# model | --device | what the row is called
+cases=(
+  "$run|flex|ser stream, run folder (burn flex)"
+  "$run|wgpu|ser stream, run folder (burn wgpu)"
+  "$work/frames.onnx|flex|ser stream, frame export in tract"
+  "$work/wave.onnx|flex|ser stream, --with-frontend export in tract"
+)
+for c in "${cases[@]}"; do
+  IFS='|' read -r model dev tool <<< "$c"
   for rep in 1 2 3; do
-    RAYON_NUM_THREADS="$threads" "$ser" stream "$model" --window 3 --hop 1 \
-      < "$work/rec.raw" > "$work/out.jsonl" 2> "$work/err.txt"
+    RAYON_NUM_THREADS="$threads" "$ser" stream "$model" --device "$dev" --window 3 --hop 1 \
+      < "$work/rec.raw" > "$work/out.jsonl" 2> "$work/err.txt" || { cat "$work/err.txt" >&2; exit 1; }
     "$py" - "$tool" "$work/out.jsonl" "$work/err.txt" "$threads" >> "$rows" <<'PY'
 import json, re, sys
 tool, out, err, threads = sys.argv[1:]
 lines = [json.loads(l) for l in open(out)]
 text = open(err).read()
-rtf = float(re.search(r"real-time factor ([0-9.]+)", text).group(1))
 audio = float(re.search(r"over ([0-9.]+) s of audio", text).group(1))
+rtf = float(re.search(r"\(([0-9.]+) s processing", text).group(1)) / audio
 speech = sum(l["speech"] for l in lines)
+# The device ser names on its first line (a GPU, or lavapipe: Mesa's CPU Vulkan).
+on = re.search(r" on (.+?): [0-9.]+ s windows", text)
+if on and "wgpu" in tool:
+    tool = tool.replace("burn wgpu", "burn wgpu on " + on.group(1))
 print(json.dumps({"tool": tool, "threads": int(threads), "rtf": rtf, "audio_s": audio,
                   "windows": len(lines), "scored": speech,
                   "ms_per_scored_window": 1e3 * rtf * audio / max(speech, 1)}))

@@ -154,9 +154,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if total_frames == 0 {
         eprintln!("no audio on standard input");
     } else {
+        let busy = started.elapsed().as_secs_f64();
         eprintln!(
-            "{windows} window(s) over {audio_s:.1} s of audio; real-time factor {:.3} (processing / audio time)",
-            started.elapsed().as_secs_f64() / audio_s
+            "{windows} window(s) over {audio_s:.3} s of audio; real-time factor {:.4} ({busy:.3} s processing / audio time)",
+            busy / audio_s
         );
     }
     Ok(ExitCode::SUCCESS)
