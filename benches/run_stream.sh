@@ -65,7 +65,7 @@ speech = sum(l["speech"] for l in lines)
 # The device ser names on its first line (a GPU, or lavapipe: Mesa's CPU Vulkan).
 on = re.search(r" on (.+?): [0-9.]+ s windows", text)
 if on and "wgpu" in tool:
-    tool = tool.replace("burn wgpu", "burn wgpu on " + on.group(1))
+    tool = tool.replace("burn wgpu", "burn " + on.group(1))
 print(json.dumps({"tool": tool, "threads": int(threads), "rtf": rtf, "audio_s": audio,
                   "windows": len(lines), "scored": speech,
                   "ms_per_scored_window": 1e3 * rtf * audio / max(speech, 1)}))
@@ -98,5 +98,8 @@ for t, v in by.items():
     ratio = f"{ort / med[t]:.2f}x" if ort else "-"
     print(f"| {t} | {r['threads']} | {r['windows']} ({r['scored']}) | {med[t]:.4f} | {ms:.1f} | {ratio} |")
 print("\n`vs onnxruntime` is onnxruntime's RTF over the tool's: above 1 means faster than onnxruntime.")
+if any("llvmpipe" in t for t in by):
+    print("llvmpipe is lavapipe, Mesa's software Vulkan on the CPU: this host has no GPU, so the wgpu")
+    print("row measures burn's wgpu backend on the CPU, not a GPU.")
 PY
 cat benches/results/stream_cpu.md
