@@ -6,7 +6,8 @@
 # as its `ser export` (frame graph in tract), as its `ser export --with-frontend` (the whole
 # pipeline in tract), and the --with-frontend file in onnxruntime (benches/peers/onnx_stream.py,
 # the same windows and VAD); the run folder also with --device wgpu (on a machine without a GPU
-# that is lavapipe, Mesa's CPU Vulkan, and the row says so). Writes benches/results/stream_cpu.md.
+# that is lavapipe, Mesa's CPU Vulkan, and the row says so). Then batch throughput of the same
+# tools on 3 s windows of a ~5 min recording. Writes benches/results/stream_cpu.md.
 #
 #   benches/run_stream.sh                 # THREADS=2 (rayon and onnxruntime threads)
 set -euo pipefail
@@ -74,6 +75,54 @@ PY
 done
 OMP_NUM_THREADS="$threads" "$py" benches/peers/onnx_stream.py "$work/wave.onnx" "$work/rec.raw" \
   --threads "$threads" --reps 3 >> "$rows"
+
+# Throughput: ~5 min of clips without pauses scored as non-overlapping 3 s windows in batches
+# of 32 (`ser predict --timeline --window 3 --hop 3 --batch 32`); the same command on a 3 s
+# file gives the start-up (loading the model) that is subtracted.
+"$py" - "$work" <<'PY'
+import glob, sys, wave
+work = sys.argv[1]
+frames = b""
+for p in sorted(glob.glob("data/synth/cremad/AudioWAV/*.wav")):
+    with wave.open(p) as w:
+        frames += w.readframes(w.getnframes())
+    if len(frames) >= 2 * 16000 * 300:
+        break
+for name, data in [("long", frames), ("short", frames[: 2 * 16000 * 3])]:
+    with wave.open(f"{work}/{name}.wav", "wb") as out:
+        out.setnchannels(1); out.setsampwidth(2); out.setframerate(16000); out.writeframes(data)
+    if name == "long":
+        open(f"{work}/long.raw", "wb").write(data)
+PY
+RAYON_NUM_THREADS="$threads" "$py" - "$ser" "$work" "$run" "$threads" >> "$rows" <<'PY'
+import csv, json, statistics, subprocess, sys, time
+ser, work, run, threads = sys.argv[1:]
+cases = [(run, "flex", "ser predict, run folder (burn flex)"),
+         (run, "wgpu", "ser predict, run folder (burn wgpu)"),
+         (f"{work}/frames.onnx", "flex", "ser predict, frame export in tract"),
+         (f"{work}/wave.onnx", "flex", "ser predict, --with-frontend export in tract")]
+def timed(model, dev, f):
+    t = time.perf_counter()
+    p = subprocess.run([ser, "predict", model, f"{work}/{f}.wav", "--timeline", "--window", "3",
+                        "--hop", "3", "--batch", "32", "--device", dev, "--out", f"{work}/tl"],
+                       capture_output=True, text=True)
+    if p.returncode:
+        sys.exit(p.stderr)
+    return time.perf_counter() - t, p.stderr
+for model, dev, tool in cases:
+    rates = []
+    for _ in range(3):
+        (t_long, err), (t_short, _) = timed(model, dev, "long"), timed(model, dev, "short")
+        n = sum(r["speech"] == "1" for r in csv.DictReader(open(f"{work}/tl/long.timeline.csv")))
+        rates.append((n - 1) / (t_long - t_short))
+    if dev == "wgpu":
+        on = err.split(" on ", 1)[1].split(", features on")[0] if " on " in err else "wgpu"
+        tool = tool.replace("burn wgpu", "burn " + on)
+    print(json.dumps({"tool": tool, "threads": int(threads), "clips": n, "batch": 32,
+                      "clips_per_second": statistics.median(rates)}))
+PY
+OMP_NUM_THREADS="$threads" "$py" benches/peers/onnx_stream.py "$work/wave.onnx" "$work/long.raw" \
+  --throughput --batch 32 --threads "$threads" --reps 3 >> "$rows"
 "$py" - "$rows" > benches/results/stream_cpu.md <<'PY'
 import json, os, statistics, sys, datetime
 rows = [json.loads(l) for l in open(sys.argv[1])]
@@ -87,6 +136,8 @@ print("RTF = processing time / audio time (lower is faster); median of 3 runs ea
 print("Reproduce: `benches/run_stream.sh`.\n")
 print("| tool | threads | windows (scored) | RTF | ms per scored window | vs onnxruntime |")
 print("|---|---|---|---|---|---|")
+tput = [r for r in rows if "clips_per_second" in r]
+rows = [r for r in rows if "rtf" in r]
 by = {}
 for r in rows:
     by.setdefault(r["tool"], []).append(r)
@@ -98,7 +149,17 @@ for t, v in by.items():
     ratio = f"{ort / med[t]:.2f}x" if ort else "-"
     print(f"| {t} | {r['threads']} | {r['windows']} ({r['scored']}) | {med[t]:.4f} | {ms:.1f} | {ratio} |")
 print("\n`vs onnxruntime` is onnxruntime's RTF over the tool's: above 1 means faster than onnxruntime.")
-if any("llvmpipe" in t for t in by):
+print("\nThroughput: ~5 min of the same speech without pauses, non-overlapping 3 s windows scored in")
+print("batches of 32 (`ser predict --timeline --window 3 --hop 3 --batch 32`, model loading subtracted:")
+print("the same command on a 3 s file; medians of 3; onnxruntime: the same windows, batches of 32).\n")
+print("| tool | threads | 3 s clips | clips per s | ms per clip | vs onnxruntime |")
+print("|---|---|---|---|---|---|")
+ort_t = next((r["clips_per_second"] for r in tput if r["tool"].startswith("onnxruntime")), None)
+for r in tput:
+    v = r["clips_per_second"]
+    ratio = f"{v / ort_t:.2f}x" if ort_t else "-"
+    print(f"| {r['tool']} | {r['threads']} | {r['clips']} | {v:,.1f} | {1e3 / v:.1f} | {ratio} |")
+if any("llvmpipe" in r["tool"] for r in rows + tput):
     print("llvmpipe is lavapipe, Mesa's software Vulkan on the CPU: this host has no GPU, so the wgpu")
     print("row measures burn's wgpu backend on the CPU, not a GPU.")
 PY
