@@ -154,11 +154,16 @@ print("batches of 32 (`ser predict --timeline --window 3 --hop 3 --batch 32`, mo
 print("the same command on a 3 s file; medians of 3; onnxruntime: the same windows, batches of 32).\n")
 print("| tool | threads | 3 s clips | clips per s | ms per clip | vs onnxruntime |")
 print("|---|---|---|---|---|---|")
-ort_t = next((r["clips_per_second"] for r in tput if r["tool"].startswith("onnxruntime")), None)
+tby = {}
 for r in tput:
-    v = r["clips_per_second"]
-    ratio = f"{v / ort_t:.2f}x" if ort_t else "-"
-    print(f"| {r['tool']} | {r['threads']} | {r['clips']} | {v:,.1f} | {1e3 / v:.1f} | {ratio} |")
+    tby.setdefault(r["tool"], []).append(r)
+tmed = {t: statistics.median(x["clips_per_second"] for x in v) for t, v in tby.items()}
+ort_t = next((v for t, v in tmed.items() if t.startswith("onnxruntime")), None)
+for t, v in tby.items():
+    r, c = v[0], tmed[t]
+    ratio = f"{c / ort_t:.2f}x" if ort_t else "-"
+    print(f"| {t} | {r['threads']} | {r['clips']} | {c:,.1f} | {1e3 / c:.1f} | {ratio} |")
+print("\n`vs onnxruntime`: clips per second over onnxruntime's (above 1 means faster).")
 if any("llvmpipe" in r["tool"] for r in rows + tput):
     print("llvmpipe is lavapipe, Mesa's software Vulkan on the CPU: this host has no GPU, so the wgpu")
     print("row measures burn's wgpu backend on the CPU, not a GPU.")
