@@ -127,7 +127,7 @@ OMP_NUM_THREADS="$threads" "$py" benches/peers/onnx_stream.py "$work/wave.onnx" 
 import json, os, statistics, sys, datetime
 rows = [json.loads(l) for l in open(sys.argv[1])]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-print("# Streaming: real-time factor of ser stream vs onnxruntime\n")
+print("# Inference of the whole pipeline (audio in, probabilities out): ser vs onnxruntime\n")
 print(f"Measured {datetime.date.today()} at commit `{os.environ.get('BENCH_COMMIT', '?')}`; host {os.cpu_count()} cores ({cpu}).")
 print("Model: experiments/cnn_lstm.toml's CNN-LSTM (log-mel 64 x 300 frames, 4 conv blocks, BiLSTM 128),")
 print("as a run folder and as its two exports. Input: ~60 s of synthetic speech with 1 s pauses, raw")
