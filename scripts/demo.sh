@@ -30,3 +30,9 @@ set -e
 "$ser" run experiments/svm.toml
 "$ser" run experiments/cross_corpus_synth.toml   # train x test corpus matrix, audit, report.md
 "$ser" run experiments/cnn_lstm.toml
+
+# The trained CNN-LSTM as one ONNX file (waveform in, probabilities out) with its model card,
+# scored by ser itself (tract) on the CREMA-D-layout clips.
+"$ser" export runs/synth_cnn_lstm --with-frontend --out models/synth_cnn_lstm.onnx
+"$ser" predict models/synth_cnn_lstm.onnx data/synth/cremad/AudioWAV \
+  --out models/synth_cnn_lstm_cremad.csv

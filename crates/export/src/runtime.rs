@@ -1,7 +1,10 @@
 //! Running an exported file in Rust, with tract (pure Rust, no native runtime to install):
 //! [`OnnxModel::load`] reads the file and its card, refuses a card that does not describe
 //! the file, and runs batches of the graph's input. A plan is optimized once per input shape
-//! and kept, since batches of one prediction job mostly share a shape.
+//! and kept, since batches of one prediction job mostly share a shape (frame graphs read the
+//! centre segment, timeline and stream windows share a length). Symbolic shapes were tried:
+//! tract 0.23 panics planning the LSTM for a symbolic batch and cannot plan the front end for
+//! a symbolic length, so clips of distinct lengths each cost a plan (about 15 ms here).
 
 use std::collections::HashMap;
 use std::path::Path;
