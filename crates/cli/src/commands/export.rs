@@ -25,7 +25,8 @@ are refused.\n\n\
 The card records the labels, sample rate, feature config (TOML) and its hash, frame arrays, \
 normalization statistics, training corpora, the protocol and test metrics, the ser version and \
 the ONNX file's BLAKE3 hash (so a card and a file that do not belong together are caught).\n\
-Check a file with onnx.checker and onnxruntime: tests/onnx/check_onnx.py."
+Check a file with onnx.checker and onnxruntime: tests/onnx/check_onnx.py. `ser predict FILE.onnx` \
+and `ser stream FILE.onnx` run either kind of export (tract) as the run folder would."
 )]
 pub struct Args {
     /// Run folder of the model (a finished network run, or one fold / corpus-set folder).
