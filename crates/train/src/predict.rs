@@ -335,8 +335,7 @@ impl Scorer for Predictor {
     }
 
     fn probabilities(&self, signals: &[Vec<f32>], batch: usize) -> Result<Vec<Vec<f64>>, String> {
-        let names = vec!["clip"; signals.len()];
-        Ok(self.score(signals, &names, batch).1)
+        Ok(self.score(signals, batch))
     }
 }
 
@@ -435,32 +434,28 @@ impl Predictor {
         })
     }
 
-    /// Predictions and class probabilities of cleaned signals (`names` for messages).
-    fn score(
-        &self,
-        signals: &[Vec<f32>],
-        names: &[&str],
-        batch: usize,
-    ) -> (Vec<usize>, Vec<Vec<f64>>) {
+    /// Class probabilities of cleaned signals: their features, the centre segment, the
+    /// training statistics and the network, as the run's test clips.
+    fn score(&self, signals: &[Vec<f32>], batch: usize) -> Vec<Vec<f64>> {
         let n = signals.len();
         if n == 0 {
-            return (Vec::new(), Vec::new());
+            return Vec::new();
         }
         let ds = Dataset {
             classes: self.classes.clone(),
             dim: self.pipeline.dim(),
             frames: self.pipeline.features(signals),
             labels: vec![0; n],
-            meta: names
-                .iter()
-                .map(|p| ClipInfo {
+            meta: vec![
+                ClipInfo {
                     corpus: String::new(),
                     speaker: String::new(),
                     content_hash: String::new(),
-                    path: p.to_string(),
+                    path: String::new(),
                     sentence: String::new(),
-                })
-                .collect(),
+                };
+                n
+            ],
             functionals: vec![Vec::new(); n],
             functional_names: Vec::new(),
             fingerprints: Vec::new(),
@@ -474,8 +469,7 @@ impl Predictor {
             wave: None,
         });
         let all: Vec<usize> = (0..n).collect();
-        let (_, pred, scores) = evaluate(&self.net, &src, &all, batch.max(1), None, &self.device);
-        (pred, scores)
+        evaluate(&self.net, &src, &all, batch.max(1), None, &self.device).2
     }
 
     /// The network's weights and structure, for exporters.
