@@ -168,6 +168,15 @@ impl NormalizeConfig {
 }
 
 impl AudioConfig {
+    /// This cleaning without trimming or a minimum duration: for windows of long recordings
+    /// and streams, whose times must stay those of the file.
+    pub fn untrimmed(&self) -> AudioConfig {
+        let mut a = self.clone();
+        a.trim.enabled = false;
+        a.min_duration_s = 0.0;
+        a
+    }
+
     /// Checks every setting; the error names the key (as written in TOML) and the valid range.
     pub fn validate(&self) -> Result<(), String> {
         let sr = self.sample_rate as f64;

@@ -15,7 +15,9 @@
 //! the audio it is given, as ser scores the windows of long recordings.
 
 use ser_dsp::window_padded;
-use ser_features::{FeatureConfig, FrameFeature, MelFilterbank, dct_matrix, savgol_coefficients};
+use ser_features::{
+    Extractor, FeatureConfig, FrameFeature, MelFilterbank, dct_matrix, savgol_coefficients,
+};
 
 use crate::{A, ExportError, Graph};
 
@@ -88,8 +90,6 @@ impl Frontend<'_> {
                  (the graph then reads ser's frame features) or train with it off"
             )))
         };
-        c.validate()
-            .map_err(|e| ExportError::Unsupported(e.to_string()))?;
         if c.audio.bandpass.enabled {
             return refuse("audio.bandpass (a Butterworth IIR filter)");
         }
@@ -99,35 +99,29 @@ impl Frontend<'_> {
         if c.audio.normalize.mode == ser_audio::NormalizeMode::Lufs {
             return refuse("audio.normalize.mode = \"lufs\" (K-weighted, gated loudness)");
         }
-        let p = c
-            .stft
-            .params()
-            .map_err(|e| ExportError::Unsupported(format!("feature config: {e}")))?;
-        let mut n_features = 0;
-        let mut needs_deltas = false;
         if self.arrays.is_empty() {
             return Err(ExportError::Unsupported(
                 "--with-frontend: the network reads no frame array".into(),
             ));
         }
+        // The arrays and widths ser's own extractor computes for this config.
+        let mut frames_only = c.clone();
+        frames_only.functionals.enabled = false;
+        let extractor =
+            Extractor::new(frames_only).map_err(|e| ExportError::Unsupported(e.to_string()))?;
+        let layout = extractor.frame_layout();
+        let p = c.stft.params().map_err(ExportError::Unsupported)?;
+        let (mut n_features, mut needs_deltas) = (0, false);
         for name in self.arrays {
-            let Some((f, order)) = base(name) else {
+            let Some((_, dim)) = layout.iter().find(|(n, _)| n == name) else {
+                let known: Vec<&str> = layout.iter().map(|(n, _)| n.as_str()).collect();
                 return Err(ExportError::Unsupported(format!(
-                    "--with-frontend: unknown frame array {name:?}"
+                    "--with-frontend: the feature config does not compute {name:?} (it computes {})",
+                    known.join(", ")
                 )));
             };
-            let has_deltas = matches!(f, FrameFeature::Logmel | FrameFeature::Mfcc);
-            if !c.frames.contains(&f) || order > c.deltas.order || (order > 0 && !has_deltas) {
-                return Err(ExportError::Unsupported(format!(
-                    "--with-frontend: the feature config does not compute {name:?}"
-                )));
-            }
-            needs_deltas |= order > 0;
-            n_features += match f {
-                FrameFeature::Spectrogram => p.n_fft / 2 + 1,
-                FrameFeature::Mel | FrameFeature::Logmel => c.mel.n_mels,
-                FrameFeature::Mfcc => c.mfcc.n_mfcc,
-            };
+            needs_deltas |= base(name).is_some_and(|(_, order)| order > 0);
+            n_features += dim;
         }
         let frames = if needs_deltas { c.deltas.width } else { 1 };
         let pad = if p.center { p.n_fft / 2 } else { 0 };

@@ -405,9 +405,7 @@ impl Predictor {
                 .config_toml
         };
         let pipeline = FramePipeline::new(&config, &exp.data.frames, device)?;
-        let mut audio = pipeline.reference().config().audio.clone();
-        audio.trim.enabled = false;
-        audio.min_duration_s = 0.0;
+        let audio = pipeline.reference().config().audio.untrimmed();
         let untrimmed = Cleaner::new(audio).map_err(TrainError::Config)?;
         let dim = pipeline.dim();
         if dim != norm.mean.len() {

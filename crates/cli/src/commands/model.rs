@@ -54,11 +54,6 @@ impl OnnxScorer {
                 cfg.audio.sample_rate
             );
         }
-        let untrimmed = |mut a: AudioConfig| {
-            a.trim.enabled = false;
-            a.min_duration_s = 0.0;
-            a
-        };
         let (clip, window, frames, min_samples) = if model.reads_waveform() {
             // The graph cleans (pre-emphasis, normalization) and computes the features
             // itself: the host decodes, mixes to mono, resamples and, for clips, trims.
@@ -71,21 +66,24 @@ impl OnnxScorer {
             let min = card.input.min_samples.unwrap_or(1);
             (
                 Cleaner::new(bare.clone()).map_err(anyhow::Error::msg)?,
-                Cleaner::new(untrimmed(bare)).map_err(anyhow::Error::msg)?,
+                Cleaner::new(bare.untrimmed()).map_err(anyhow::Error::msg)?,
                 None,
                 min,
             )
         } else {
-            let policy = match card.segment_policy.as_str() {
-                "tile" => SegmentPolicy::Tile,
-                "crop" => SegmentPolicy::Crop,
-                "pad" => SegmentPolicy::Pad,
-                other => anyhow::bail!("{}: segment_policy {other:?}", path.display()),
-            };
+            // The card holds the policy's experiment-file name.
+            let policy: SegmentPolicy = serde_json::from_value(card.segment_policy.clone().into())
+                .with_context(|| {
+                    format!(
+                        "{}: segment_policy {:?}",
+                        path.display(),
+                        card.segment_policy
+                    )
+                })?;
             let flex: burn::tensor::Device = burn::backend::FlexDevice.into();
             let pipeline = FramePipeline::new(&card.feature_config, &card.input.arrays, &flex)?;
             let clip = pipeline.reference().cleaner().clone();
-            let window = Cleaner::new(untrimmed(cfg.audio.clone())).map_err(anyhow::Error::msg)?;
+            let window = Cleaner::new(cfg.audio.untrimmed()).map_err(anyhow::Error::msg)?;
             let seg = SegmentConfig {
                 frames: card.segment_frames,
                 policy,
