@@ -16,5 +16,6 @@ else
   py="$venv/bin/python"
 fi
 # The commit the figures come from, read before a results file is rewritten (rewriting it
-# would otherwise make every run look "-dirty").
-export BENCH_COMMIT="$(git describe --always --dirty 2>/dev/null || echo '?')"
+# would otherwise make every run look "-dirty"); a caller that knows better (a prebuilt
+# binary on a machine without the repository's history) sets it.
+export BENCH_COMMIT="${BENCH_COMMIT:-$(git describe --always --dirty 2>/dev/null || echo '?')}"

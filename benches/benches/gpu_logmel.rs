@@ -11,14 +11,19 @@
 //!   log, on the same device and signal (no top_db: burn has no per-clip max op here, which
 //!   only flatters the peer).
 //!
+//! `kernels` is measured once per FFT radix of `--radix` (default: every radix the kernels
+//! are built for; the default radix's row is `ser`, the others `ser radix-N`), so that one
+//! run on a lent GPU compares them.
+//!
 //! `cargo bench -p ser-benches --bench gpu_logmel -- --device wgpu|cuda|flex [--reps N]
-//!  [--hours H] [--peer-clips N] [--write-workload FILE]`. `benches/run_gpu_logmel.sh` runs it beside
-//! torchaudio on the same device and writes the table.
+//!  [--hours H] [--radix 4,8,16] [--peer-clips N] [--write-workload FILE]`.
+//! `benches/run_gpu_logmel.sh` runs it beside torchaudio on the same device and writes the
+//! table.
 
 use burn::tensor::{Device, Tensor, TensorData};
 use ser_benches::{CLIPS, SECS, SR, arg, bench_config, median_seconds, workload, write_raw};
 use ser_features::{FeatureConfig, MelFilterbank};
-use ser_kernels::{DeviceChoice, GpuExtractor, probe_wgpu};
+use ser_kernels::{DeviceChoice, FFT_RADICES, GpuExtractor, probe_wgpu};
 
 fn config() -> FeatureConfig {
     bench_config("\"logmel\"", "")
@@ -121,6 +126,11 @@ fn main() {
     let peer_clips: usize = arg("--peer-clips")
         .and_then(|v| v.parse().ok())
         .unwrap_or(64);
+    let radices: Vec<usize> = arg("--radix").map_or(FFT_RADICES.to_vec(), |v| {
+        v.split(',')
+            .map(|r| r.trim().parse().expect("--radix takes a list like 4,8,16"))
+            .collect()
+    });
     let dev_name = arg("--device").unwrap_or_else(|| "wgpu".into());
     let dev = device(&dev_name);
     let small = workload(CLIPS, SECS, SR);
@@ -142,13 +152,23 @@ fn main() {
     ] {
         let audio_s = clips.len() as f64 * SECS;
         let batches = upload(clips, gpu.batch_samples(), &dev);
-        let secs = median_seconds(reps, || {
-            for (signal, lengths) in &batches {
-                let out = gpu.frames_on_device(signal.clone(), lengths);
-                sync(&out[0]);
-            }
-        });
-        report("ser", "kernels", label, &desc, audio_s, secs);
+        for &radix in &radices {
+            let tool = if radix == FFT_RADICES[0] {
+                "ser".to_string()
+            } else {
+                format!("ser radix-{radix}")
+            };
+            let kernels = GpuExtractor::new(config(), dev.clone())
+                .and_then(|g| g.with_fft_radix(radix))
+                .expect("bench config runs on the device");
+            let secs = median_seconds(reps, || {
+                for (signal, lengths) in &batches {
+                    let out = kernels.frames_on_device(signal.clone(), lengths);
+                    sync(&out[0]);
+                }
+            });
+            report(&tool, "kernels", label, &desc, audio_s, secs);
+        }
         let secs = median_seconds(reps, || {
             std::hint::black_box(gpu.compute_batch(clips));
         });

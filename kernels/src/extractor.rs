@@ -18,7 +18,7 @@ use ser_features::{
 
 use crate::device::DeviceError;
 use crate::host::{delta_coefficients, pad_code};
-use crate::ops::{DbPlan, DeltaPlan, FeatureOps, SpectrumPlan};
+use crate::ops::{DbPlan, DeltaPlan, FFT_RADICES, FeatureOps, SpectrumPlan};
 
 /// A batch whose kernels are queued: frames per clip and the `[B, T, D]` outputs.
 struct Launched {
@@ -161,6 +161,7 @@ impl GpuExtractor {
             n_frames: 0,
             use_mel: true,
             out_dim: n_mels,
+            radix: FFT_RADICES[0],
         };
         let batch_samples = batch_samples_for(&cfg, n_bins, p.hop_length, &device);
         Ok(GpuExtractor {
@@ -187,6 +188,18 @@ impl GpuExtractor {
     pub fn with_batch_samples(mut self, samples: usize) -> Self {
         self.batch_samples = samples.max(1);
         self
+    }
+
+    /// Sets the largest radix of the device FFT (one of [`FFT_RADICES`]): a speed knob for
+    /// benchmarks and tuning, the features are the same to rounding.
+    pub fn with_fft_radix(mut self, radix: usize) -> Result<Self, DeviceError> {
+        if !FFT_RADICES.contains(&radix) {
+            return Err(DeviceError::Unsupported(format!(
+                "FFT radix {radix} (the kernels are built for {FFT_RADICES:?})"
+            )));
+        }
+        self.plan.radix = radix;
+        Ok(self)
     }
 
     /// The CPU extractor of the same config (layout, cleaner, functional names).

@@ -29,7 +29,13 @@ pub struct SpectrumPlan {
     pub use_mel: bool,
     /// Output width: `n_mels` with `use_mel`, else `n_fft / 2 + 1`.
     pub out_dim: usize,
+    /// Largest FFT radix of the CubeCL kernel (4, 8 or 16; see [`FFT_RADICES`]): a speed
+    /// knob, the result is the same to rounding. The host fallback ignores it.
+    pub radix: usize,
 }
+
+/// FFT radices the CubeCL spectrum kernel is built for; the first is the default.
+pub const FFT_RADICES: [usize; 3] = [4, 8, 16];
 
 impl SpectrumPlan {
     /// Frames of a clip of `samples` samples (librosa's count), the same on every backend.

@@ -59,18 +59,25 @@ fn config(toml: &str) -> FeatureConfig {
     FeatureConfig::from_toml(toml).unwrap()
 }
 
-/// Compares one config's GPU output with the CPU reference (computed in f64).
-fn check(name: &str, cfg: FeatureConfig, device: &Device, dev_name: &str) {
+/// Compares one config's GPU output, with the FFT of largest radix `radix`, with the CPU
+/// reference (computed in f64).
+fn check(name: &str, cfg: FeatureConfig, device: &Device, dev_name: &str, radix: usize) {
     let mut reference_cfg = cfg.clone();
     reference_cfg.precision = Precision::F64;
     let reference = Extractor::new(reference_cfg).unwrap();
-    let gpu = GpuExtractor::new(cfg, device.clone()).unwrap();
+    let gpu = GpuExtractor::new(cfg, device.clone())
+        .unwrap()
+        .with_fft_radix(radix)
+        .unwrap();
     let signals = clips(gpu.cpu().config().audio.sample_rate as f64);
     let got: Vec<ClipFeatures> = gpu.compute_batch(&signals);
     let want: Vec<ClipFeatures> = reference.compute_batch(&signals);
     let layout = reference.frame_layout();
     for (c, (g, w)) in got.iter().zip(&want).enumerate() {
-        let ctx = format!("{dev_name} {name} clip {c} ({} samples)", signals[c].len());
+        let ctx = format!(
+            "{dev_name} radix {radix} {name} clip {c} ({} samples)",
+            signals[c].len()
+        );
         assert_eq!(g.n_frames, w.n_frames, "{ctx}: frame count");
         for ((feat, _), (ga, wa)) in layout.iter().zip(g.frames.iter().zip(&w.frames)) {
             assert_eq!(ga.len(), wa.len(), "{ctx} {feat}: length");
@@ -121,12 +128,40 @@ fn logmel_mfcc_and_deltas_match_the_cpu_reference_across_fft_sizes() {
             "power spectrogram, edge padding",
             "frames = [\"spectrogram\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nhop_length = 128\npad_mode = \"edge\"\n",
         ),
+        (
+            "tiny FFTs: n_fft 32 hop 8, spectrogram",
+            "frames = [\"spectrogram\"]\n[audio]\nsample_rate = 8000\n[stft]\nn_fft = 32\nhop_length = 8\n",
+        ),
+        (
+            "tiny FFTs: n_fft 8 hop 4, spectrogram",
+            "frames = [\"spectrogram\"]\n[audio]\nsample_rate = 8000\n[stft]\nn_fft = 8\nhop_length = 4\n",
+        ),
     ];
     for (dev_name, device) in devices() {
-        for (name, toml) in cases {
-            check(name, config(toml), &device, dev_name);
+        // The radix only changes the CubeCL kernel: every radix on wgpu (n_fft 8 to 2048 give
+        // first stages of radix 2, 4, 8 and 16), one run on flex.
+        let radices: &[usize] = if dev_name == "wgpu" {
+            &ser_kernels::FFT_RADICES
+        } else {
+            &ser_kernels::FFT_RADICES[..1]
+        };
+        for &radix in radices {
+            for (name, toml) in cases {
+                check(name, config(toml), &device, dev_name, radix);
+            }
         }
     }
+}
+
+#[test]
+fn an_fft_radix_the_kernels_are_not_built_for_is_refused() {
+    let cfg = config("frames = [\"logmel\"]\n");
+    let gpu = GpuExtractor::new(cfg, burn::backend::FlexDevice.into()).unwrap();
+    let err = gpu.with_fft_radix(32).err().unwrap().to_string();
+    assert!(
+        err.contains("radix 32") && err.contains("[4, 8, 16]"),
+        "{err}"
+    );
 }
 
 #[test]

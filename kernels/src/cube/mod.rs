@@ -13,7 +13,7 @@ use burn_cubecl::{
 use cubecl::prelude::*;
 use cubecl::{CubeDim, calculate_cube_count_elemwise};
 
-use crate::ops::{DbPlan, DeltaPlan, FeatureOps, SpectrumPlan, spectrum_shape};
+use crate::ops::{DbPlan, DeltaPlan, FFT_RADICES, FeatureOps, SpectrumPlan, spectrum_shape};
 
 /// Units per cube for a per-frame or per-clip kernel: a power of two, at most `cap` and
 /// what the device allows.
@@ -53,11 +53,16 @@ impl FeatureOps for CubeBackend {
             return output;
         }
         let client = signal.client.clone();
-        // One radix-4 butterfly per unit and stage (n_fft / 8 units per frame), frames packed
-        // into cubes of up to 256 units; shared memory: 4 buffers of n_fft / 2 values per
-        // frame, kept within 16 KiB.
+        // One butterfly of the plan's radix per unit and stage (n_fft / 2 / radix units per
+        // frame), frames packed into cubes of up to 256 units; shared memory: 4 buffers of
+        // n_fft / 2 values per frame, kept within 16 KiB.
+        assert!(
+            FFT_RADICES.contains(&plan.radix),
+            "FFT radix {} is not one of {FFT_RADICES:?}",
+            plan.radix
+        );
         let m = plan.n_fft / 2;
-        let per_frame = units(&client, (m / 4).max(1));
+        let per_frame = units(&client, (m / plan.radix).max(1));
         let per_cube = (256 / per_frame).clamp(1, (1024 / m).max(1));
         let power_mode = if plan.power == 2.0 {
             2
@@ -86,7 +91,7 @@ impl FeatureOps for CubeBackend {
             plan.n_fft,
             per_frame,
             per_cube,
-            m.trailing_zeros() % 2 == 1,
+            plan.radix,
             plan.center,
             plan.pad_mode,
             power_mode,

@@ -3,9 +3,11 @@
 //! A cube holds `per_cube` frames and `units` units per frame. Each frame's `n_fft` real
 //! samples are packed as `n_fft / 2` complex values (even samples real, odd imaginary),
 //! transformed by a Stockham autosort FFT (natural order in and out, ping-pong shared
-//! buffers: one radix-2 stage when `log2(n_fft / 2)` is odd, then radix-4 stages, one
-//! barrier each), and unpacked into the `n_fft / 2 + 1` bins of the real transform. Half the
-//! arithmetic and a quarter of the barriers of a radix-2 complex FFT of the padded frame.
+//! buffers, one barrier per stage) and unpacked into the `n_fft / 2 + 1` bins of the real
+//! transform. Each stage gives every unit one butterfly of radix `radix` (4, 8 or 16: a
+//! tuning knob), whose `radix`-point DFT runs in registers with constant twiddles; a first
+//! stage of smaller radix takes what `log2(n_fft / 2)` leaves over. A higher radix means
+//! fewer stages, barriers and shared-memory round trips, and fewer units per frame.
 //! Frames past a clip's own length are written as zeros without being computed.
 use cubecl::prelude::*;
 
@@ -40,54 +42,35 @@ fn source_index(pos: i32, len: i32, #[comptime] pad_mode: u32) -> i32 {
     idx
 }
 
-/// Radix-2 Stockham stage with `p = 1` (no twiddles): `dst[2i + q] = src[i] ± src[i + M/2]`.
-#[cube]
-fn radix2_stage<F: Float>(
-    sr: &Shared<[F]>,
-    si: &Shared<[F]>,
-    dr: &mut Shared<[F]>,
-    di: &mut Shared<[F]>,
-    base: usize,
-    unit: usize,
-    #[comptime] m: usize,
-    #[comptime] units: usize,
-) {
-    let half = comptime![m / 2];
-    let mut i = unit;
-    while i < half {
-        let (ar, ai) = (sr[base + i], si[base + i]);
-        let (br, bi) = (sr[base + i + half], si[base + i + half]);
-        let j = base + 2 * i;
-        dr[j] = ar + br;
-        di[j] = ai + bi;
-        dr[j + 1] = ar - br;
-        di[j + 1] = ai - bi;
-        i += units;
+/// `bit_reverse(s, r)`: `s` with its `log2 r` low bits reversed (where a radix-2
+/// decimation-in-frequency transform of size `r` leaves output `s`).
+fn bit_reverse(s: usize, r: usize) -> usize {
+    let bits = r.trailing_zeros();
+    if bits == 0 {
+        0
+    } else {
+        s.reverse_bits() >> (usize::BITS - bits)
     }
 }
 
-/// `src[at] * W_N^j` with `w = 2 j` the index of `cos, sin` in `twiddles`.
-#[cube]
-fn twiddled<F: Float>(
-    sr: &Shared<[F]>,
-    si: &Shared<[F]>,
-    twiddles: &Tensor<F>,
-    at: usize,
-    w: usize,
-) -> (F, F) {
-    let a = sr[at];
-    let b = si[at];
-    let wr = twiddles[w];
-    let wi = twiddles[w + 1];
-    (a * wr - b * wi, a * wi + b * wr)
+/// The first stage's radix: what is left of `log2 m` after whole stages of `radix`, so
+/// that every later stage has the full radix (`radix` itself when it divides evenly).
+fn first_radix(m: usize, radix: usize) -> usize {
+    let (bits, step) = (m.trailing_zeros(), radix.trailing_zeros());
+    match bits % step {
+        0 => radix.min(m),
+        rest => 1 << rest,
+    }
 }
 
-/// Radix-4 Stockham stage combining sub-transforms of length `p` into length `4p`:
-/// butterfly `i < M/4` reads `src[i + q M/4]`, twiddles input q by `W_{4p}^(q k)` with
-/// `k = i mod p`, and writes `dst[4(i - k) + k + q p]`. `twiddles` holds `W_N^j`, j < N.
+/// One Stockham stage of radix `r`, combining sub-transforms of length `p` into length
+/// `r p`: butterfly `i < M/r` reads `src[i + q M/r]`, twiddles input `q` by `W_{rp}^(q k)`
+/// with `k = i mod p` (nothing to twiddle in the `first` stage, where `p = 1`), takes the
+/// r-point DFT in registers and writes output `s` to `dst[r (i - k) + k + s p]`.
+/// `twiddles` holds `W_N^j`, j < N.
 #[cube]
 #[allow(clippy::too_many_arguments)]
-fn radix4_stage<F: Float>(
+fn stage<F: Float>(
     sr: &Shared<[F]>,
     si: &Shared<[F]>,
     dr: &mut Shared<[F]>,
@@ -97,36 +80,78 @@ fn radix4_stage<F: Float>(
     unit: usize,
     p: usize,
     #[comptime] n_fft: usize,
+    #[comptime] r: usize,
+    #[comptime] first: bool,
     #[comptime] units: usize,
 ) {
-    let quarter = comptime![n_fft / 8];
-    let stride = n_fft / (4 * p);
+    let count = comptime![n_fft / 2 / r];
+    let stride = n_fft / (r * p);
+    let mut xr = Array::<F>::new(r);
+    let mut xi = Array::<F>::new(r);
     let mut i = unit;
-    while i < quarter {
+    while i < count {
         let k = i & (p - 1);
-        let x0r = sr[base + i];
-        let x0i = si[base + i];
-        let (x1r, x1i) = twiddled(sr, si, twiddles, base + i + quarter, 2 * k * stride);
-        let (x2r, x2i) = twiddled(sr, si, twiddles, base + i + 2 * quarter, 4 * k * stride);
-        let (x3r, x3i) = twiddled(sr, si, twiddles, base + i + 3 * quarter, 6 * k * stride);
-        // 4-point DFT: y1 = (x0 - x2) - i (x1 - x3), y3 = (x0 - x2) + i (x1 - x3).
-        let a0r = x0r + x2r;
-        let a0i = x0i + x2i;
-        let a1r = x0r - x2r;
-        let a1i = x0i - x2i;
-        let a2r = x1r + x3r;
-        let a2i = x1i + x3i;
-        let a3r = x1r - x3r;
-        let a3i = x1i - x3i;
-        let j = base + ((i - k) << 2) + k;
-        dr[j] = a0r + a2r;
-        di[j] = a0i + a2i;
-        dr[j + p] = a1r + a3i;
-        di[j + p] = a1i - a3r;
-        dr[j + 2 * p] = a0r - a2r;
-        di[j + 2 * p] = a0i - a2i;
-        dr[j + 3 * p] = a1r - a3i;
-        di[j + 3 * p] = a1i + a3r;
+        #[unroll]
+        for q in 0..r {
+            let at = base + i + comptime![q * count];
+            let a = sr[at];
+            let b = si[at];
+            if comptime![first || q == 0] {
+                xr[q] = a;
+                xi[q] = b;
+            } else {
+                let w = comptime![2 * q] * k * stride;
+                let wr = twiddles[w];
+                let wi = twiddles[w + 1];
+                xr[q] = a * wr - b * wi;
+                xi[q] = a * wi + b * wr;
+            }
+        }
+        // The r-point DFT in place: radix-2 decimation in frequency, unrolled at compile
+        // time with constant twiddles (multiplications by 1 and -i are moves), so the values
+        // stay in registers; the output is left in bit-reversed order.
+        #[unroll]
+        for level in 0..comptime![r.trailing_zeros() as usize] {
+            let len = comptime![r >> level];
+            let half = comptime![len / 2];
+            #[unroll]
+            for blk in 0..comptime![r / len] {
+                #[unroll]
+                for j in 0..half {
+                    let u = comptime![blk * len + j];
+                    let v = comptime![blk * len + j + half];
+                    let ar = xr[u];
+                    let ai = xi[u];
+                    let br = xr[v];
+                    let bi = xi[v];
+                    xr[u] = ar + br;
+                    xi[u] = ai + bi;
+                    let tr = ar - br;
+                    let ti = ai - bi;
+                    if comptime![j == 0] {
+                        xr[v] = tr;
+                        xi[v] = ti;
+                    } else if comptime![4 * j == len] {
+                        // times W_4 = -i
+                        xr[v] = ti;
+                        xi[v] = -tr;
+                    } else {
+                        let angle = comptime![-2.0 * std::f64::consts::PI * j as f64 / len as f64];
+                        let c = F::new(comptime![angle.cos() as f32]);
+                        let s = F::new(comptime![angle.sin() as f32]);
+                        xr[v] = tr * c - ti * s;
+                        xi[v] = tr * s + ti * c;
+                    }
+                }
+            }
+        }
+        let j = base + (i - k) * r + k;
+        #[unroll]
+        for s in 0..r {
+            let from = comptime![bit_reverse(s, r)];
+            dr[j + comptime![s] * p] = xr[from];
+            di[j + comptime![s] * p] = xi[from];
+        }
         i += units;
     }
 }
@@ -261,7 +286,7 @@ pub fn spectrum_kernel<F: Float>(
     #[comptime] n_fft: usize,
     #[comptime] units: usize,
     #[comptime] per_cube: usize,
-    #[comptime] radix2_first: bool,
+    #[comptime] radix: usize,
     #[comptime] center: bool,
     #[comptime] pad_mode: u32,
     #[comptime] power_mode: u32,
@@ -317,26 +342,28 @@ pub fn spectrum_kernel<F: Float>(
     }
     sync_cube();
 
+    // First stage (radix `first_radix(m, radix)`, no twiddles), then full-radix stages.
+    let r0 = comptime![first_radix(m, radix)];
+    stage(
+        &re0, &im0, &mut re1, &mut im1, twiddles, base, unit, 1, n_fft, r0, true, units,
+    );
+    sync_cube();
+    // (`p` starts as a runtime variable: a comptime initial value could not be updated.)
     let mut p = 1usize;
-    let mut in0 = true;
-    if comptime![radix2_first] {
-        radix2_stage(&re0, &im0, &mut re1, &mut im1, base, unit, m, units);
-        sync_cube();
-        p = 2;
-        in0 = false;
-    }
+    p *= r0;
+    let mut in0 = false;
     while p < m {
         if in0 {
-            radix4_stage(
-                &re0, &im0, &mut re1, &mut im1, twiddles, base, unit, p, n_fft, units,
+            stage(
+                &re0, &im0, &mut re1, &mut im1, twiddles, base, unit, p, n_fft, radix, false, units,
             );
         } else {
-            radix4_stage(
-                &re1, &im1, &mut re0, &mut im0, twiddles, base, unit, p, n_fft, units,
+            stage(
+                &re1, &im1, &mut re0, &mut im0, twiddles, base, unit, p, n_fft, radix, false, units,
             );
         }
         sync_cube();
-        p *= 4;
+        p *= radix;
         in0 = !in0;
     }
 
@@ -363,5 +390,43 @@ pub fn spectrum_kernel<F: Float>(
                 out_dim,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bit_reverse, first_radix};
+
+    #[test]
+    fn stages_multiply_to_the_transform_size_with_full_radix_after_the_first() {
+        for bits in 1..=11 {
+            let m = 1usize << bits;
+            for radix in crate::ops::FFT_RADICES {
+                let r0 = first_radix(m, radix);
+                assert!(
+                    r0.is_power_of_two() && r0 >= 2 && r0 <= radix,
+                    "{m} {radix}"
+                );
+                let rest = m / r0;
+                // Every later stage is a full `radix` stage.
+                assert_eq!(
+                    rest,
+                    radix.pow(rest.trailing_zeros() / radix.trailing_zeros())
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bit_reversal_is_a_permutation_that_undoes_itself() {
+        for r in [2usize, 4, 8, 16] {
+            let rev: Vec<usize> = (0..r).map(|s| bit_reverse(s, r)).collect();
+            let mut sorted = rev.clone();
+            sorted.sort();
+            assert_eq!(sorted, (0..r).collect::<Vec<_>>());
+            assert!((0..r).all(|s| bit_reverse(rev[s], r) == s));
+        }
+        assert_eq!(bit_reverse(1, 8), 4);
+        assert_eq!(bit_reverse(3, 16), 12);
     }
 }
