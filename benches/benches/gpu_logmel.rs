@@ -1,7 +1,8 @@
 //! Device feature-extraction throughput of ser's CubeCL kernels (`ser-kernels`) on the CPU
 //! benchmark's fixed workload (512 clips x 3 s at 16 kHz, n_fft 512 with a 400-sample Hann
-//! window, hop 160, 64 Slaney mels, power_to_db top_db 80) and on a large one (the same clips
-//! tiled to about 10 hours of audio). Prints one JSON line per measurement:
+//! window, hop 160, 64 Slaney mels, power_to_db top_db 80), on a large one (the same clips
+//! tiled to about 10 hours of audio) and on the large one joined into 30-minute recordings
+//! (ser only: a batch of a few long clips). Prints one JSON line per measurement:
 //!
 //! - `kernels`: signal already on the device, log-mel left there (excludes transfers; the
 //!   run waits for the device by reading back one value);
@@ -13,10 +14,13 @@
 //!
 //! `kernels` is measured once per FFT radix of `--radix` (default: every radix the kernels
 //! are built for; the default radix's row is `ser`, the others `ser radix-N`), so that one
-//! run on a lent GPU compares them.
+//! run on a lent GPU compares them, each also with the FFT's first stage fed straight from
+//! the signal (rows `... from-signal`; `--from-signal off|on|both`, default both).
+//! `--kernels-only` skips `end_to_end` and the peer (for tuning runs).
 //!
 //! `cargo bench -p ser-benches --bench gpu_logmel -- --device wgpu|cuda|flex [--reps N]
-//!  [--hours H] [--radix 4,8,16] [--peer-clips N] [--write-workload FILE]`.
+//!  [--hours H] [--radix 4,8,16] [--from-signal both] [--kernels-only] [--peer-clips N]
+//!  [--write-workload FILE]`.
 //! `benches/run_gpu_logmel.sh` runs it beside torchaudio on the same device and writes the
 //! table.
 
@@ -131,6 +135,13 @@ fn main() {
             .map(|r| r.trim().parse().expect("--radix takes a list like 4,8,16"))
             .collect()
     });
+    let kernels_only = std::env::args().any(|a| a == "--kernels-only");
+    let from_signal: &[bool] = match arg("--from-signal").as_deref() {
+        None | Some("both") => &[false, true],
+        Some("off") => &[false],
+        Some("on") => &[true],
+        Some(other) => panic!("--from-signal takes off, on or both, not {other}"),
+    };
     let dev_name = arg("--device").unwrap_or_else(|| "wgpu".into());
     let dev = device(&dev_name);
     let small = workload(CLIPS, SECS, SR);
@@ -145,34 +156,57 @@ fn main() {
     );
     let n_large = ((hours * 3600.0 / SECS).round() as usize).max(1);
     let large: Vec<Vec<f32>> = (0..n_large).map(|i| small[i % CLIPS].clone()).collect();
+    // The same audio as long recordings: clips of 30 minutes (fewer than 4 clips: a quarter
+    // of the total each), so that a batch holds a handful of clips.
+    let per_long = (30.0 * 60.0 / SECS).min(n_large as f64 / 4.0).max(1.0) as usize;
+    let long: Vec<Vec<f32>> = large.chunks(per_long).map(|c| c.concat()).collect();
+    let clip_secs = per_long as f64 * SECS;
+    let long_label = if clip_secs >= 60.0 {
+        format!("{hours}h as {}x{:.0}min", long.len(), clip_secs / 60.0)
+    } else {
+        format!("{hours}h as {}x{clip_secs:.0}s", long.len())
+    };
     let peer = BurnSignal::new(&config(), &dev);
-    for (label, clips, reps) in [
-        ("512x3s", &small, reps),
-        (&*format!("{hours}h"), &large, reps.div_ceil(2)),
+    for (label, clips, reps, peers) in [
+        ("512x3s", &small, reps, true),
+        (&*format!("{hours}h"), &large, reps.div_ceil(2), true),
+        // (No burn-signal here: it materialises the complex STFT of a whole clip.)
+        (&*long_label, &long, reps.div_ceil(2), false),
     ] {
-        let audio_s = clips.len() as f64 * SECS;
+        let audio_s = clips.iter().map(Vec::len).sum::<usize>() as f64 / SR as f64;
         let batches = upload(clips, gpu.batch_samples(), &dev);
         for &radix in &radices {
-            let tool = if radix == FFT_RADICES[0] {
-                "ser".to_string()
-            } else {
-                format!("ser radix-{radix}")
-            };
-            let kernels = GpuExtractor::new(config(), dev.clone())
-                .and_then(|g| g.with_fft_radix(radix))
-                .expect("bench config runs on the device");
-            let secs = median_seconds(reps, || {
-                for (signal, lengths) in &batches {
-                    let out = kernels.frames_on_device(signal.clone(), lengths);
-                    sync(&out[0]);
+            for &direct in from_signal {
+                let mut tool = "ser".to_string();
+                if radix != FFT_RADICES[0] {
+                    tool += &format!(" radix-{radix}");
                 }
-            });
-            report(&tool, "kernels", label, &desc, audio_s, secs);
+                if direct {
+                    tool += " from-signal";
+                }
+                let kernels = GpuExtractor::new(config(), dev.clone())
+                    .and_then(|g| g.with_fft_radix(radix))
+                    .expect("bench config runs on the device")
+                    .with_first_stage_from_signal(direct);
+                let secs = median_seconds(reps, || {
+                    for (signal, lengths) in &batches {
+                        let out = kernels.frames_on_device(signal.clone(), lengths);
+                        sync(&out[0]);
+                    }
+                });
+                report(&tool, "kernels", label, &desc, audio_s, secs);
+            }
+        }
+        if kernels_only {
+            continue;
         }
         let secs = median_seconds(reps, || {
             std::hint::black_box(gpu.compute_batch(clips));
         });
         report("ser", "end_to_end", label, &desc, audio_s, secs);
+        if !peers {
+            continue;
+        }
         // burn-signal materialises the complex STFT ([B, T, 257, 2] f32): the default of 64
         // clips per launch keeps it under lavapipe's 128 MiB buffer limit (--peer-clips).
         let peer_batches = upload(clips, peer_clips * clips[0].len(), &dev);

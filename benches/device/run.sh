@@ -6,7 +6,8 @@
 #      builds, with CI=true so that a missing adapter fails instead of skipping;
 #   2. the device's copy bandwidth, measured with torch (bytes read + written per second of a
 #      4 GiB device-to-device copy): the ceiling the log-mel bound is computed from;
-#   3. benches/run_gpu_logmel.sh for each build (every FFT radix, 512 x 3 s and HOURS of
+#   3. benches/run_gpu_logmel.sh for each build (every FFT radix, each with and without the
+#      first stage fed from the signal, 512 x 3 s and HOURS of
 #      audio, torchaudio on CUDA in the same run), BANDWIDTH_GBS = the measured figure;
 #   4. benches/run_train_cnn_lstm.sh (burn wgpu vs PyTorch CUDA), when it was packed.
 #

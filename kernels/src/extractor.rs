@@ -18,7 +18,7 @@ use ser_features::{
 
 use crate::device::DeviceError;
 use crate::host::{delta_coefficients, pad_code};
-use crate::ops::{DbPlan, DeltaPlan, FFT_RADICES, FeatureOps, SpectrumPlan};
+use crate::ops::{DbPlan, DeltaPlan, FFT_RADICES, FeatureOps, SpectrumPlan, encode_lengths};
 
 /// A batch whose kernels are queued: frames per clip and the `[B, T, D]` outputs.
 struct Launched {
@@ -162,6 +162,7 @@ impl GpuExtractor {
             use_mel: true,
             out_dim: n_mels,
             radix: FFT_RADICES[0],
+            first_from_signal: false,
         };
         let batch_samples = batch_samples_for(&cfg, n_bins, p.hop_length, &device);
         Ok(GpuExtractor {
@@ -200,6 +201,13 @@ impl GpuExtractor {
         }
         self.plan.radix = radix;
         Ok(self)
+    }
+
+    /// Feeds the device FFT's first stage straight from the signal (see
+    /// [`SpectrumPlan::first_from_signal`]): a speed knob for benchmarks and tuning.
+    pub fn with_first_stage_from_signal(mut self, on: bool) -> Self {
+        self.plan.first_from_signal = on;
+        self
     }
 
     /// The CPU extractor of the same config (layout, cleaner, functional names).
@@ -310,13 +318,22 @@ impl GpuExtractor {
     pub fn frames_on_device(&self, signal: Tensor<2>, lengths: &[usize]) -> Vec<Tensor<3>> {
         let cfg = self.cpu.config();
         let b = lengths.len();
-        assert_eq!(signal.dims()[0], b, "one length per clip");
+        let [rows, width] = signal.dims();
+        assert_eq!(rows, b, "one length per clip");
+        assert!(
+            lengths.iter().all(|&n| n <= width),
+            "a clip length exceeds the batch's {width} samples per row"
+        );
         let frames = self.frame_counts(lengths);
         let t_max = frames.iter().copied().max().unwrap_or(0);
         let dev = &self.device;
-        let as_f32 = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, vec![b]), dev);
-        let lengths = as_f32(lengths.iter().map(|&n| n as f32).collect());
-        let frames_t = as_f32(frames.iter().map(|&f| f as f32).collect());
+        let lengths =
+            Tensor::<2>::from_data(TensorData::new(encode_lengths(lengths), vec![b, 2]), dev);
+        // (Frame counts stay exact in f32: a batch holds at most 2^28 samples.)
+        let frames_t = Tensor::<1>::from_data(
+            TensorData::new(frames.iter().map(|&f| f as f32).collect(), vec![b]),
+            dev,
+        );
 
         let spectrum = |use_mel: bool, out_dim: usize| -> Tensor<3> {
             let plan = SpectrumPlan {

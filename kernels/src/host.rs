@@ -32,7 +32,7 @@ pub fn spectrum(
     signal: &[f32],
     batch: usize,
     len: usize,
-    lengths: &[f32],
+    lengths: &[usize],
     window: &[f32],
     mel: &[f32],
     bounds: &[f32],
@@ -41,12 +41,12 @@ pub fn spectrum(
     let (n_fft, t_max, d) = (plan.n_fft, plan.n_frames, plan.out_dim);
     let n_bins = n_fft / 2 + 1;
     let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
-    let frames: Vec<usize> = lengths.iter().map(|&l| plan.frames(l as usize)).collect();
+    let frames: Vec<usize> = lengths.iter().map(|&l| plan.frames(l)).collect();
     let mut out = vec![0.0f32; batch * t_max * d];
     out.par_chunks_mut(t_max * d.max(1))
         .enumerate()
         .for_each(|(b, clip_out)| {
-            let y = &signal[b * len..b * len + (lengths[b] as usize).min(len)];
+            let y = &signal[b * len..b * len + lengths[b].min(len)];
             let padded;
             let source: &[f32] = if plan.center {
                 padded = pad_signal(y, n_fft / 2, n_fft / 2, pad_mode(plan.pad_mode));

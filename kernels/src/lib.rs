@@ -17,4 +17,7 @@ mod ops;
 
 pub use device::{DeviceChoice, DeviceError, device_name, probe_wgpu, runs_kernels};
 pub use extractor::GpuExtractor;
-pub use ops::{DbPlan, DeltaPlan, FFT_RADICES, FeatureOps, SpectrumPlan, spectrum_shape};
+pub use ops::{
+    DbPlan, DeltaPlan, FFT_RADICES, FeatureOps, SpectrumPlan, decode_lengths, encode_lengths,
+    spectrum_shape,
+};

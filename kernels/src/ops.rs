@@ -32,6 +32,10 @@ pub struct SpectrumPlan {
     /// Largest FFT radix of the CubeCL kernel (4, 8 or 16; see [`FFT_RADICES`]): a speed
     /// knob, the result is the same to rounding. The host fallback ignores it.
     pub radix: usize,
+    /// Feed the CubeCL kernel's first FFT stage straight from the signal instead of from the
+    /// frame loaded into shared memory: a speed knob (same result to rounding) awaiting a
+    /// GPU measurement. The host fallback ignores it.
+    pub first_from_signal: bool,
 }
 
 /// FFT radices the CubeCL spectrum kernel is built for; the first is the default.
@@ -64,13 +68,34 @@ pub struct DeltaPlan {
     pub order: usize,
 }
 
+/// Scale of the high half of an encoded clip length (see [`encode_lengths`]).
+const LENGTH_SPLIT: usize = 1 << 12;
+
+/// Clip lengths as [`FeatureOps::spectrum`] takes them, `[B, 2]` rows `(n / 4096, n % 4096)`:
+/// a float tensor holds integers exactly only up to 2^24 (17 minutes at 16 kHz), each half
+/// here stays exact for any clip under 2^36 samples.
+pub fn encode_lengths(lengths: &[usize]) -> Vec<f32> {
+    lengths
+        .iter()
+        .flat_map(|&n| [(n / LENGTH_SPLIT) as f32, (n % LENGTH_SPLIT) as f32])
+        .collect()
+}
+
+/// Lengths from [`encode_lengths`]'s pairs.
+pub fn decode_lengths(encoded: &[f32]) -> Vec<usize> {
+    encoded
+        .chunks(2)
+        .map(|p| p[0] as usize * LENGTH_SPLIT + p.get(1).map_or(0, |&lo| lo as usize))
+        .collect()
+}
+
 /// Output shape of [`FeatureOps::spectrum`]: `[batch, n_frames, out_dim]`.
 pub fn spectrum_shape(signal: &Shape, plan: &SpectrumPlan) -> Shape {
     Shape::from(vec![signal[0], plan.n_frames, plan.out_dim])
 }
 
 /// Feature primitives on device tensors. Shapes: `signal [B, L]` zero-padded clips,
-/// `lengths [B]` valid samples per clip, frame-level arrays `[B, T, D]` where frames past a
+/// `lengths [B, 2]` valid samples per clip as [`encode_lengths`] writes them, frame-level arrays `[B, T, D]` where frames past a
 /// clip's own count are zero and never computed.
 #[backend_extension(
     Cube: cfg(feature = "cube"),
@@ -100,7 +125,7 @@ pub trait FeatureOps: Backend {
             &read::<Self>(signal),
             shape[0],
             shape[1],
-            &read::<Self>(lengths),
+            &decode_lengths(&read::<Self>(lengths)),
             &read::<Self>(window),
             &read::<Self>(mel),
             &read::<Self>(bounds),
@@ -165,3 +190,17 @@ fn read<B: Backend>(t: FloatTensor<B>) -> Vec<f32> {
 }
 
 impl FeatureOps for burn::backend::Flex {}
+
+#[cfg(test)]
+mod tests {
+    use super::{decode_lengths, encode_lengths};
+
+    #[test]
+    fn clip_lengths_past_f32_exact_integers_survive_the_float_tensor() {
+        let lengths = [0, 1, 4095, 4096, (1 << 24) + 1, (1 << 30) + 12_345];
+        let encoded = encode_lengths(&lengths);
+        // A plain f32 would lose the odd sample past 2^24.
+        assert_ne!(((1usize << 24) + 1) as f32 as usize, (1 << 24) + 1);
+        assert_eq!(decode_lengths(&encoded), lengths);
+    }
+}

@@ -59,23 +59,31 @@ fn config(toml: &str) -> FeatureConfig {
     FeatureConfig::from_toml(toml).unwrap()
 }
 
-/// Compares one config's GPU output, with the FFT of largest radix `radix`, with the CPU
-/// reference (computed in f64).
-fn check(name: &str, cfg: FeatureConfig, device: &Device, dev_name: &str, radix: usize) {
+/// Compares one config's GPU output, with the FFT of largest radix `radix` (and its first
+/// stage fed from the signal if `from_signal`), with the CPU reference (computed in f64).
+fn check(
+    name: &str,
+    cfg: FeatureConfig,
+    device: &Device,
+    dev_name: &str,
+    radix: usize,
+    from_signal: bool,
+) {
     let mut reference_cfg = cfg.clone();
     reference_cfg.precision = Precision::F64;
     let reference = Extractor::new(reference_cfg).unwrap();
     let gpu = GpuExtractor::new(cfg, device.clone())
         .unwrap()
         .with_fft_radix(radix)
-        .unwrap();
+        .unwrap()
+        .with_first_stage_from_signal(from_signal);
     let signals = clips(gpu.cpu().config().audio.sample_rate as f64);
     let got: Vec<ClipFeatures> = gpu.compute_batch(&signals);
     let want: Vec<ClipFeatures> = reference.compute_batch(&signals);
     let layout = reference.frame_layout();
     for (c, (g, w)) in got.iter().zip(&want).enumerate() {
         let ctx = format!(
-            "{dev_name} radix {radix} {name} clip {c} ({} samples)",
+            "{dev_name} radix {radix} (first stage from signal: {from_signal}) {name} clip {c} ({} samples)",
             signals[c].len()
         );
         assert_eq!(g.n_frames, w.n_frames, "{ctx}: frame count");
@@ -138,16 +146,19 @@ fn logmel_mfcc_and_deltas_match_the_cpu_reference_across_fft_sizes() {
         ),
     ];
     for (dev_name, device) in devices() {
-        // The radix only changes the CubeCL kernel: every radix on wgpu (n_fft 8 to 2048 give
-        // first stages of radix 2, 4, 8 and 16), one run on flex.
-        let radices: &[usize] = if dev_name == "wgpu" {
-            &ser_kernels::FFT_RADICES
+        // The radix and the first stage's source only change the CubeCL kernel: every
+        // combination on wgpu (n_fft 8 to 2048 give first stages of radix 2, 4, 8 and 16),
+        // one run on flex.
+        let (radices, from_signal): (&[usize], &[bool]) = if dev_name == "wgpu" {
+            (&ser_kernels::FFT_RADICES, &[false, true])
         } else {
-            &ser_kernels::FFT_RADICES[..1]
+            (&ser_kernels::FFT_RADICES[..1], &[false])
         };
         for &radix in radices {
-            for (name, toml) in cases {
-                check(name, config(toml), &device, dev_name, radix);
+            for &direct in from_signal {
+                for (name, toml) in cases {
+                    check(name, config(toml), &device, dev_name, radix, direct);
+                }
             }
         }
     }
@@ -249,6 +260,106 @@ fn frames_past_each_clip_are_zero_on_device() {
                     );
                 }
             }
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "exceeds the batch's 100 samples per row")]
+fn a_clip_length_beyond_its_row_is_refused_before_any_kernel_runs() {
+    let cfg = config("frames = [\"logmel\"]\n");
+    let device: Device = burn::backend::FlexDevice.into();
+    let gpu = GpuExtractor::new(cfg, device.clone()).unwrap();
+    let signal = Tensor::<2>::from_data(TensorData::new(vec![0.1f32; 200], vec![2, 100]), &device);
+    gpu.frames_on_device(signal, &[100, 101]);
+}
+
+#[test]
+fn a_clip_longer_than_f32_exact_integers_is_framed_to_its_last_sample() {
+    // 2^24 + 1 samples: as one f32 the length rounds to 2^24 and the last sample, the only
+    // loud one, would be dropped. Hop 256 keeps the work small (65,537 frames of 16 points).
+    let cfg = config(
+        "frames = [\"spectrogram\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 16\nhop_length = 256\n",
+    );
+    let n = (1usize << 24) + 1;
+    let mut clip = vec![0.0f32; n];
+    for (i, v) in clip.iter_mut().enumerate().step_by(97) {
+        *v = 1e-3 * ((i % 13) as f32 - 6.0);
+    }
+    // Nothing else in the last frame: its power is exactly 1 in every bin.
+    clip[n - 64..].fill(0.0);
+    clip[n - 1] = 1.0;
+    let mut reference_cfg = cfg.clone();
+    reference_cfg.precision = Precision::F64;
+    let want = Extractor::new(reference_cfg).unwrap().compute(&clip);
+    let runs = devices()
+        .into_iter()
+        .flat_map(|(name, dev)| [(name, dev.clone(), false), (name, dev, true)]);
+    for (dev_name, device, direct) in runs {
+        let got = GpuExtractor::new(cfg.clone(), device)
+            .unwrap()
+            .with_first_stage_from_signal(direct)
+            .compute_batch(std::slice::from_ref(&clip))
+            .remove(0);
+        let dev_name = format!("{dev_name} (first stage from signal: {direct})");
+        assert_eq!(got.n_frames, want.n_frames, "{dev_name}: frame count");
+        let (g, w) = (&got.frames[0], &want.frames[0]);
+        // The last frame holds the loud sample: |X|^2 = w[8]^2 = 1 in every bin (Hann).
+        let last = &g[g.len() - 9..];
+        assert!(
+            last.iter().all(|v| (v - 1.0).abs() < 1e-4),
+            "{dev_name}: last frame {last:?}"
+        );
+        let err = g
+            .iter()
+            .zip(w)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(err <= 1e-4, "{dev_name}: max error {err}");
+    }
+}
+
+#[test]
+fn power_to_db_finds_each_clip_peak_wherever_it_lies_in_a_long_clip() {
+    // The device reduces each clip's maximum piece by piece (a 60 s clip at 64 mels is 188
+    // pieces of ~32 frames): clips whose loudest moment is near the start, in the middle and
+    // at the very end, and a shorter one in the same batch, with ref = max, so that a missed
+    // piece shifts every value (by 40 dB here).
+    let cfg = config(
+        "frames = [\"logmel\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nwin_length = 400\nhop_length = 160\n[mel]\nn_mels = 64\n[db]\nref = \"max\"\ntop_db = 60.0\n",
+    );
+    let n = 60 * 16_000;
+    let signals: Vec<Vec<f32>> = [0.02, 0.5, 0.999, 0.3]
+        .iter()
+        .enumerate()
+        .map(|(c, &at)| {
+            let len: usize = if c == 3 { n / 7 } else { n };
+            let loud = (at * len as f64) as usize;
+            (0..len)
+                .map(|i| {
+                    let t = i as f64 / 16_000.0;
+                    let gain = if i.abs_diff(loud) < 800 { 1.0 } else { 0.01 };
+                    (gain * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as f32
+                })
+                .collect()
+        })
+        .collect();
+    let mut reference_cfg = cfg.clone();
+    reference_cfg.precision = Precision::F64;
+    let want = Extractor::new(reference_cfg)
+        .unwrap()
+        .compute_batch(&signals);
+    for (dev_name, device) in devices() {
+        let got = GpuExtractor::new(cfg.clone(), device)
+            .unwrap()
+            .compute_batch(&signals);
+        for (c, (g, w)) in got.iter().zip(&want).enumerate() {
+            let err = g.frames[0]
+                .iter()
+                .zip(&w.frames[0])
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(err <= 1e-3, "{dev_name} clip {c}: max error {err} dB");
         }
     }
 }

@@ -1,9 +1,11 @@
-//! Savitzky-Golay deltas per clip, one unit per output value.
+//! Savitzky-Golay deltas per clip, one unit per output value. Launched unchecked: the frame
+//! count read from the tensor is clamped to the array's and the window to the coefficient
+//! table's width, so every index is in bounds for the shapes `FeatureOps::deltas` asserts.
 
 use cubecl::prelude::*;
 
 /// See `FeatureOps::deltas`. Launched with one unit per element of `[B, T, D]`.
-#[cube(launch)]
+#[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 pub fn delta_kernel<F: Float>(
     x: &Tensor<F>,
@@ -26,7 +28,8 @@ pub fn delta_kernel<F: Float>(
     let bt = idx / dim;
     let t = bt % n_frames;
     let b = bt / n_frames;
-    let n = u32::cast_from(frames[b]) as usize;
+    let count = u32::cast_from(frames[b]) as usize;
+    let n = select(count < n_frames, count, n_frames);
     let mut v = F::new(0.0);
     if t < n {
         let fit = select(n % 2 == 1, n, n - 1);

@@ -15,6 +15,10 @@ use cubecl::{CubeDim, calculate_cube_count_elemwise};
 
 use crate::ops::{DbPlan, DeltaPlan, FFT_RADICES, FeatureOps, SpectrumPlan, spectrum_shape};
 
+/// Values per piece of a clip in `power_to_db` (see `db.rs`): enough work per cube, and
+/// a batch of a few long clips still spreads over the whole device.
+const DB_PIECE: usize = 2048;
+
 /// Units per cube for a per-frame or per-clip kernel: a power of two, at most `cap` and
 /// what the device allows.
 fn units(client: &Client, cap: usize) -> usize {
@@ -25,6 +29,12 @@ fn units(client: &Client, cap: usize) -> usize {
     } else {
         n.next_power_of_two() >> 1
     }
+}
+
+/// Panics unless `t` holds exactly `len` values: the unchecked kernels rely on it.
+fn expect_len(name: &str, t: &CubeTensor, len: usize) {
+    let n = t.meta.shape().num_elements();
+    assert_eq!(n, len, "{name} has {n} values, the kernel needs {len}");
 }
 
 fn output_like(x: &CubeTensor, shape: burn::tensor::Shape) -> CubeTensor {
@@ -47,6 +57,20 @@ impl FeatureOps for CubeBackend {
         );
         let signal = into_contiguous(signal);
         let shape = signal.meta.shape().clone();
+        // The kernel runs unchecked: these shapes are what keeps its indices in bounds.
+        let n_bins = plan.n_fft / 2 + 1;
+        expect_len("lengths", &lengths, 2 * shape[0]);
+        expect_len("window", &window, plan.n_fft);
+        expect_len("twiddles", &twiddles, 2 * plan.n_fft);
+        if plan.use_mel {
+            expect_len("mel", &mel, plan.out_dim * n_bins);
+            expect_len("bounds", &bounds, 2 * plan.out_dim);
+        } else {
+            assert_eq!(
+                plan.out_dim, n_bins,
+                "a spectrum without mel is n_fft / 2 + 1 wide"
+            );
+        }
         let output = output_like(&signal, spectrum_shape(&shape, &plan));
         let cubes = shape[0] * plan.n_frames;
         if cubes == 0 || plan.out_dim == 0 {
@@ -72,33 +96,42 @@ impl FeatureOps for CubeBackend {
             0
         };
         let dtype = signal.dtype;
-        spectrum::spectrum_kernel::launch(
-            &client,
-            calculate_cube_count_elemwise(&client, cubes.div_ceil(per_cube), CubeDim::new_single()),
-            CubeDim::new_1d((per_frame * per_cube) as u32),
-            signal.into_tensor_arg(),
-            into_contiguous(lengths).into_tensor_arg(),
-            into_contiguous(window).into_tensor_arg(),
-            into_contiguous(twiddles).into_tensor_arg(),
-            into_contiguous(mel).into_tensor_arg(),
-            into_contiguous(bounds).into_tensor_arg(),
-            output.clone().into_tensor_arg(),
-            shape[0] as u32,
-            shape[1] as u32,
-            plan.n_frames as u32,
-            plan.hop as u32,
-            plan.power,
-            plan.n_fft,
-            per_frame,
-            per_cube,
-            plan.radix,
-            plan.center,
-            plan.pad_mode,
-            power_mode,
-            plan.use_mel,
-            plan.out_dim,
-            dtype_to_storage_type(dtype),
-        );
+        // SAFETY: every index the kernel forms is in bounds for the shapes checked above
+        // (see the kernel's module doc); loops are bounded by comptime sizes.
+        unsafe {
+            spectrum::spectrum_kernel::launch_unchecked(
+                &client,
+                calculate_cube_count_elemwise(
+                    &client,
+                    cubes.div_ceil(per_cube),
+                    CubeDim::new_single(),
+                ),
+                CubeDim::new_1d((per_frame * per_cube) as u32),
+                signal.into_tensor_arg(),
+                into_contiguous(lengths).into_tensor_arg(),
+                into_contiguous(window).into_tensor_arg(),
+                into_contiguous(twiddles).into_tensor_arg(),
+                into_contiguous(mel).into_tensor_arg(),
+                into_contiguous(bounds).into_tensor_arg(),
+                output.clone().into_tensor_arg(),
+                shape[0] as u32,
+                shape[1] as u32,
+                plan.n_frames as u32,
+                plan.hop as u32,
+                plan.power,
+                plan.n_fft,
+                per_frame,
+                per_cube,
+                plan.radix,
+                plan.first_from_signal,
+                plan.center,
+                plan.pad_mode,
+                power_mode,
+                plan.use_mel,
+                plan.out_dim,
+                dtype_to_storage_type(dtype),
+            );
+        }
         output
     }
 
@@ -109,6 +142,7 @@ impl FeatureOps for CubeBackend {
     ) -> FloatTensor<Self> {
         let x = into_contiguous(x);
         let shape = x.meta.shape().clone();
+        expect_len("frames", &frames, shape[0]);
         let output = output_like(&x, shape.clone());
         if shape.num_elements() == 0 {
             return output;
@@ -116,28 +150,60 @@ impl FeatureOps for CubeBackend {
         let client = x.client.clone();
         let threads = units(&client, 256);
         let dtype = x.dtype;
-        db::db_kernel::launch(
-            &client,
-            calculate_cube_count_elemwise(&client, shape[0], CubeDim::new_single()),
-            CubeDim::new_1d(threads as u32),
-            x.into_tensor_arg(),
-            into_contiguous(frames).into_tensor_arg(),
-            output.clone().into_tensor_arg(),
-            shape[0] as u32,
-            shape[1] as u32,
-            shape[2] as u32,
-            plan.reference.unwrap_or(1.0),
-            plan.amin,
-            if plan.top_db.is_finite() {
-                plan.top_db
-            } else {
-                0.0
-            },
-            threads,
-            plan.reference.is_none(),
-            plan.top_db.is_finite(),
-            dtype_to_storage_type(dtype),
-        );
+        let frames = into_contiguous(frames);
+        // Pieces per clip: about DB_PIECE values each, at most one per unit of a cube (the
+        // second kernel reduces a clip's partial maxima in one cube).
+        let total = shape[1] * shape[2];
+        let chunks = total.div_ceil(DB_PIECE).clamp(1, threads);
+        let cubes =
+            calculate_cube_count_elemwise(&client, shape[0] * chunks, CubeDim::new_single());
+        let partial = output_like(&x, burn::tensor::Shape::from(vec![shape[0] * chunks]));
+        let needs_max = plan.reference.is_none() || plan.top_db.is_finite();
+        // SAFETY: indices stay within `x`/`output` ([B, T, D]), `frames` ([B], checked
+        // above) and `partial` ([B * chunks]); the kernels clamp the counts they read, and
+        // `db_kernel` reads `partial` only when `clip_max_kernel` has filled it.
+        unsafe {
+            if needs_max {
+                db::clip_max_kernel::launch_unchecked(
+                    &client,
+                    cubes.clone(),
+                    CubeDim::new_1d(threads as u32),
+                    x.clone().into_tensor_arg(),
+                    frames.clone().into_tensor_arg(),
+                    partial.clone().into_tensor_arg(),
+                    shape[0] as u32,
+                    shape[1] as u32,
+                    shape[2] as u32,
+                    chunks as u32,
+                    threads,
+                    dtype_to_storage_type(dtype),
+                );
+            }
+            db::db_kernel::launch_unchecked(
+                &client,
+                cubes,
+                CubeDim::new_1d(threads as u32),
+                x.into_tensor_arg(),
+                frames.into_tensor_arg(),
+                partial.into_tensor_arg(),
+                output.clone().into_tensor_arg(),
+                shape[0] as u32,
+                shape[1] as u32,
+                shape[2] as u32,
+                chunks as u32,
+                plan.reference.unwrap_or(1.0),
+                plan.amin,
+                if plan.top_db.is_finite() {
+                    plan.top_db
+                } else {
+                    0.0
+                },
+                threads,
+                plan.reference.is_none(),
+                plan.top_db.is_finite(),
+                dtype_to_storage_type(dtype),
+            );
+        }
         output
     }
 
@@ -149,6 +215,12 @@ impl FeatureOps for CubeBackend {
     ) -> FloatTensor<Self> {
         let x = into_contiguous(x);
         let shape = x.meta.shape().clone();
+        expect_len("frames", &frames, shape[0]);
+        expect_len(
+            "coefs",
+            &coefs,
+            plan.width.saturating_sub(1) / 2 * plan.width,
+        );
         let output = output_like(&x, shape.clone());
         let total = shape.num_elements();
         if total == 0 {
@@ -158,20 +230,24 @@ impl FeatureOps for CubeBackend {
         let cube_dim = CubeDim::new(&client, total);
         let dtype = x.dtype;
         let _ = plan.order; // the order lives in the coefficient table
-        delta::delta_kernel::launch(
-            &client,
-            calculate_cube_count_elemwise(&client, total, cube_dim),
-            cube_dim,
-            x.into_tensor_arg(),
-            into_contiguous(frames).into_tensor_arg(),
-            into_contiguous(coefs).into_tensor_arg(),
-            output.clone().into_tensor_arg(),
-            total as u32,
-            shape[1] as u32,
-            shape[2] as u32,
-            plan.width as u32,
-            dtype_to_storage_type(dtype),
-        );
+        // SAFETY: indices stay within `x`/`output` ([B, T, D]), `frames` and the `[(width -
+        // 1) / 2, width]` coefficient table (checked above); the kernel clamps what it reads.
+        unsafe {
+            delta::delta_kernel::launch_unchecked(
+                &client,
+                calculate_cube_count_elemwise(&client, total, cube_dim),
+                cube_dim,
+                x.into_tensor_arg(),
+                into_contiguous(frames).into_tensor_arg(),
+                into_contiguous(coefs).into_tensor_arg(),
+                output.clone().into_tensor_arg(),
+                total as u32,
+                shape[1] as u32,
+                shape[2] as u32,
+                plan.width as u32,
+                dtype_to_storage_type(dtype),
+            );
+        }
         output
     }
 }

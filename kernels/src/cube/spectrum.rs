@@ -7,8 +7,16 @@
 //! transform. Each stage gives every unit one butterfly of radix `radix` (4, 8 or 16: a
 //! tuning knob), whose `radix`-point DFT runs in registers with constant twiddles; a first
 //! stage of smaller radix takes what `log2(n_fft / 2)` leaves over. A higher radix means
-//! fewer stages, barriers and shared-memory round trips, and fewer units per frame.
+//! fewer stages, barriers and shared-memory round trips, and fewer units per frame. A second
+//! knob, `first_from_signal`, feeds the first stage straight from the signal instead of
+//! from the frame loaded into shared memory (one round trip and one barrier less).
 //! Frames past a clip's own length are written as zeros without being computed.
+//!
+//! The kernel is launched unchecked (no bounds check on each global load or store, no
+//! loop-bounding counters in WGSL): every index is in bounds by construction for tensors of
+//! the shapes `FeatureOps::spectrum` asserts on the host, and values read from tensors
+//! (clip lengths, band bounds) are clamped where they are read, so no tensor content can
+//! send an access out of bounds.
 use cubecl::prelude::*;
 
 /// Index into a clip of `len` samples for position `pos` under the padding mode
@@ -63,6 +71,217 @@ fn first_radix(m: usize, radix: usize) -> usize {
     }
 }
 
+/// The `r`-point DFT of `(xr, xi)` in place: radix-2 decimation in frequency, unrolled at
+/// compile time with constant twiddles (multiplications by 1 and -i are moves), so the
+/// values stay in registers; the output is left in bit-reversed order.
+#[cube]
+fn dft<F: Float>(xr: &mut Array<F>, xi: &mut Array<F>, #[comptime] r: usize) {
+    #[unroll]
+    for level in 0..comptime![r.trailing_zeros() as usize] {
+        let len = comptime![r >> level];
+        let half = comptime![len / 2];
+        #[unroll]
+        for blk in 0..comptime![r / len] {
+            #[unroll]
+            for j in 0..half {
+                let u = comptime![blk * len + j];
+                let v = comptime![blk * len + j + half];
+                let ar = xr[u];
+                let ai = xi[u];
+                let br = xr[v];
+                let bi = xi[v];
+                xr[u] = ar + br;
+                xi[u] = ai + bi;
+                let tr = ar - br;
+                let ti = ai - bi;
+                if comptime![j == 0] {
+                    xr[v] = tr;
+                    xi[v] = ti;
+                } else if comptime![4 * j == len] {
+                    // times W_4 = -i
+                    xr[v] = ti;
+                    xi[v] = -tr;
+                } else {
+                    let angle = comptime![-2.0 * std::f64::consts::PI * j as f64 / len as f64];
+                    let c = F::new(comptime![angle.cos() as f32]);
+                    let s = F::new(comptime![angle.sin() as f32]);
+                    xr[v] = tr * c - ti * s;
+                    xi[v] = tr * s + ti * c;
+                }
+            }
+        }
+    }
+}
+
+/// Writes a butterfly's `r` outputs (bit-reversed in `xr`, `xi`) to `dst[j + s p]`.
+#[cube]
+fn store<F: Float>(
+    xr: &Array<F>,
+    xi: &Array<F>,
+    dr: &mut Shared<[F]>,
+    di: &mut Shared<[F]>,
+    j: usize,
+    p: usize,
+    #[comptime] r: usize,
+) {
+    #[unroll]
+    for s in 0..r {
+        let from = comptime![bit_reverse(s, r)];
+        dr[j + comptime![s] * p] = xr[from];
+        di[j + comptime![s] * p] = xi[from];
+    }
+}
+
+/// Point `n` of a frame that is not wholly inside its clip: samples `2n, 2n + 1` from
+/// `start` through the padding rule, windowed, into `sr[at]`, `si[at]` (zeros unless
+/// `live`).
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn padded_point<F: Float>(
+    signal: &Tensor<F>,
+    window: &Tensor<F>,
+    sr: &mut Shared<[F]>,
+    si: &mut Shared<[F]>,
+    at: usize,
+    row: usize,
+    start: i32,
+    len: usize,
+    n: usize,
+    live: bool,
+    #[comptime] pad_mode: u32,
+) {
+    let i0 = 2 * n;
+    let mut a = F::new(0.0);
+    let mut b = F::new(0.0);
+    if live {
+        let s0 = source_index(start + i0 as i32, len as i32, pad_mode);
+        let s1 = source_index(start + i0 as i32 + 1, len as i32, pad_mode);
+        // Branches, not selects: an empty row has no sample to read at all.
+        if s0 >= 0 {
+            a = signal[row + s0 as usize] * window[i0];
+        }
+        if s1 >= 0 {
+            b = signal[row + s1 as usize] * window[i0 + 1];
+        }
+    }
+    sr[at] = a;
+    si[at] = b;
+}
+
+/// The packed frame into `sr`, `si` (the input of a first [`stage`] from shared memory).
+/// Frames wholly inside the clip (`inside`: all but a few at each end; the same branch for
+/// every unit of a frame) read the row directly, the others through the padding rule.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn load_frame<F: Float>(
+    signal: &Tensor<F>,
+    window: &Tensor<F>,
+    sr: &mut Shared<[F]>,
+    si: &mut Shared<[F]>,
+    row: usize,
+    start: i32,
+    len: usize,
+    live: bool,
+    inside: bool,
+    base: usize,
+    unit: usize,
+    #[comptime] n_fft: usize,
+    #[comptime] units: usize,
+    #[comptime] pad_mode: u32,
+) {
+    let mut n = unit;
+    while n < comptime![n_fft / 2] {
+        if inside {
+            let at = row + start as usize + 2 * n;
+            sr[base + n] = signal[at] * window[2 * n];
+            si[base + n] = signal[at + 1] * window[2 * n + 1];
+        } else {
+            padded_point(
+                signal,
+                window,
+                sr,
+                si,
+                base + n,
+                row,
+                start,
+                len,
+                n,
+                live,
+                pad_mode,
+            );
+        }
+        n += units;
+    }
+}
+
+/// The first Stockham stage (`p = 1`, nothing to twiddle) reading its inputs straight from
+/// the signal, so that the frame makes no round trip through shared memory (and one barrier
+/// less) before its first butterfly: the `first_from_signal` variant of the kernel. Frames
+/// not `inside` their clip first gather their points into `scratch` (a loop, not unrolled,
+/// so the padding code is not repeated `r` times) at positions only this unit reads back,
+/// so no barrier is needed.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn first_stage_from_signal<F: Float>(
+    signal: &Tensor<F>,
+    window: &Tensor<F>,
+    scratch_r: &mut Shared<[F]>,
+    scratch_i: &mut Shared<[F]>,
+    dr: &mut Shared<[F]>,
+    di: &mut Shared<[F]>,
+    row: usize,
+    start: i32,
+    len: usize,
+    live: bool,
+    inside: bool,
+    base: usize,
+    unit: usize,
+    #[comptime] n_fft: usize,
+    #[comptime] r: usize,
+    #[comptime] units: usize,
+    #[comptime] pad_mode: u32,
+) {
+    let count = comptime![n_fft / 2 / r];
+    let mut xr = Array::<F>::new(r);
+    let mut xi = Array::<F>::new(r);
+    let mut i = unit;
+    while i < count {
+        if !inside {
+            for q in 0..r {
+                let n = i + q * count;
+                padded_point(
+                    signal,
+                    window,
+                    scratch_r,
+                    scratch_i,
+                    base + n,
+                    row,
+                    start,
+                    len,
+                    n,
+                    live,
+                    pad_mode,
+                );
+            }
+        }
+        #[unroll]
+        for q in 0..r {
+            let n = i + comptime![q * count];
+            if inside {
+                let at = row + start as usize + 2 * n;
+                xr[q] = signal[at] * window[2 * n];
+                xi[q] = signal[at + 1] * window[2 * n + 1];
+            } else {
+                xr[q] = scratch_r[base + n];
+                xi[q] = scratch_i[base + n];
+            }
+        }
+        dft(&mut xr, &mut xi, r);
+        store(&xr, &xi, dr, di, base + i * r, 1, r);
+        i += units;
+    }
+}
+
 /// One Stockham stage of radix `r`, combining sub-transforms of length `p` into length
 /// `r p`: butterfly `i < M/r` reads `src[i + q M/r]`, twiddles input `q` by `W_{rp}^(q k)`
 /// with `k = i mod p` (nothing to twiddle in the `first` stage, where `p = 1`), takes the
@@ -107,51 +326,8 @@ fn stage<F: Float>(
                 xi[q] = a * wi + b * wr;
             }
         }
-        // The r-point DFT in place: radix-2 decimation in frequency, unrolled at compile
-        // time with constant twiddles (multiplications by 1 and -i are moves), so the values
-        // stay in registers; the output is left in bit-reversed order.
-        #[unroll]
-        for level in 0..comptime![r.trailing_zeros() as usize] {
-            let len = comptime![r >> level];
-            let half = comptime![len / 2];
-            #[unroll]
-            for blk in 0..comptime![r / len] {
-                #[unroll]
-                for j in 0..half {
-                    let u = comptime![blk * len + j];
-                    let v = comptime![blk * len + j + half];
-                    let ar = xr[u];
-                    let ai = xi[u];
-                    let br = xr[v];
-                    let bi = xi[v];
-                    xr[u] = ar + br;
-                    xi[u] = ai + bi;
-                    let tr = ar - br;
-                    let ti = ai - bi;
-                    if comptime![j == 0] {
-                        xr[v] = tr;
-                        xi[v] = ti;
-                    } else if comptime![4 * j == len] {
-                        // times W_4 = -i
-                        xr[v] = ti;
-                        xi[v] = -tr;
-                    } else {
-                        let angle = comptime![-2.0 * std::f64::consts::PI * j as f64 / len as f64];
-                        let c = F::new(comptime![angle.cos() as f32]);
-                        let s = F::new(comptime![angle.sin() as f32]);
-                        xr[v] = tr * c - ti * s;
-                        xi[v] = tr * s + ti * c;
-                    }
-                }
-            }
-        }
-        let j = base + (i - k) * r + k;
-        #[unroll]
-        for s in 0..r {
-            let from = comptime![bit_reverse(s, r)];
-            dr[j + comptime![s] * p] = xr[from];
-            di[j + comptime![s] * p] = xi[from];
-        }
+        dft(&mut xr, &mut xi, r);
+        store(&xr, &xi, dr, di, base + (i - k) * r + k, p, r);
         i += units;
     }
 }
@@ -207,24 +383,9 @@ fn unpack_power<F: Float>(
     }
 }
 
-/// Bin `k` of a frame's power spectrum as [`unpack_power`] stored it.
-#[cube]
-fn bin<F: Float>(
-    pr: &Shared<[F]>,
-    pi: &Shared<[F]>,
-    base: usize,
-    k: usize,
-    #[comptime] m: usize,
-) -> F {
-    let mut v = pi[base];
-    if k < m {
-        v = pr[base + k];
-    }
-    v
-}
-
 /// Mel projection (or the raw spectrum) of one frame into `output[out_base..]`; zeros for a
-/// frame that is not `live`.
+/// frame that is not `live`. Bin `k < M` of the power spectrum is `pr[base + k]`, bin `M`
+/// (Nyquist) `pi[base]`, as [`unpack_power`] stored them.
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn project<F: Float>(
@@ -249,15 +410,24 @@ fn project<F: Float>(
         let mut acc = F::new(0.0);
         if live {
             if comptime![use_mel] {
-                let first = u32::cast_from(bounds[2 * o]) as usize;
-                let n = u32::cast_from(bounds[2 * o + 1]) as usize;
-                let mut j = 0usize;
-                while j < n {
-                    acc += mel[o * n_bins + first + j] * bin(pr, pi, base, first + j, m);
-                    j += 1;
+                // Clamped to the filterbank's row whatever the bounds tensor holds.
+                let first = clamp_max(u32::cast_from(bounds[2 * o]) as usize, n_bins);
+                let n = clamp_max(u32::cast_from(bounds[2 * o + 1]) as usize, n_bins - first);
+                let end = first + n;
+                let row = o * n_bins;
+                // Bins below Nyquist in one branch-free loop, then Nyquist if the band has it.
+                let mut k = first;
+                while k < clamp_max(end, m) {
+                    acc += mel[row + k] * pr[base + k];
+                    k += 1;
                 }
+                if end > m {
+                    acc += mel[row + m] * pi[base];
+                }
+            } else if o < m {
+                acc = pr[base + o];
             } else {
-                acc = bin(pr, pi, base, o, m);
+                acc = pi[base];
             }
         }
         output[out_base + o] = acc;
@@ -265,10 +435,16 @@ fn project<F: Float>(
     }
 }
 
+/// `min(a, b)`.
+#[cube]
+fn clamp_max(a: usize, b: usize) -> usize {
+    select(a < b, a, b)
+}
+
 /// See `FeatureOps::spectrum`. Launched with `ceil(batch * n_frames / per_cube)` cubes of
 /// `per_cube * units` units; `units` divides nothing in particular (every loop strides by
 /// it), `per_cube * n_fft / 2` shared values per buffer.
-#[cube(launch)]
+#[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 pub fn spectrum_kernel<F: Float>(
     signal: &Tensor<F>,
@@ -287,6 +463,7 @@ pub fn spectrum_kernel<F: Float>(
     #[comptime] units: usize,
     #[comptime] per_cube: usize,
     #[comptime] radix: usize,
+    #[comptime] first_from_signal: bool,
     #[comptime] center: bool,
     #[comptime] pad_mode: u32,
     #[comptime] power_mode: u32,
@@ -304,7 +481,10 @@ pub fn spectrum_kernel<F: Float>(
     let b = fr / n_frames;
     let t = fr % n_frames;
     let hop = hop as usize;
-    let len = u32::cast_from(lengths[b]) as usize;
+    // `encode_lengths`' pair, at most the padded row whatever the tensor holds.
+    let encoded = u32::cast_from(lengths[2 * b]) as usize * 4096
+        + u32::cast_from(lengths[2 * b + 1]) as usize;
+    let len = clamp_max(encoded, signal_len as usize);
     let mut clip_frames = 0usize;
     if comptime![center] {
         clip_frames = 1 + len / hop;
@@ -323,30 +503,26 @@ pub fn spectrum_kernel<F: Float>(
     let offset = select(center, m, 0usize);
     let start = (t * hop) as i32 - offset as i32;
     let row = b * signal_len as usize;
-    let mut n = unit;
-    while n < m {
-        let mut xr = F::new(0.0);
-        let mut xi = F::new(0.0);
-        if live {
-            let i0 = 2 * n;
-            let s0 = source_index(start + i0 as i32, len as i32, pad_mode);
-            let s1 = source_index(start + i0 as i32 + 1, len as i32, pad_mode);
-            let v0 = signal[row + select(s0 >= 0, s0, 0i32) as usize];
-            let v1 = signal[row + select(s1 >= 0, s1, 0i32) as usize];
-            xr = select(s0 >= 0, v0, F::new(0.0)) * window[i0];
-            xi = select(s1 >= 0, v1, F::new(0.0)) * window[i0 + 1];
-        }
-        re0[base + n] = xr;
-        im0[base + n] = xi;
-        n += units;
-    }
-    sync_cube();
-
-    // First stage (radix `first_radix(m, radix)`, no twiddles), then full-radix stages.
+    let inside = live && start >= 0 && start as usize + n_fft <= len;
+    // First stage (radix `first_radix(m, radix)`, no twiddles) into `re1`, `im1`, either
+    // from the frame loaded into `re0`, `im0` or straight from the signal; then full-radix
+    // stages.
     let r0 = comptime![first_radix(m, radix)];
-    stage(
-        &re0, &im0, &mut re1, &mut im1, twiddles, base, unit, 1, n_fft, r0, true, units,
-    );
+    if comptime![first_from_signal] {
+        first_stage_from_signal(
+            signal, window, &mut re0, &mut im0, &mut re1, &mut im1, row, start, len, live, inside,
+            base, unit, n_fft, r0, units, pad_mode,
+        );
+    } else {
+        load_frame(
+            signal, window, &mut re0, &mut im0, row, start, len, live, inside, base, unit, n_fft,
+            units, pad_mode,
+        );
+        sync_cube();
+        stage(
+            &re0, &im0, &mut re1, &mut im1, twiddles, base, unit, 1, n_fft, r0, true, units,
+        );
+    }
     sync_cube();
     // (`p` starts as a runtime variable: a comptime initial value could not be updated.)
     let mut p = 1usize;
