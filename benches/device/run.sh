@@ -9,7 +9,9 @@
 #   3. benches/run_gpu_logmel.sh for each build (every FFT radix, each with and without the
 #      first stage fed from the signal, 512 x 3 s and HOURS of
 #      audio, torchaudio on CUDA in the same run), BANDWIDTH_GBS = the measured figure;
-#   4. benches/run_train_cnn_lstm.sh (burn wgpu vs PyTorch CUDA), when it was packed.
+#   4. a per-kernel profile of the log-mel benchmark (CubeCL's profiler log, summarised by
+#      benches/device/kernel_profile.py), one run per build;
+#   5. benches/run_train_cnn_lstm.sh (burn wgpu vs PyTorch CUDA), when it was packed.
 #
 # Results and logs go to $OUT (the device tool's folder; benches/.work/device elsewhere),
 # named after the GPU; commit the tables to benches/results/ from there. Each step goes on
@@ -80,6 +82,22 @@ for v in wgsl spirv; do
     cp benches/results/gpu_logmel_wgpu.md "$out/gpu_logmel_${tag}_$v.md"
   else
     failed+=("gpu_logmel_$v")
+  fi
+done
+
+step "per-kernel profile"
+# CubeCL's own profiler: one line per launch (it waits for each kernel, hence a run of its
+# own, after the timed ones) and every compiled kernel's source, kept beside the table.
+for v in wgsl spirv; do
+  [ -x "$bin/gpu_logmel_$v" ] || continue
+  plog="$out/cubecl_${tag}_$v.log"
+  if CUBECL_DEBUG_LOG="$plog" timeout 120 "$bin/gpu_logmel_$v" --bench --device wgpu \
+      --reps 3 --hours "${PROFILE_HOURS:-1}" --kernels-only > /dev/null &&
+      python3 benches/device/kernel_profile.py "$plog" > "$out/kernel_profile_${tag}_$v.md"; then
+    cat "$out/kernel_profile_${tag}_$v.md"
+    xz -T0 -f "$plog"
+  else
+    failed+=("profile_$v")
   fi
 done
 

@@ -12,8 +12,8 @@
 //! from the frame loaded into shared memory (one round trip and one barrier less).
 //! Frames past a clip's own length are written as zeros without being computed.
 //!
-//! The kernel is launched unchecked (no bounds check on each global load or store, no
-//! loop-bounding counters in WGSL): every index is in bounds by construction for tensors of
+//! The kernel is launched unchecked (in WGSL, no loop-bounding counters; CubeCL never
+//! bounds-checks tensor indexing either way): every index is in bounds by construction for tensors of
 //! the shapes `FeatureOps::spectrum` asserts on the host, and values read from tensors
 //! (clip lengths, band bounds) are clamped where they are read, so no tensor content can
 //! send an access out of bounds.
