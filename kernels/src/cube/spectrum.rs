@@ -6,7 +6,9 @@
 //! buffers, one barrier per stage) and unpacked into the `n_fft / 2 + 1` bins of the real
 //! transform. Each stage gives every unit one butterfly of radix `radix` (4, 8 or 16: a
 //! tuning knob), whose `radix`-point DFT runs in registers with constant twiddles; a first
-//! stage of smaller radix takes what `log2(n_fft / 2)` leaves over. A higher radix means
+//! stage of smaller radix takes what `log2(n_fft / 2)` leaves over. The stages are unrolled
+//! at compile time (n_fft is a comptime value), so each one's span, twiddle stride, index
+//! masks and ping-pong buffers are constants. A higher radix means
 //! fewer stages, barriers and shared-memory round trips, and fewer units per frame. A second
 //! knob, `first_from_signal`, feeds the first stage straight from the signal instead of
 //! from the frame loaded into shared memory (one round trip and one barrier less).
@@ -282,6 +284,11 @@ fn first_stage_from_signal<F: Float>(
     }
 }
 
+/// Stages of the full `radix` after the first (of radix `first_radix(m, radix)`).
+fn later_stages(m: usize, radix: usize) -> usize {
+    ((m / first_radix(m, radix)).trailing_zeros() / radix.trailing_zeros()) as usize
+}
+
 /// One Stockham stage of radix `r`, combining sub-transforms of length `p` into length
 /// `r p`: butterfly `i < M/r` reads `src[i + q M/r]`, twiddles input `q` by `W_{rp}^(q k)`
 /// with `k = i mod p` (nothing to twiddle in the `first` stage, where `p = 1`), takes the
@@ -297,19 +304,19 @@ fn stage<F: Float>(
     twiddles: &Tensor<F>,
     base: usize,
     unit: usize,
-    p: usize,
+    #[comptime] p: usize,
     #[comptime] n_fft: usize,
     #[comptime] r: usize,
     #[comptime] first: bool,
     #[comptime] units: usize,
 ) {
     let count = comptime![n_fft / 2 / r];
-    let stride = n_fft / (r * p);
+    let stride = comptime![n_fft / (r * p)];
     let mut xr = Array::<F>::new(r);
     let mut xi = Array::<F>::new(r);
     let mut i = unit;
     while i < count {
-        let k = i & (p - 1);
+        let k = i & comptime![p - 1];
         #[unroll]
         for q in 0..r {
             let at = base + i + comptime![q * count];
@@ -319,7 +326,7 @@ fn stage<F: Float>(
                 xr[q] = a;
                 xi[q] = b;
             } else {
-                let w = comptime![2 * q] * k * stride;
+                let w = comptime![2 * q * stride] * k;
                 let wr = twiddles[w];
                 let wi = twiddles[w + 1];
                 xr[q] = a * wr - b * wi;
@@ -520,31 +527,31 @@ pub fn spectrum_kernel<F: Float>(
         );
         sync_cube();
         stage(
-            &re0, &im0, &mut re1, &mut im1, twiddles, base, unit, 1, n_fft, r0, true, units,
+            &re0, &im0, &mut re1, &mut im1, twiddles, base, unit, 1usize, n_fft, r0, true, units,
         );
     }
     sync_cube();
-    // (`p` starts as a runtime variable: a comptime initial value could not be updated.)
-    let mut p = 1usize;
-    p *= r0;
-    let mut in0 = false;
-    while p < m {
-        if in0 {
-            stage(
-                &re0, &im0, &mut re1, &mut im1, twiddles, base, unit, p, n_fft, radix, false, units,
-            );
-        } else {
+    // The later stages, unrolled: every stage's `p` (and with it the twiddle stride and the
+    // index masks) is a constant, and which buffer holds the data is known at compile time.
+    #[unroll]
+    for st in 0..comptime![later_stages(m, radix)] {
+        let p = comptime![first_radix(m, radix) * radix.pow(st as u32)];
+        if comptime![st % 2 == 0] {
             stage(
                 &re1, &im1, &mut re0, &mut im0, twiddles, base, unit, p, n_fft, radix, false, units,
             );
+        } else {
+            stage(
+                &re0, &im0, &mut re1, &mut im1, twiddles, base, unit, p, n_fft, radix, false, units,
+            );
         }
         sync_cube();
-        p *= radix;
-        in0 = !in0;
     }
+    // The transform is in `re0`, `im0` after an odd number of later stages, else in `re1`.
+    let in0 = comptime![later_stages(m, radix) % 2 == 1];
 
     let out_base = fr * out_dim;
-    if in0 {
+    if comptime![in0] {
         unpack_power(
             &re0, &im0, &mut re1, &mut im1, twiddles, base, unit, power, n_fft, units, power_mode,
         );
@@ -555,7 +562,7 @@ pub fn spectrum_kernel<F: Float>(
     }
     sync_cube();
     if active {
-        if in0 {
+        if comptime![in0] {
             project(
                 &re1, &im1, mel, bounds, output, base, out_base, unit, live, n_fft, units, use_mel,
                 out_dim,
@@ -571,7 +578,7 @@ pub fn spectrum_kernel<F: Float>(
 
 #[cfg(test)]
 mod tests {
-    use super::{bit_reverse, first_radix};
+    use super::{bit_reverse, first_radix, later_stages};
 
     #[test]
     fn stages_multiply_to_the_transform_size_with_full_radix_after_the_first() {
@@ -584,10 +591,11 @@ mod tests {
                     "{m} {radix}"
                 );
                 let rest = m / r0;
-                // Every later stage is a full `radix` stage.
+                // Every later stage is a full `radix` stage, as many as the kernel unrolls.
                 assert_eq!(
                     rest,
-                    radix.pow(rest.trailing_zeros() / radix.trailing_zeros())
+                    radix.pow(later_stages(m, radix) as u32),
+                    "{m} {radix}"
                 );
             }
         }
