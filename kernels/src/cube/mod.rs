@@ -87,6 +87,8 @@ impl FeatureOps for CubeBackend {
         );
         let m = plan.n_fft / 2;
         let per_frame = units(&client, (m / plan.radix).max(1));
+        // The kernel unrolls its FFT loops on `per_frame` dividing every stage's butterflies.
+        assert_eq!((m / plan.radix).max(1) % per_frame, 0, "units per frame");
         let per_cube = (256 / per_frame).clamp(1, (1024 / m).max(1));
         let power_mode = if plan.power == 2.0 {
             2

@@ -191,8 +191,10 @@ fn load_frame<F: Float>(
     #[comptime] units: usize,
     #[comptime] pad_mode: u32,
 ) {
-    let mut n = unit;
-    while n < comptime![n_fft / 2] {
+    // `units` divides `n_fft / 2` (both powers of two): a fixed count per unit, unrolled.
+    #[unroll]
+    for j in 0..comptime![n_fft / 2 / units] {
+        let n = unit + comptime![j * units];
         if inside {
             let at = row + start as usize + 2 * n;
             sr[base + n] = signal[at] * window[2 * n];
@@ -212,7 +214,6 @@ fn load_frame<F: Float>(
                 pad_mode,
             );
         }
-        n += units;
     }
 }
 
@@ -246,8 +247,10 @@ fn first_stage_from_signal<F: Float>(
     let count = comptime![n_fft / 2 / r];
     let mut xr = Array::<F>::new(r);
     let mut xi = Array::<F>::new(r);
-    let mut i = unit;
-    while i < count {
+    // `units` divides `count` (both powers of two): a fixed count per unit, unrolled.
+    #[unroll]
+    for j in 0..comptime![count / units] {
+        let i = unit + comptime![j * units];
         if !inside {
             for q in 0..r {
                 let n = i + q * count;
@@ -280,7 +283,6 @@ fn first_stage_from_signal<F: Float>(
         }
         dft(&mut xr, &mut xi, r);
         store(&xr, &xi, dr, di, base + i * r, 1, r);
-        i += units;
     }
 }
 
@@ -314,8 +316,10 @@ fn stage<F: Float>(
     let stride = comptime![n_fft / (r * p)];
     let mut xr = Array::<F>::new(r);
     let mut xi = Array::<F>::new(r);
-    let mut i = unit;
-    while i < count {
+    // `units` divides `count` (both powers of two): a fixed count per unit, unrolled.
+    #[unroll]
+    for j in 0..comptime![count / units] {
+        let i = unit + comptime![j * units];
         let k = i & comptime![p - 1];
         #[unroll]
         for q in 0..r {
@@ -335,7 +339,6 @@ fn stage<F: Float>(
         }
         dft(&mut xr, &mut xi, r);
         store(&xr, &xi, dr, di, base + (i - k) * r + k, p, r);
-        i += units;
     }
 }
 
@@ -449,8 +452,9 @@ fn clamp_max(a: usize, b: usize) -> usize {
 }
 
 /// See `FeatureOps::spectrum`. Launched with `ceil(batch * n_frames / per_cube)` cubes of
-/// `per_cube * units` units; `units` divides nothing in particular (every loop strides by
-/// it), `per_cube * n_fft / 2` shared values per buffer.
+/// `per_cube * units` units, `per_cube * n_fft / 2` shared values per buffer. `units` is a
+/// power of two of at most `max(1, n_fft / 2 / radix)`, so it divides every stage's
+/// butterfly count (the FFT loops are unrolled on that).
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 pub fn spectrum_kernel<F: Float>(
