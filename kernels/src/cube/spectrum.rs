@@ -342,9 +342,48 @@ fn stage<F: Float>(
     }
 }
 
-/// Bins `k <= M` of the real transform from the packed transform `Z`:
-/// `X[k] = (Z[k] + conj Z[M-k]) / 2 - i W_N^k (Z[k] - conj Z[M-k]) / 2`, then `|X[k]|^p`
-/// into `pr[k]` (k < M) and `pi[0]` (k = M).
+/// `|X[k]|^p` of bin `k <= M` of the real transform, from the packed transform `Z` in
+/// `zr`, `zi`: `X[k] = (Z[k] + conj Z[M-k]) / 2 - i W_N^k (Z[k] - conj Z[M-k]) / 2`, with
+/// `Z` indices taken mod `M`.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn bin_power<F: Float>(
+    zr: &Shared<[F]>,
+    zi: &Shared<[F]>,
+    twiddles: &Tensor<F>,
+    base: usize,
+    k: usize,
+    power: f32,
+    #[comptime] n_fft: usize,
+    #[comptime] power_mode: u32,
+) -> F {
+    let m = comptime![n_fft / 2];
+    let a = k & comptime![m - 1];
+    let c = (m - k) & comptime![m - 1];
+    let (ar, ai) = (zr[base + a], zi[base + a]);
+    let (cr, ci) = (zr[base + c], -zi[base + c]);
+    let half = F::new(0.5);
+    let er = (ar + cr) * half;
+    let ei = (ai + ci) * half;
+    // o = -i (Z[k] - conj Z[M-k]) / 2
+    let or = (ai - ci) * half;
+    let oi = (cr - ar) * half;
+    let wr = twiddles[2 * k];
+    let wi = twiddles[2 * k + 1];
+    let xr = er + wr * or - wi * oi;
+    let xi = ei + wr * oi + wi * or;
+    let p2 = xr * xr + xi * xi;
+    let mut v = p2;
+    if comptime![power_mode == 1] {
+        v = p2.sqrt();
+    } else if comptime![power_mode == 0] {
+        v = F::powf(p2.sqrt(), F::cast_from(power));
+    }
+    v
+}
+
+/// The frame's power spectrum: bins `k < M` into `pr[k]`, unrolled over each unit's fixed
+/// share (`units` divides `M`), and bin `M` (Nyquist) into `pi[0]` by unit 0.
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn unpack_power<F: Float>(
@@ -361,35 +400,13 @@ fn unpack_power<F: Float>(
     #[comptime] power_mode: u32,
 ) {
     let m = comptime![n_fft / 2];
-    let mut k = unit;
-    while k <= m {
-        let a = k % m;
-        let c = (m - k) % m;
-        let (ar, ai) = (zr[base + a], zi[base + a]);
-        let (cr, ci) = (zr[base + c], -zi[base + c]);
-        let half = F::new(0.5);
-        let er = (ar + cr) * half;
-        let ei = (ai + ci) * half;
-        // o = -i (Z[k] - conj Z[M-k]) / 2
-        let or = (ai - ci) * half;
-        let oi = (cr - ar) * half;
-        let wr = twiddles[2 * k];
-        let wi = twiddles[2 * k + 1];
-        let xr = er + wr * or - wi * oi;
-        let xi = ei + wr * oi + wi * or;
-        let p2 = xr * xr + xi * xi;
-        let mut v = p2;
-        if comptime![power_mode == 1] {
-            v = p2.sqrt();
-        } else if comptime![power_mode == 0] {
-            v = F::powf(p2.sqrt(), F::cast_from(power));
-        }
-        if k == m {
-            pi[base] = v;
-        } else {
-            pr[base + k] = v;
-        }
-        k += units;
+    #[unroll]
+    for j in 0..comptime![m / units] {
+        let k = unit + comptime![j * units];
+        pr[base + k] = bin_power(zr, zi, twiddles, base, k, power, n_fft, power_mode);
+    }
+    if unit == 0 {
+        pi[base] = bin_power(zr, zi, twiddles, base, m, power, n_fft, power_mode);
     }
 }
 
