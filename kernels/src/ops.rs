@@ -69,7 +69,7 @@ pub struct DeltaPlan {
 }
 
 /// Scale of the high half of an encoded clip length (see [`encode_lengths`]).
-const LENGTH_SPLIT: usize = 1 << 12;
+pub(crate) const LENGTH_SPLIT: usize = 1 << 12;
 
 /// Clip lengths as [`FeatureOps::spectrum`] takes them, `[B, 2]` rows `(n / 4096, n % 4096)`:
 /// a float tensor holds integers exactly only up to 2^24 (17 minutes at 16 kHz), each half

@@ -59,6 +59,13 @@ fn config(toml: &str) -> FeatureConfig {
     FeatureConfig::from_toml(toml).unwrap()
 }
 
+/// The CPU reference for `cfg`, computed in f64.
+fn reference(cfg: &FeatureConfig) -> Extractor {
+    let mut cfg = cfg.clone();
+    cfg.precision = Precision::F64;
+    Extractor::new(cfg).unwrap()
+}
+
 /// Compares one config's GPU output, with the FFT of largest radix `radix` (and its first
 /// stage fed from the signal if `from_signal`), with the CPU reference (computed in f64).
 fn check(
@@ -69,9 +76,7 @@ fn check(
     radix: usize,
     from_signal: bool,
 ) {
-    let mut reference_cfg = cfg.clone();
-    reference_cfg.precision = Precision::F64;
-    let reference = Extractor::new(reference_cfg).unwrap();
+    let reference = reference(&cfg);
     let gpu = GpuExtractor::new(cfg, device.clone())
         .unwrap()
         .with_fft_radix(radix)
@@ -289,9 +294,7 @@ fn a_clip_longer_than_f32_exact_integers_is_framed_to_its_last_sample() {
     // Nothing else in the last frame: its power is exactly 1 in every bin.
     clip[n - 64..].fill(0.0);
     clip[n - 1] = 1.0;
-    let mut reference_cfg = cfg.clone();
-    reference_cfg.precision = Precision::F64;
-    let want = Extractor::new(reference_cfg).unwrap().compute(&clip);
+    let want = reference(&cfg).compute(&clip);
     let runs = devices()
         .into_iter()
         .flat_map(|(name, dev)| [(name, dev.clone(), false), (name, dev, true)]);
@@ -344,11 +347,7 @@ fn power_to_db_finds_each_clip_peak_wherever_it_lies_in_a_long_clip() {
                 .collect()
         })
         .collect();
-    let mut reference_cfg = cfg.clone();
-    reference_cfg.precision = Precision::F64;
-    let want = Extractor::new(reference_cfg)
-        .unwrap()
-        .compute_batch(&signals);
+    let want = reference(&cfg).compute_batch(&signals);
     for (dev_name, device) in devices() {
         let got = GpuExtractor::new(cfg.clone(), device)
             .unwrap()

@@ -12,25 +12,25 @@ use cubecl::prelude::*;
 /// 10 / ln(10): `10 log10(x) = DB_PER_NEPER * ln(x)`.
 const DB_PER_NEPER: f32 = 4.342_944_8;
 
-/// Values per piece when a clip's `total` values are cut into `chunks` pieces (the last
-/// may be shorter).
+/// The piece of this cube (`CUBE_POS = b * chunks + chunk`, below `batch * chunks`): its clip
+/// `b`, the clip's `total` values, how many are `valid` (its frame count, clamped to the
+/// array's, times `dim`) and the piece's `[start, stop)`, `stop` at most `total` (the last
+/// piece may be shorter).
 #[cube]
-fn piece_size(chunks: usize, total: usize) -> usize {
-    total.div_ceil(chunks)
-}
-
-/// End of piece `chunk` (which starts at `chunk * piece_size`), at most `limit`.
-#[cube]
-fn piece_end(chunk: usize, chunks: usize, total: usize, limit: usize) -> usize {
-    let stop = (chunk + 1) * piece_size(chunks, total);
-    select(stop < limit, stop, limit)
-}
-
-/// Valid values of clip `b` (its frame count, clamped to the array's, times `dim`).
-#[cube]
-fn valid_values<F: Float>(frames: &Tensor<F>, b: usize, n_frames: usize, dim: usize) -> usize {
+fn clip_piece<F: Float>(
+    frames: &Tensor<F>,
+    chunks: usize,
+    n_frames: usize,
+    dim: usize,
+) -> (usize, usize, usize, usize, usize) {
+    let (b, chunk) = (CUBE_POS / chunks, CUBE_POS % chunks);
+    let total = n_frames * dim;
     let count = u32::cast_from(frames[b]) as usize;
-    select(count < n_frames, count, n_frames) * dim
+    let valid = select(count < n_frames, count, n_frames) * dim;
+    let size = total.div_ceil(chunks);
+    let start = chunk * size;
+    let stop = start + size;
+    (b, total, valid, start, select(stop < total, stop, total))
 }
 
 /// Tree maximum of `red[0..threads]` into `red[0]` (every unit must call it).
@@ -63,15 +63,12 @@ pub fn clip_max_kernel<F: Float>(
     #[define(F)] _dtype: ElemType,
 ) {
     let chunks = chunks as usize;
-    let cube = CUBE_POS;
-    if cube >= batch as usize * chunks {
+    if CUBE_POS >= batch as usize * chunks {
         terminate!();
     }
-    let (b, chunk) = (cube / chunks, cube % chunks);
-    let total = n_frames as usize * dim as usize;
-    let valid = valid_values(frames, b, n_frames as usize, dim as usize);
-    let start = chunk * piece_size(chunks, total);
-    let end = piece_end(chunk, chunks, total, valid);
+    let (b, total, valid, start, stop) =
+        clip_piece(frames, chunks, n_frames as usize, dim as usize);
+    let end = select(stop < valid, stop, valid);
     let unit = UNIT_POS as usize;
     let mut m = F::new(0.0);
     let mut i = start + unit;
@@ -83,7 +80,7 @@ pub fn clip_max_kernel<F: Float>(
     red[unit] = m;
     reduce_max(&mut red, unit, threads);
     if unit == 0 {
-        partial[cube] = red[0];
+        partial[CUBE_POS] = red[0];
     }
 }
 
@@ -110,13 +107,10 @@ pub fn db_kernel<F: Float>(
     #[define(F)] _dtype: ElemType,
 ) {
     let chunks = chunks as usize;
-    let cube = CUBE_POS;
-    if cube >= batch as usize * chunks {
+    if CUBE_POS >= batch as usize * chunks {
         terminate!();
     }
-    let (b, chunk) = (cube / chunks, cube % chunks);
-    let total = n_frames as usize * dim as usize;
-    let valid = valid_values(frames, b, n_frames as usize, dim as usize);
+    let (b, total, valid, start, end) = clip_piece(frames, chunks, n_frames as usize, dim as usize);
     let unit = UNIT_POS as usize;
 
     let scale = F::new(DB_PER_NEPER);
@@ -138,8 +132,6 @@ pub fn db_kernel<F: Float>(
         floor = peak_db - ref_db - F::cast_from(top_db);
     }
 
-    let start = chunk * piece_size(chunks, total);
-    let end = piece_end(chunk, chunks, total, total);
     let base = b * total;
     let mut i = start + unit;
     while i < end {

@@ -21,6 +21,8 @@
 //! send an access out of bounds.
 use cubecl::prelude::*;
 
+use crate::ops::LENGTH_SPLIT;
+
 /// Index into a clip of `len` samples for position `pos` under the padding mode
 /// (0 zeros, 1 reflect, 2 edge); -1 stands for a zero sample.
 #[cube]
@@ -134,6 +136,23 @@ fn store<F: Float>(
     }
 }
 
+/// Point `n` of a frame wholly inside its clip: samples `2n, 2n + 1` from `start`, read
+/// straight from the row, windowed.
+#[cube]
+fn inside_point<F: Float>(
+    signal: &Tensor<F>,
+    window: &Tensor<F>,
+    row: usize,
+    start: i32,
+    n: usize,
+) -> (F, F) {
+    let at = row + start as usize + 2 * n;
+    (
+        signal[at] * window[2 * n],
+        signal[at + 1] * window[2 * n + 1],
+    )
+}
+
 /// Point `n` of a frame that is not wholly inside its clip: samples `2n, 2n + 1` from
 /// `start` through the padding rule, windowed, into `sr[at]`, `si[at]` (zeros unless
 /// `live`).
@@ -196,9 +215,9 @@ fn load_frame<F: Float>(
     for j in 0..comptime![n_fft / 2 / units] {
         let n = unit + comptime![j * units];
         if inside {
-            let at = row + start as usize + 2 * n;
-            sr[base + n] = signal[at] * window[2 * n];
-            si[base + n] = signal[at + 1] * window[2 * n + 1];
+            let (a, b) = inside_point(signal, window, row, start, n);
+            sr[base + n] = a;
+            si[base + n] = b;
         } else {
             padded_point(
                 signal,
@@ -273,9 +292,9 @@ fn first_stage_from_signal<F: Float>(
         for q in 0..r {
             let n = i + comptime![q * count];
             if inside {
-                let at = row + start as usize + 2 * n;
-                xr[q] = signal[at] * window[2 * n];
-                xi[q] = signal[at + 1] * window[2 * n + 1];
+                let (a, b) = inside_point(signal, window, row, start, n);
+                xr[q] = a;
+                xi[q] = b;
             } else {
                 xr[q] = scratch_r[base + n];
                 xi[q] = scratch_i[base + n];
@@ -510,7 +529,7 @@ pub fn spectrum_kernel<F: Float>(
     let t = fr % n_frames;
     let hop = hop as usize;
     // `encode_lengths`' pair, at most the padded row whatever the tensor holds.
-    let encoded = u32::cast_from(lengths[2 * b]) as usize * 4096
+    let encoded = u32::cast_from(lengths[2 * b]) as usize * LENGTH_SPLIT
         + u32::cast_from(lengths[2 * b + 1]) as usize;
     let len = clamp_max(encoded, signal_len as usize);
     let mut clip_frames = 0usize;
