@@ -15,11 +15,14 @@
 //! `kernels` is measured once per FFT radix of `--radix` (default: every radix the kernels
 //! are built for; the default radix's row is `ser`, the others `ser radix-N`), so that one
 //! run on a lent GPU compares them, each also with the FFT's first stage fed straight from
-//! the signal (rows `... from-signal`; `--from-signal off|on|both`, default both).
+//! the signal (rows `... from-signal`; `--from-signal off|on|both`, default both) and with
+//! shared memory padded against bank conflicts (rows `... padded`; `--padded off|on|both`,
+//! default both).
 //! `--kernels-only` skips `end_to_end` and the peer (for tuning runs).
 //!
 //! `cargo bench -p ser-benches --bench gpu_logmel -- --device wgpu|cuda|flex [--reps N]
-//!  [--hours H] [--radix 4,8,16] [--from-signal both] [--kernels-only] [--peer-clips N]
+//!  [--hours H] [--radix 4,8,16] [--from-signal both] [--padded both] [--kernels-only]
+//!  [--peer-clips N]
 //!  [--write-workload FILE]`.
 //! `benches/run_gpu_logmel.sh` runs it beside torchaudio on the same device and writes the
 //! table.
@@ -142,6 +145,12 @@ fn main() {
         Some("on") => &[true],
         Some(other) => panic!("--from-signal takes off, on or both, not {other}"),
     };
+    let padded: &[bool] = match arg("--padded").as_deref() {
+        None | Some("both") => &[false, true],
+        Some("off") => &[false],
+        Some("on") => &[true],
+        Some(other) => panic!("--padded takes off, on or both, not {other}"),
+    };
     let dev_name = arg("--device").unwrap_or_else(|| "wgpu".into());
     let dev = device(&dev_name);
     let small = workload(CLIPS, SECS, SR);
@@ -177,24 +186,30 @@ fn main() {
         let batches = upload(clips, gpu.batch_samples(), &dev);
         for &radix in &radices {
             for &direct in from_signal {
-                let mut tool = "ser".to_string();
-                if radix != FFT_RADICES[0] {
-                    tool += &format!(" radix-{radix}");
-                }
-                if direct {
-                    tool += " from-signal";
-                }
-                let kernels = GpuExtractor::new(config(), dev.clone())
-                    .and_then(|g| g.with_fft_radix(radix))
-                    .expect("bench config runs on the device")
-                    .with_first_stage_from_signal(direct);
-                let secs = median_seconds(reps, || {
-                    for (signal, lengths) in &batches {
-                        let out = kernels.frames_on_device(signal.clone(), lengths);
-                        sync(&out[0]);
+                for &pad in padded {
+                    let mut tool = "ser".to_string();
+                    if radix != FFT_RADICES[0] {
+                        tool += &format!(" radix-{radix}");
                     }
-                });
-                report(&tool, "kernels", label, &desc, audio_s, secs);
+                    if direct {
+                        tool += " from-signal";
+                    }
+                    if pad {
+                        tool += " padded";
+                    }
+                    let kernels = GpuExtractor::new(config(), dev.clone())
+                        .and_then(|g| g.with_fft_radix(radix))
+                        .expect("bench config runs on the device")
+                        .with_first_stage_from_signal(direct)
+                        .with_padded_shared_memory(pad);
+                    let secs = median_seconds(reps, || {
+                        for (signal, lengths) in &batches {
+                            let out = kernels.frames_on_device(signal.clone(), lengths);
+                            sync(&out[0]);
+                        }
+                    });
+                    report(&tool, "kernels", label, &desc, audio_s, secs);
+                }
             }
         }
         if kernels_only {

@@ -163,6 +163,7 @@ impl GpuExtractor {
             out_dim: n_mels,
             radix: FFT_RADICES[0],
             first_from_signal: false,
+            pad_shared: false,
         };
         let batch_samples = batch_samples_for(&cfg, n_bins, p.hop_length, &device);
         Ok(GpuExtractor {
@@ -207,6 +208,13 @@ impl GpuExtractor {
     /// [`SpectrumPlan::first_from_signal`]): a speed knob for benchmarks and tuning.
     pub fn with_first_stage_from_signal(mut self, on: bool) -> Self {
         self.plan.first_from_signal = on;
+        self
+    }
+
+    /// Pads the device FFT's shared-memory buffers against bank conflicts (see
+    /// [`SpectrumPlan::pad_shared`]): a speed knob for benchmarks and tuning.
+    pub fn with_padded_shared_memory(mut self, on: bool) -> Self {
+        self.plan.pad_shared = on;
         self
     }
 

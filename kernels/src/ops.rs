@@ -36,6 +36,11 @@ pub struct SpectrumPlan {
     /// frame loaded into shared memory: a speed knob (same result to rounding) awaiting a
     /// GPU measurement. The host fallback ignores it.
     pub first_from_signal: bool,
+    /// Lay the CubeCL kernel's FFT buffers out with gaps so that a stage's strided stores
+    /// hit distinct shared-memory banks (up to 25 % more shared memory per frame at radix
+    /// 4): a speed knob (same result) awaiting a GPU measurement; banks are a GPU matter,
+    /// lavapipe has none. The host fallback ignores it.
+    pub pad_shared: bool,
 }
 
 /// FFT radices the CubeCL spectrum kernel is built for; the first is the default.

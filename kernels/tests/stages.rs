@@ -66,29 +66,31 @@ fn reference(cfg: &FeatureConfig) -> Extractor {
     Extractor::new(cfg).unwrap()
 }
 
-/// Compares one config's GPU output, with the FFT of largest radix `radix` (and its first
-/// stage fed from the signal if `from_signal`), with the CPU reference (computed in f64).
+/// Compares one config's GPU output, with the FFT of largest radix `radix` (its first stage
+/// fed from the signal if `from_signal`, its shared memory padded if `pad`), with the CPU
+/// reference (computed in f64).
 fn check(
     name: &str,
     cfg: FeatureConfig,
     device: &Device,
     dev_name: &str,
     radix: usize,
-    from_signal: bool,
+    (from_signal, pad): (bool, bool),
 ) {
     let reference = reference(&cfg);
     let gpu = GpuExtractor::new(cfg, device.clone())
         .unwrap()
         .with_fft_radix(radix)
         .unwrap()
-        .with_first_stage_from_signal(from_signal);
+        .with_first_stage_from_signal(from_signal)
+        .with_padded_shared_memory(pad);
     let signals = clips(gpu.cpu().config().audio.sample_rate as f64);
     let got: Vec<ClipFeatures> = gpu.compute_batch(&signals);
     let want: Vec<ClipFeatures> = reference.compute_batch(&signals);
     let layout = reference.frame_layout();
     for (c, (g, w)) in got.iter().zip(&want).enumerate() {
         let ctx = format!(
-            "{dev_name} radix {radix} (first stage from signal: {from_signal}) {name} clip {c} ({} samples)",
+            "{dev_name} radix {radix} (first stage from signal: {from_signal}, padded: {pad}) {name} clip {c} ({} samples)",
             signals[c].len()
         );
         assert_eq!(g.n_frames, w.n_frames, "{ctx}: frame count");
@@ -151,18 +153,19 @@ fn logmel_mfcc_and_deltas_match_the_cpu_reference_across_fft_sizes() {
         ),
     ];
     for (dev_name, device) in devices() {
-        // The radix and the first stage's source only change the CubeCL kernel: every
-        // combination on wgpu (n_fft 8 to 2048 give first stages of radix 2, 4, 8 and 16),
-        // one run on flex.
-        let (radices, from_signal): (&[usize], &[bool]) = if dev_name == "wgpu" {
-            (&ser_kernels::FFT_RADICES, &[false, true])
+        // The radix, the first stage's source and the shared-memory layout only change the
+        // CubeCL kernel: every combination on wgpu (n_fft 8 to 2048 give first stages of
+        // radix 2, 4, 8 and 16), one run on flex.
+        let all = [(false, false), (true, false), (false, true), (true, true)];
+        let (radices, variants): (&[usize], &[(bool, bool)]) = if dev_name == "wgpu" {
+            (&ser_kernels::FFT_RADICES, &all)
         } else {
-            (&ser_kernels::FFT_RADICES[..1], &[false])
+            (&ser_kernels::FFT_RADICES[..1], &all[..1])
         };
         for &radix in radices {
-            for &direct in from_signal {
+            for &variant in variants {
                 for (name, toml) in cases {
-                    check(name, config(toml), &device, dev_name, radix, direct);
+                    check(name, config(toml), &device, dev_name, radix, variant);
                 }
             }
         }

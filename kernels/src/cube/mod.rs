@@ -41,6 +41,22 @@ fn output_like(x: &CubeTensor, shape: burn::tensor::Shape) -> CubeTensor {
     empty_device_dtype(x.client.clone(), x.device.clone(), shape, x.dtype)
 }
 
+/// Shared-memory values per frame of the spectrum kernel: `m` plain; padded (see the
+/// kernel's `pad_span`), room for the first stage's gaps (`m / r0`) rounded so that the
+/// frames sharing a warp (`units < 32` units each) start `units` banks apart.
+fn frame_stride(m: usize, radix: usize, units: usize, pad: bool) -> usize {
+    if !pad {
+        return m;
+    }
+    let r0 = spectrum::first_radix(m, radix);
+    let stride = m + m / r0;
+    if units < 32 {
+        stride + (32 + units - stride % 32) % 32
+    } else {
+        stride
+    }
+}
+
 impl FeatureOps for CubeBackend {
     fn spectrum(
         signal: FloatTensor<Self>,
@@ -89,7 +105,27 @@ impl FeatureOps for CubeBackend {
         let per_frame = units(&client, (m / plan.radix).max(1));
         // The kernel unrolls its FFT loops on `per_frame` dividing every stage's butterflies.
         assert_eq!((m / plan.radix).max(1) % per_frame, 0, "units per frame");
-        let per_cube = (256 / per_frame).clamp(1, (1024 / m).max(1));
+        let mut per_cube = (256 / per_frame).clamp(1, (1024 / m).max(1));
+        // Padded shared memory (`SpectrumPlan::pad_shared`) needs up to m / r0 more values
+        // per frame: fewer frames per cube where the device's shared memory is short, the
+        // plain layout where even one frame does not fit.
+        let max_shared = client.properties().hardware.max_shared_memory_size;
+        let mut pad = plan.pad_shared;
+        let mut stride = frame_stride(m, plan.radix, per_frame, pad);
+        while pad && 4 * 4 * per_cube * stride > max_shared.max(16 << 10) {
+            if per_cube == 1 {
+                pad = false;
+                stride = frame_stride(m, plan.radix, per_frame, false);
+            } else {
+                per_cube /= 2;
+            }
+        }
+        // Frames per mel-projection task: each weight serves `group` frames, as many as
+        // leave no unit of the cube without a task.
+        let mut group = per_cube;
+        while group > 1 && plan.out_dim * (per_cube / group) < per_frame * per_cube {
+            group /= 2;
+        }
         let power_mode = if plan.power == 2.0 {
             2
         } else if plan.power == 1.0 {
@@ -126,6 +162,9 @@ impl FeatureOps for CubeBackend {
                 per_cube,
                 plan.radix,
                 plan.first_from_signal,
+                pad,
+                stride,
+                group,
                 plan.center,
                 plan.pad_mode,
                 power_mode,

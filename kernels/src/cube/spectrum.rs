@@ -11,8 +11,16 @@
 //! masks and ping-pong buffers are constants. A higher radix means
 //! fewer stages, barriers and shared-memory round trips, and fewer units per frame. A second
 //! knob, `first_from_signal`, feeds the first stage straight from the signal instead of
-//! from the frame loaded into shared memory (one round trip and one barrier less).
-//! Frames past a clip's own length are written as zeros without being computed.
+//! from the frame loaded into shared memory (one round trip and one barrier less); a third,
+//! `pad`, leaves gaps in the FFT buffers (see [`pad_span`]) so that no stage's strided
+//! stores hit a shared-memory bank twice. Frames past a clip's own length are written as
+//! zeros without being computed.
+//!
+//! Memory accesses are what a GPU runs short of first (an SM serves one warp-wide access of
+//! shared memory or L1, 32 banks of 4 bytes, per clock, against four warp-wide FP32
+//! instructions): each unit loads one twiddle per stage and takes the others as its powers
+//! (times constants), and the real unpack computes bins `k` and `M - k` from the same two
+//! values.
 //!
 //! The kernel is launched unchecked (in WGSL, no loop-bounding counters; CubeCL never
 //! bounds-checks tensor indexing either way): every index is in bounds by construction for tensors of
@@ -67,7 +75,7 @@ fn bit_reverse(s: usize, r: usize) -> usize {
 
 /// The first stage's radix: what is left of `log2 m` after whole stages of `radix`, so
 /// that every later stage has the full radix (`radix` itself when it divides evenly).
-fn first_radix(m: usize, radix: usize) -> usize {
+pub(super) fn first_radix(m: usize, radix: usize) -> usize {
     let (bits, step) = (m.trailing_zeros(), radix.trailing_zeros());
     match bits % step {
         0 => radix.min(m),
@@ -117,23 +125,50 @@ fn dft<F: Float>(xr: &mut Array<F>, xi: &mut Array<F>, #[comptime] r: usize) {
     }
 }
 
-/// Writes a butterfly's `r` outputs (bit-reversed in `xr`, `xi`) to `dst[j + s p]`.
+/// Writes a butterfly's `r` outputs (bit-reversed in `xr`, `xi`) to in-frame positions
+/// `j + s p` of the frame at `base`, laid out by [`spot`] with `(span, gap)`.
 #[cube]
+#[allow(clippy::too_many_arguments)]
 fn store<F: Float>(
     xr: &Array<F>,
     xi: &Array<F>,
     dr: &mut Shared<[F]>,
     di: &mut Shared<[F]>,
+    base: usize,
     j: usize,
-    p: usize,
+    #[comptime] p: usize,
     #[comptime] r: usize,
+    #[comptime] span: usize,
+    #[comptime] gap: usize,
 ) {
     #[unroll]
     for s in 0..r {
         let from = comptime![bit_reverse(s, r)];
-        dr[j + comptime![s] * p] = xr[from];
-        di[j + comptime![s] * p] = xi[from];
+        let at = base + spot(j + comptime![s * p], span, gap);
+        dr[at] = xr[from];
+        di[at] = xi[from];
     }
+}
+
+/// The `span` of the padded layout in which a stage of span `p` and radix `r` leaves its
+/// output (0: unpadded). Padded, position `x` of a frame is stored at `x + (x / (p r)) p`:
+/// a butterfly's outputs go to `p`-long runs `p r` apart, and one gap of `p` after every
+/// `p r` values sends the runs of a warp's 32 units to distinct shared-memory banks (the
+/// unpadded stores of the early stages hit the same bank up to `r` times). The last stage
+/// (`p r = M`) needs no gap, so the transform the bins read is unpadded.
+fn pad_span(m: usize, p: usize, r: usize, pad: bool) -> usize {
+    if pad && p * r < m { p * r } else { 0 }
+}
+
+/// Where in-frame position `x` is stored in a buffer laid out with `(span, gap)` (see
+/// [`pad_span`]; `span` 0 is the plain layout).
+#[cube]
+fn spot(x: usize, #[comptime] span: usize, #[comptime] gap: usize) -> usize {
+    let mut at = x;
+    if comptime![span > 0] {
+        at = x + x / span * gap;
+    }
+    at
 }
 
 /// Point `n` of a frame wholly inside its clip: samples `2n, 2n + 1` from `start`, read
@@ -262,6 +297,7 @@ fn first_stage_from_signal<F: Float>(
     #[comptime] r: usize,
     #[comptime] units: usize,
     #[comptime] pad_mode: u32,
+    #[comptime] pad: bool,
 ) {
     let count = comptime![n_fft / 2 / r];
     let mut xr = Array::<F>::new(r);
@@ -301,7 +337,18 @@ fn first_stage_from_signal<F: Float>(
             }
         }
         dft(&mut xr, &mut xi, r);
-        store(&xr, &xi, dr, di, base + i * r, 1, r);
+        store(
+            &xr,
+            &xi,
+            dr,
+            di,
+            base,
+            i * r,
+            1usize,
+            r,
+            comptime![pad_span(n_fft / 2, 1, r, pad)],
+            1usize,
+        );
     }
 }
 
@@ -310,11 +357,52 @@ fn later_stages(m: usize, radix: usize) -> usize {
     ((m / first_radix(m, radix)).trailing_zeros() / radix.trailing_zeros()) as usize
 }
 
+/// `(xr + i xi) W_N^e` for a constant exponent `e` (nothing to do when `e` is 0).
+#[cube]
+fn times_twiddle<F: Float>(xr: F, xi: F, #[comptime] e: usize, #[comptime] n_fft: usize) -> (F, F) {
+    let mut yr = xr;
+    let mut yi = xi;
+    if comptime![e % n_fft != 0] {
+        let angle = comptime![-2.0 * std::f64::consts::PI * e as f64 / n_fft as f64];
+        let c = F::new(comptime![angle.cos() as f32]);
+        let s = F::new(comptime![angle.sin() as f32]);
+        yr = xr * c - xi * s;
+        yi = xr * s + xi * c;
+    }
+    (yr, yi)
+}
+
+/// `w^q` into `(wr[q], wi[q])` for `1 <= q < r`, `w` the table's twiddle at `at`: one load
+/// instead of `r - 1`, the powers as a balanced product tree (`w^q = w^(q/2) w^(q - q/2)`),
+/// so each is at most `log2 r` roundings from the exact value.
+#[cube]
+fn powers<F: Float>(
+    twiddles: &Tensor<F>,
+    at: usize,
+    wr: &mut Array<F>,
+    wi: &mut Array<F>,
+    #[comptime] r: usize,
+) {
+    wr[1] = twiddles[at];
+    wi[1] = twiddles[at + 1];
+    #[unroll]
+    for t in 0..comptime![r - 2] {
+        let q = comptime![t + 2];
+        let a = comptime![q / 2];
+        let b = comptime![q - q / 2];
+        let (ar, ai) = (wr[a], wi[a]);
+        let (br, bi) = (wr[b], wi[b]);
+        wr[q] = ar * br - ai * bi;
+        wi[q] = ar * bi + ai * br;
+    }
+}
+
 /// One Stockham stage of radix `r`, combining sub-transforms of length `p` into length
 /// `r p`: butterfly `i < M/r` reads `src[i + q M/r]`, twiddles input `q` by `W_{rp}^(q k)`
 /// with `k = i mod p` (nothing to twiddle in the `first` stage, where `p = 1`), takes the
 /// r-point DFT in registers and writes output `s` to `dst[r (i - k) + k + s p]`.
-/// `twiddles` holds `W_N^j`, j < N.
+/// `twiddles` holds `W_N^j`, j < N. With `pad`, buffers use the layout of [`pad_span`]:
+/// this stage reads the one the stage before (radix `prev_r`) wrote.
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn stage<F: Float>(
@@ -328,70 +416,78 @@ fn stage<F: Float>(
     #[comptime] p: usize,
     #[comptime] n_fft: usize,
     #[comptime] r: usize,
+    #[comptime] prev_r: usize,
     #[comptime] first: bool,
+    #[comptime] pad: bool,
     #[comptime] units: usize,
 ) {
-    let count = comptime![n_fft / 2 / r];
+    let m = comptime![n_fft / 2];
+    let count = comptime![m / r];
     let stride = comptime![n_fft / (r * p)];
+    // The first stage reads the plain frame, the others what the stage of span p / prev_r
+    // wrote.
+    let read_span = comptime![if first {
+        0
+    } else {
+        pad_span(m, p / prev_r, prev_r, pad)
+    }];
+    let read_gap = comptime![if first { 0 } else { p / prev_r }];
     let mut xr = Array::<F>::new(r);
     let mut xi = Array::<F>::new(r);
+    // Butterfly i = unit + j units twiddles input q by W_N^(q stride k), k = i mod p =
+    // (unit mod p) + c with the constant c = (j units) mod p (powers of two: no carry), so
+    // by a power of one loaded W_N^(stride (unit mod p)) times a constant.
+    let mut wr = Array::<F>::new(r);
+    let mut wi = Array::<F>::new(r);
+    if comptime![!first] {
+        powers(
+            twiddles,
+            comptime![2 * stride] * (unit & comptime![p - 1]),
+            &mut wr,
+            &mut wi,
+            r,
+        );
+    }
     // `units` divides `count` (both powers of two): a fixed count per unit, unrolled.
     #[unroll]
     for j in 0..comptime![count / units] {
         let i = unit + comptime![j * units];
         let k = i & comptime![p - 1];
+        let c = comptime![(j * units) & (p - 1)];
         #[unroll]
         for q in 0..r {
-            let at = base + i + comptime![q * count];
+            let at = base + spot(i + comptime![q * count], read_span, read_gap);
             let a = sr[at];
             let b = si[at];
             if comptime![first || q == 0] {
                 xr[q] = a;
                 xi[q] = b;
             } else {
-                let w = comptime![2 * q * stride] * k;
-                let wr = twiddles[w];
-                let wi = twiddles[w + 1];
-                xr[q] = a * wr - b * wi;
-                xi[q] = a * wi + b * wr;
+                let (tr, ti) = times_twiddle::<F>(wr[q], wi[q], comptime![q * stride * c], n_fft);
+                xr[q] = a * tr - b * ti;
+                xi[q] = a * ti + b * tr;
             }
         }
         dft(&mut xr, &mut xi, r);
-        store(&xr, &xi, dr, di, base + (i - k) * r + k, p, r);
+        store(
+            &xr,
+            &xi,
+            dr,
+            di,
+            base,
+            (i - k) * r + k,
+            p,
+            r,
+            comptime![pad_span(m, p, r, pad)],
+            p,
+        );
     }
 }
 
-/// `|X[k]|^p` of bin `k <= M` of the real transform, from the packed transform `Z` in
-/// `zr`, `zi`: `X[k] = (Z[k] + conj Z[M-k]) / 2 - i W_N^k (Z[k] - conj Z[M-k]) / 2`, with
-/// `Z` indices taken mod `M`.
+/// `|X|^power` from `2 X = (xr, xi)` (`power_mode` 2: power, 1: magnitude, 0: `power`).
 #[cube]
-#[allow(clippy::too_many_arguments)]
-fn bin_power<F: Float>(
-    zr: &Shared<[F]>,
-    zi: &Shared<[F]>,
-    twiddles: &Tensor<F>,
-    base: usize,
-    k: usize,
-    power: f32,
-    #[comptime] n_fft: usize,
-    #[comptime] power_mode: u32,
-) -> F {
-    let m = comptime![n_fft / 2];
-    let a = k & comptime![m - 1];
-    let c = (m - k) & comptime![m - 1];
-    let (ar, ai) = (zr[base + a], zi[base + a]);
-    let (cr, ci) = (zr[base + c], -zi[base + c]);
-    let half = F::new(0.5);
-    let er = (ar + cr) * half;
-    let ei = (ai + ci) * half;
-    // o = -i (Z[k] - conj Z[M-k]) / 2
-    let or = (ai - ci) * half;
-    let oi = (cr - ar) * half;
-    let wr = twiddles[2 * k];
-    let wi = twiddles[2 * k + 1];
-    let xr = er + wr * or - wi * oi;
-    let xi = ei + wr * oi + wi * or;
-    let p2 = xr * xr + xi * xi;
+fn scaled_power<F: Float>(xr: F, xi: F, power: f32, #[comptime] power_mode: u32) -> F {
+    let p2 = (xr * xr + xi * xi) * F::new(0.25);
     let mut v = p2;
     if comptime![power_mode == 1] {
         v = p2.sqrt();
@@ -401,8 +497,12 @@ fn bin_power<F: Float>(
     v
 }
 
-/// The frame's power spectrum: bins `k < M` into `pr[k]`, unrolled over each unit's fixed
-/// share (`units` divides `M`), and bin `M` (Nyquist) into `pi[0]` by unit 0.
+/// The frame's power spectrum from the packed transform `Z` (plain layout) in `zr`, `zi`:
+/// bins `k < M` into `pr[k]`, bin `M` (Nyquist) into `pi[0]`. Bins `k` and `M - k` share
+/// their two loads: with `E = Z[k] + conj Z[M-k]`, `O = -i (Z[k] - conj Z[M-k])` (indices
+/// mod `M`) and `T = W_N^k O`, `2 X[k] = E + T` and `2 X[M-k] = conj(E - T)`. Unit `u`
+/// takes the pairs `k = u + j units < M / 2` (`W_N^k` is one loaded `W_N^u` times a
+/// constant), unit 0 also bin `M / 2`, whose power is `|Z[M/2]|^2`.
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn unpack_power<F: Float>(
@@ -419,26 +519,50 @@ fn unpack_power<F: Float>(
     #[comptime] power_mode: u32,
 ) {
     let m = comptime![n_fft / 2];
+    let w0r = twiddles[2 * unit];
+    let w0i = twiddles[2 * unit + 1];
+    // `units` divides `M / 2` (units <= M / 4): a fixed count per unit, unrolled.
     #[unroll]
-    for j in 0..comptime![m / units] {
+    for j in 0..comptime![m / 2 / units] {
         let k = unit + comptime![j * units];
-        pr[base + k] = bin_power(zr, zi, twiddles, base, k, power, n_fft, power_mode);
+        let c = (m - k) & comptime![m - 1];
+        let (wr, wi) = times_twiddle::<F>(w0r, w0i, comptime![j * units], n_fft);
+        let (ar, ai) = (zr[base + k], zi[base + k]);
+        let (cr, ci) = (zr[base + c], -zi[base + c]);
+        let er = ar + cr;
+        let ei = ai + ci;
+        let or = ai - ci;
+        let oi = cr - ar;
+        let tr = wr * or - wi * oi;
+        let ti = wr * oi + wi * or;
+        pr[base + k] = scaled_power::<F>(er + tr, ei + ti, power, power_mode);
+        let high = scaled_power::<F>(er - tr, ei - ti, power, power_mode);
+        if comptime![j == 0] {
+            // Bin 0's partner is Nyquist.
+            if unit == 0 {
+                pi[base] = high;
+            } else {
+                pr[base + m - k] = high;
+            }
+        } else {
+            pr[base + m - k] = high;
+        }
     }
     if unit == 0 {
-        pi[base] = bin_power(zr, zi, twiddles, base, m, power, n_fft, power_mode);
+        let h = base + comptime![m / 2];
+        let (zhr, zhi) = (zr[h], zi[h]);
+        pr[h] = scaled_power::<F>(zhr + zhr, zhi + zhi, power, power_mode);
     }
 }
 
-/// Mel projection (or the raw spectrum) of one frame into `output[out_base..]`; zeros for a
-/// frame that is not `live`. Bin `k < M` of the power spectrum is `pr[base + k]`, bin `M`
-/// (Nyquist) `pi[base]`, as [`unpack_power`] stored them.
+/// The raw spectrum of one frame into `output[out_base..]` (zeros for a frame that is not
+/// `live`): bin `k < M` is `pr[base + k]`, bin `M` (Nyquist) `pi[base]`, as
+/// [`unpack_power`] stored them.
 #[cube]
 #[allow(clippy::too_many_arguments)]
-fn project<F: Float>(
+fn project_bins<F: Float>(
     pr: &Shared<[F]>,
     pi: &Shared<[F]>,
-    mel: &Tensor<F>,
-    bounds: &Tensor<F>,
     output: &mut Tensor<F>,
     base: usize,
     out_base: usize,
@@ -446,38 +570,85 @@ fn project<F: Float>(
     live: bool,
     #[comptime] n_fft: usize,
     #[comptime] units: usize,
-    #[comptime] use_mel: bool,
+) {
+    let m = comptime![n_fft / 2];
+    let mut o = unit;
+    while o <= m {
+        let mut v = F::new(0.0);
+        if live {
+            v = select(o < m, pr[base + clamp_max(o, m - 1)], pi[base]);
+        }
+        output[out_base + o] = v;
+        o += units;
+    }
+}
+
+/// The mel projection of the cube's frames (of `frames` in the batch) into `output`. The
+/// cube's `per_cube * units` units take the tasks
+/// `(band o, frames g group .. (g + 1) group of the cube)` in turn, so that each weight is
+/// loaded once for `group` frames (as many as leave no unit idle); frames past the batch
+/// are not written. Bin `k < M` of the frame in slot `f` is `pr[f stride + k]`, bin `M`
+/// (Nyquist) `pi[f stride]`. Frames that are not live have all-zero spectra, so they
+/// project to zeros without a test.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn project_mel<F: Float>(
+    pr: &Shared<[F]>,
+    pi: &Shared<[F]>,
+    mel: &Tensor<F>,
+    bounds: &Tensor<F>,
+    output: &mut Tensor<F>,
+    frames: usize,
+    #[comptime] n_fft: usize,
+    #[comptime] per_cube: usize,
+    #[comptime] units: usize,
+    #[comptime] stride: usize,
+    #[comptime] group: usize,
     #[comptime] out_dim: usize,
 ) {
     let m = comptime![n_fft / 2];
     let n_bins = comptime![n_fft / 2 + 1];
-    let mut o = unit;
-    while o < out_dim {
-        let mut acc = F::new(0.0);
-        if live {
-            if comptime![use_mel] {
-                // Clamped to the filterbank's row whatever the bounds tensor holds.
-                let first = clamp_max(u32::cast_from(bounds[2 * o]) as usize, n_bins);
-                let n = clamp_max(u32::cast_from(bounds[2 * o + 1]) as usize, n_bins - first);
-                let end = first + n;
-                let row = o * n_bins;
-                // Bins below Nyquist in one branch-free loop, then Nyquist if the band has it.
-                let mut k = first;
-                while k < clamp_max(end, m) {
-                    acc += mel[row + k] * pr[base + k];
-                    k += 1;
-                }
-                if end > m {
-                    acc += mel[row + m] * pi[base];
-                }
-            } else if o < m {
-                acc = pr[base + o];
-            } else {
-                acc = pi[base];
+    let first_frame = CUBE_POS * per_cube;
+    let mut task = UNIT_POS as usize;
+    while task < comptime![out_dim * (per_cube / group)] {
+        let o = task % out_dim;
+        let g = task / out_dim;
+        // Clamped to the filterbank's row whatever the bounds tensor holds.
+        let first = clamp_max(u32::cast_from(bounds[2 * o]) as usize, n_bins);
+        let n = clamp_max(u32::cast_from(bounds[2 * o + 1]) as usize, n_bins - first);
+        let end = first + n;
+        let row = o * n_bins;
+        let slots = g * comptime![group * stride];
+        let mut acc = Array::<F>::new(group);
+        #[unroll]
+        for f in 0..group {
+            acc[f] = F::new(0.0);
+        }
+        // Bins below Nyquist in one branch-free loop, then Nyquist if the band has it.
+        let mut k = first;
+        while k < clamp_max(end, m) {
+            let w = mel[row + k];
+            #[unroll]
+            for f in 0..group {
+                acc[f] = acc[f] + w * pr[slots + comptime![f * stride] + k];
+            }
+            k += 1;
+        }
+        if end > m {
+            let w = mel[row + m];
+            #[unroll]
+            for f in 0..group {
+                acc[f] = acc[f] + w * pi[slots + comptime![f * stride]];
             }
         }
-        output[out_base + o] = acc;
-        o += units;
+        #[unroll]
+        for f in 0..group {
+            let frame = first_frame + g * group + comptime![f];
+            if frame < frames {
+                output[frame * out_dim + o] = acc[f];
+            }
+        }
+        task += comptime![per_cube * units];
     }
 }
 
@@ -488,7 +659,8 @@ fn clamp_max(a: usize, b: usize) -> usize {
 }
 
 /// See `FeatureOps::spectrum`. Launched with `ceil(batch * n_frames / per_cube)` cubes of
-/// `per_cube * units` units, `per_cube * n_fft / 2` shared values per buffer. `units` is a
+/// `per_cube * units` units, `per_cube * frame_stride` shared values per buffer
+/// (`frame_stride` is `n_fft / 2`, or more with `pad`). `units` is a
 /// power of two of at most `max(1, n_fft / 2 / radix)`, so it divides every stage's
 /// butterfly count (the FFT loops are unrolled on that).
 #[cube(launch_unchecked)]
@@ -511,6 +683,9 @@ pub fn spectrum_kernel<F: Float>(
     #[comptime] per_cube: usize,
     #[comptime] radix: usize,
     #[comptime] first_from_signal: bool,
+    #[comptime] pad: bool,
+    #[comptime] frame_stride: usize,
+    #[comptime] group: usize,
     #[comptime] center: bool,
     #[comptime] pad_mode: u32,
     #[comptime] power_mode: u32,
@@ -540,12 +715,12 @@ pub fn spectrum_kernel<F: Float>(
     }
     // Every unit reaches every barrier; `live` only guards loads and arithmetic.
     let live = active && t < clip_frames;
-    let base = slot * m;
+    let base = slot * frame_stride;
 
-    let mut re0 = Shared::new_slice(comptime![per_cube * n_fft / 2]);
-    let mut im0 = Shared::new_slice(comptime![per_cube * n_fft / 2]);
-    let mut re1 = Shared::new_slice(comptime![per_cube * n_fft / 2]);
-    let mut im1 = Shared::new_slice(comptime![per_cube * n_fft / 2]);
+    let mut re0 = Shared::new_slice(comptime![per_cube * frame_stride]);
+    let mut im0 = Shared::new_slice(comptime![per_cube * frame_stride]);
+    let mut re1 = Shared::new_slice(comptime![per_cube * frame_stride]);
+    let mut im1 = Shared::new_slice(comptime![per_cube * frame_stride]);
 
     let offset = select(center, m, 0usize);
     let start = (t * hop) as i32 - offset as i32;
@@ -558,7 +733,7 @@ pub fn spectrum_kernel<F: Float>(
     if comptime![first_from_signal] {
         first_stage_from_signal(
             signal, window, &mut re0, &mut im0, &mut re1, &mut im1, row, start, len, live, inside,
-            base, unit, n_fft, r0, units, pad_mode,
+            base, unit, n_fft, r0, units, pad_mode, pad,
         );
     } else {
         load_frame(
@@ -567,7 +742,8 @@ pub fn spectrum_kernel<F: Float>(
         );
         sync_cube();
         stage(
-            &re0, &im0, &mut re1, &mut im1, twiddles, base, unit, 1usize, n_fft, r0, true, units,
+            &re0, &im0, &mut re1, &mut im1, twiddles, base, unit, 1usize, n_fft, r0, 1usize, true,
+            pad, units,
         );
     }
     sync_cube();
@@ -576,13 +752,20 @@ pub fn spectrum_kernel<F: Float>(
     #[unroll]
     for st in 0..comptime![later_stages(m, radix)] {
         let p = comptime![first_radix(m, radix) * radix.pow(st as u32)];
+        let prev_r = comptime![if st == 0 {
+            first_radix(m, radix)
+        } else {
+            radix
+        }];
         if comptime![st % 2 == 0] {
             stage(
-                &re1, &im1, &mut re0, &mut im0, twiddles, base, unit, p, n_fft, radix, false, units,
+                &re1, &im1, &mut re0, &mut im0, twiddles, base, unit, p, n_fft, radix, prev_r,
+                false, pad, units,
             );
         } else {
             stage(
-                &re0, &im0, &mut re1, &mut im1, twiddles, base, unit, p, n_fft, radix, false, units,
+                &re0, &im0, &mut re1, &mut im1, twiddles, base, unit, p, n_fft, radix, prev_r,
+                false, pad, units,
             );
         }
         sync_cube();
@@ -601,24 +784,139 @@ pub fn spectrum_kernel<F: Float>(
         );
     }
     sync_cube();
-    if active {
-        if comptime![in0] {
-            project(
-                &re1, &im1, mel, bounds, output, base, out_base, unit, live, n_fft, units, use_mel,
-                out_dim,
-            );
-        } else {
-            project(
-                &re0, &im0, mel, bounds, output, base, out_base, unit, live, n_fft, units, use_mel,
-                out_dim,
-            );
-        }
+    // The power spectrum is in the pair the transform is not in.
+    let (pr, pi) = if comptime![in0] {
+        (&re1, &im1)
+    } else {
+        (&re0, &im0)
+    };
+    if comptime![use_mel] {
+        let frames = batch as usize * n_frames;
+        project_mel(
+            pr,
+            pi,
+            mel,
+            bounds,
+            output,
+            frames,
+            n_fft,
+            per_cube,
+            units,
+            frame_stride,
+            group,
+            out_dim,
+        );
+    } else if active {
+        project_bins(pr, pi, output, base, out_base, unit, live, n_fft, units);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{bit_reverse, first_radix, later_stages};
+    use super::{bit_reverse, first_radix, later_stages, pad_span};
+    use crate::cube::frame_stride;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// `spot` of the kernel, on the host.
+    fn spot(x: usize, span: usize, gap: usize) -> usize {
+        if span > 0 { x + x / span * gap } else { x }
+    }
+
+    /// The FFT stages of the kernel: `(p, r, (read span, read gap), (write span, write gap))`.
+    fn stages(m: usize, radix: usize, pad: bool) -> Vec<(usize, usize, [usize; 2], [usize; 2])> {
+        let r0 = first_radix(m, radix);
+        let mut out = vec![(1, r0, [0, 0], [pad_span(m, 1, r0, pad), 1])];
+        let (mut p, mut prev) = (r0, r0);
+        while p < m {
+            let read = [pad_span(m, p / prev, prev, pad), p / prev];
+            out.push((p, radix, read, [pad_span(m, p, radix, pad), p]));
+            (prev, p) = (radix, p * radix);
+        }
+        out
+    }
+
+    /// Shared-memory wavefronts of one warp access: the most distinct addresses in one of
+    /// the 32 four-byte banks.
+    fn wavefronts(addresses: &[usize]) -> usize {
+        let mut banks: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
+        for &a in addresses {
+            banks.entry(a % 32).or_default().insert(a);
+        }
+        banks.values().map(BTreeSet::len).max().unwrap_or(0)
+    }
+
+    /// Wavefronts of every FFT load and store of one cube of the kernel, per buffer
+    /// (`(loads, stores)`), for the kernel's units per frame and frames per cube.
+    fn fft_wavefronts(m: usize, radix: usize, pad: bool) -> (usize, usize) {
+        let units = (m / radix).clamp(1, 256);
+        let per_cube = (256 / units).clamp(1, (1024 / m).max(1));
+        let stride = frame_stride(m, radix, units, pad);
+        let threads = units * per_cube;
+        let (mut loads, mut stores) = (0, 0);
+        for (p, r, [rs, rg], [ws, wg]) in stages(m, radix, pad) {
+            let count = m / r;
+            for warp in 0..threads.div_ceil(32) {
+                let lanes = 32 * warp..(32 * warp + 32).min(threads);
+                for j in 0..count / units {
+                    let at = |f: &dyn Fn(usize) -> usize| -> Vec<usize> {
+                        lanes
+                            .clone()
+                            .map(|t| t / units * stride + f(t % units + j * units))
+                            .collect()
+                    };
+                    for q in 0..r {
+                        loads += wavefronts(&at(&|i| spot(i + q * count, rs, rg)));
+                    }
+                    for s in 0..r {
+                        stores +=
+                            wavefronts(&at(&|i| spot((i - i % p) * r + i % p + s * p, ws, wg)));
+                    }
+                }
+            }
+        }
+        (loads, stores)
+    }
+
+    #[test]
+    fn padded_layouts_keep_every_value_apart_within_the_frame_stride() {
+        for bits in 1..=11 {
+            let m = 1usize << bits;
+            for radix in crate::ops::FFT_RADICES {
+                let units = (m / radix).clamp(1, 256);
+                let stride = frame_stride(m, radix, units, true);
+                for (p, r, _, [span, gap]) in stages(m, radix, true) {
+                    let spots: BTreeSet<usize> = (0..m).map(|x| spot(x, span, gap)).collect();
+                    assert_eq!(spots.len(), m, "m {m} radix {radix} stage p {p} r {r}");
+                    assert!(spots.last().unwrap() < &stride, "m {m} radix {radix} p {p}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn padding_makes_fft_stores_conflict_free_and_never_adds_wavefronts() {
+        for bits in 2..=10 {
+            let m = 1usize << bits;
+            for radix in crate::ops::FFT_RADICES {
+                let plain = fft_wavefronts(m, radix, false);
+                let padded = fft_wavefronts(m, radix, true);
+                let ctx = format!("m {m} radix {radix}: plain {plain:?}, padded {padded:?}");
+                assert!(padded.0 + padded.1 <= plain.0 + plain.1, "{ctx}");
+                // Conflict-free: one wavefront per store instruction (r per butterfly).
+                let units = (m / radix).clamp(1, 256);
+                let per_cube = (256 / units).clamp(1, (1024 / m).max(1));
+                let warps = (units * per_cube).div_ceil(32);
+                let ideal: usize = stages(m, radix, true)
+                    .iter()
+                    .map(|&(_, r, _, _)| warps * (m / r / units) * r)
+                    .sum();
+                assert_eq!(padded.1, ideal, "{ctx}");
+            }
+        }
+        // The benchmark's n_fft 512 (m 256): the plain layout's stores conflict up to 16-way.
+        assert_eq!(fft_wavefronts(256, 16, false), (128, 576));
+        assert_eq!(fft_wavefronts(256, 16, true), (64, 64));
+    }
 
     #[test]
     fn stages_multiply_to_the_transform_size_with_full_radix_after_the_first() {
