@@ -362,7 +362,7 @@ fn later_stages(m: usize, radix: usize) -> usize {
 fn times_twiddle<F: Float>(xr: F, xi: F, #[comptime] e: usize, #[comptime] n_fft: usize) -> (F, F) {
     let mut yr = xr;
     let mut yi = xi;
-    if comptime![e % n_fft != 0] {
+    if comptime![!e.is_multiple_of(n_fft)] {
         let angle = comptime![-2.0 * std::f64::consts::PI * e as f64 / n_fft as f64];
         let c = F::new(comptime![angle.cos() as f32]);
         let s = F::new(comptime![angle.sin() as f32]);
@@ -630,7 +630,7 @@ fn project_mel<F: Float>(
             let w = mel[row + k];
             #[unroll]
             for f in 0..group {
-                acc[f] = acc[f] + w * pr[slots + comptime![f * stride] + k];
+                acc[f] += w * pr[slots + comptime![f * stride] + k];
             }
             k += 1;
         }
@@ -638,7 +638,7 @@ fn project_mel<F: Float>(
             let w = mel[row + m];
             #[unroll]
             for f in 0..group {
-                acc[f] = acc[f] + w * pi[slots + comptime![f * stride]];
+                acc[f] += w * pi[slots + comptime![f * stride]];
             }
         }
         #[unroll]
@@ -819,7 +819,7 @@ mod tests {
 
     /// `spot` of the kernel, on the host.
     fn spot(x: usize, span: usize, gap: usize) -> usize {
-        if span > 0 { x + x / span * gap } else { x }
+        x.checked_div(span).map_or(x, |d| x + d * gap)
     }
 
     /// The FFT stages of the kernel: `(p, r, (read span, read gap), (write span, write gap))`.
