@@ -95,7 +95,7 @@ impl FeatureOps for CubeBackend {
         let client = signal.client.clone();
         // One butterfly of the plan's radix per unit and stage (n_fft / 2 / radix units per
         // frame), frames packed into cubes of up to 256 units; shared memory: 4 buffers of
-        // n_fft / 2 values per frame, kept within 16 KiB.
+        // n_fft / 2 values per frame, kept within 16 KiB unpadded (padded: below).
         assert!(
             FFT_RADICES.contains(&plan.radix),
             "FFT radix {} is not one of {FFT_RADICES:?}",
