@@ -18,7 +18,9 @@ use ser_features::{
 
 use crate::device::DeviceError;
 use crate::host::{delta_coefficients, pad_code};
-use crate::ops::{DbPlan, DeltaPlan, FFT_RADICES, FeatureOps, SpectrumPlan, encode_lengths};
+use crate::ops::{
+    DbPlan, DeltaPlan, FFT_RADICES, FeatureOps, SpectrumPlan, encode_lengths, window_support,
+};
 
 /// A batch whose kernels are queued: frames per clip and the `[B, T, D]` outputs.
 struct Launched {
@@ -164,6 +166,7 @@ impl GpuExtractor {
             radix: FFT_RADICES[0],
             first_from_signal: false,
             pad_shared: false,
+            window_support: window_support(&window),
         };
         let batch_samples = batch_samples_for(&cfg, n_bins, p.hop_length, &device);
         Ok(GpuExtractor {

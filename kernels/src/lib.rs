@@ -19,5 +19,5 @@ pub use device::{DeviceChoice, DeviceError, device_name, probe_wgpu, runs_kernel
 pub use extractor::GpuExtractor;
 pub use ops::{
     DbPlan, DeltaPlan, FFT_RADICES, FeatureOps, SpectrumPlan, decode_lengths, encode_lengths,
-    spectrum_shape,
+    spectrum_shape, window_support,
 };

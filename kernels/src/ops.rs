@@ -41,6 +41,12 @@ pub struct SpectrumPlan {
     /// 4): a speed knob (same result) awaiting a GPU measurement; banks are a GPU matter,
     /// lavapipe has none. The host fallback ignores it.
     pub pad_shared: bool,
+    /// Samples `[lo, hi)` of a frame outside which the window is zero (see
+    /// [`window_support`]; `[0, n_fft]` claims nothing): the CubeCL kernel loads no sample
+    /// of an interior frame outside it (112 of 512 for a 400-sample window in a 512-point
+    /// frame). The window passed with the plan must be zero there; the host fallback
+    /// ignores it.
+    pub window_support: [usize; 2],
 }
 
 /// FFT radices the CubeCL spectrum kernel is built for; the first is the default.
@@ -50,6 +56,19 @@ impl SpectrumPlan {
     /// Frames of a clip of `samples` samples (librosa's count), the same on every backend.
     pub fn frames(&self, samples: usize) -> usize {
         ser_dsp::frame_count(samples, self.n_fft, self.hop, self.center)
+    }
+}
+
+/// The samples `[first non-zero, last non-zero + 1)` of a window (`[0, 0]` for an all-zero
+/// one): what [`SpectrumPlan::window_support`] takes, so that the kernel need not load the
+/// samples a zero-padded window (`win_length < n_fft`) multiplies by zero.
+pub fn window_support(window: &[f32]) -> [usize; 2] {
+    match window.iter().position(|&w| w != 0.0) {
+        Some(lo) => [
+            lo,
+            window.iter().rposition(|&w| w != 0.0).map_or(lo, |l| l + 1),
+        ],
+        None => [0, 0],
     }
 }
 
@@ -198,7 +217,7 @@ impl FeatureOps for burn::backend::Flex {}
 
 #[cfg(test)]
 mod tests {
-    use super::{decode_lengths, encode_lengths};
+    use super::{decode_lengths, encode_lengths, window_support};
 
     #[test]
     fn clip_lengths_past_f32_exact_integers_survive_the_float_tensor() {
@@ -207,5 +226,16 @@ mod tests {
         // A plain f32 would lose the odd sample past 2^24.
         assert_ne!(((1usize << 24) + 1) as f32 as usize, (1 << 24) + 1);
         assert_eq!(decode_lengths(&encoded), lengths);
+    }
+
+    #[test]
+    fn window_support_spans_the_first_to_the_last_non_zero_sample() {
+        // A periodic Hann window of 400 in 512: zeros pad 56 samples each side, and the
+        // window's own first sample is zero.
+        let hann = ser_dsp::window_padded(ser_dsp::Window::Hann, 400, 512).unwrap();
+        assert_eq!(window_support(&hann), [57, 456]);
+        assert_eq!(window_support(&[1.0; 8]), [0, 8]);
+        assert_eq!(window_support(&[0.0, -0.5, 0.0, 0.25, 0.0]), [1, 4]);
+        assert_eq!(window_support(&[0.0; 4]), [0, 0]);
     }
 }

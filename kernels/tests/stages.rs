@@ -140,6 +140,11 @@ fn logmel_mfcc_and_deltas_match_the_cpu_reference_across_fft_sizes() {
             "frames = [\"mel\", \"logmel\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nwin_length = 400\nhop_length = 160\nwindow = \"povey\"\ncenter = false\n[mel]\nn_mels = 23\npower = 1.0\n",
         ),
         (
+            // The window's support [57, 455) ends mid-point at both sides, with full weight.
+            "rectangular 398 in 512, spectrogram and log-mel",
+            "frames = [\"spectrogram\", \"logmel\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nwin_length = 398\nhop_length = 160\nwindow = \"rectangular\"\n",
+        ),
+        (
             "power spectrogram, edge padding",
             "frames = [\"spectrogram\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nhop_length = 128\npad_mode = \"edge\"\n",
         ),

@@ -133,6 +133,13 @@ impl FeatureOps for CubeBackend {
         } else {
             0
         };
+        // The window's non-zero samples as points (samples 2n, 2n + 1 form point n).
+        let [lo, hi] = plan.window_support;
+        assert!(
+            lo <= hi && hi <= plan.n_fft,
+            "window support {lo}..{hi} is not within the {}-sample frame",
+            plan.n_fft
+        );
         let dtype = signal.dtype;
         // SAFETY: every index the kernel forms is in bounds for the shapes checked above
         // (see the kernel's module doc); loops are bounded by comptime sizes.
@@ -165,6 +172,8 @@ impl FeatureOps for CubeBackend {
                 pad,
                 stride,
                 group,
+                lo / 2,
+                hi.div_ceil(2),
                 plan.center,
                 plan.pad_mode,
                 power_mode,

@@ -14,7 +14,8 @@
 //! from the frame loaded into shared memory (one round trip and one barrier less); a third,
 //! `pad`, leaves gaps in the FFT buffers (see [`pad_span`]) so that no stage's strided
 //! stores hit a shared-memory bank twice. Frames past a clip's own length are written as
-//! zeros without being computed.
+//! zeros without being computed, and frames inside their clip load only the samples where
+//! the window is non-zero (`SpectrumPlan::window_support`).
 //!
 //! Memory accesses are what a GPU runs short of first (an SM serves one warp-wide access of
 //! shared memory or L1, 32 banks of 4 bytes, per clock, against four warp-wide FP32
@@ -171,69 +172,13 @@ fn spot(x: usize, #[comptime] span: usize, #[comptime] gap: usize) -> usize {
     at
 }
 
-/// Point `n` of a frame wholly inside its clip: samples `2n, 2n + 1` from `start`, read
-/// straight from the row, windowed.
-#[cube]
-fn inside_point<F: Float>(
-    signal: &Tensor<F>,
-    window: &Tensor<F>,
-    row: usize,
-    start: i32,
-    n: usize,
-) -> (F, F) {
-    let at = row + start as usize + 2 * n;
-    (
-        signal[at] * window[2 * n],
-        signal[at + 1] * window[2 * n + 1],
-    )
-}
-
-/// Point `n` of a frame that is not wholly inside its clip: samples `2n, 2n + 1` from
-/// `start` through the padding rule, windowed, into `sr[at]`, `si[at]` (zeros unless
-/// `live`).
-#[cube]
-#[allow(clippy::too_many_arguments)]
-fn padded_point<F: Float>(
-    signal: &Tensor<F>,
-    window: &Tensor<F>,
-    sr: &mut Shared<[F]>,
-    si: &mut Shared<[F]>,
-    at: usize,
-    row: usize,
-    start: i32,
-    len: usize,
-    n: usize,
-    live: bool,
-    #[comptime] pad_mode: u32,
-) {
-    let i0 = 2 * n;
-    let mut a = F::new(0.0);
-    let mut b = F::new(0.0);
-    if live {
-        let s0 = source_index(start + i0 as i32, len as i32, pad_mode);
-        let s1 = source_index(start + i0 as i32 + 1, len as i32, pad_mode);
-        // Branches, not selects: an empty row has no sample to read at all.
-        if s0 >= 0 {
-            a = signal[row + s0 as usize] * window[i0];
-        }
-        if s1 >= 0 {
-            b = signal[row + s1 as usize] * window[i0 + 1];
-        }
-    }
-    sr[at] = a;
-    si[at] = b;
-}
-
-/// The packed frame into `sr`, `si` (the input of a first [`stage`] from shared memory).
-/// Frames wholly inside the clip (`inside`: all but a few at each end; the same branch for
-/// every unit of a frame) read the row directly, the others through the padding rule.
-#[cube]
-#[allow(clippy::too_many_arguments)]
-fn load_frame<F: Float>(
-    signal: &Tensor<F>,
-    window: &Tensor<F>,
-    sr: &mut Shared<[F]>,
-    si: &mut Shared<[F]>,
+/// One frame as the code that loads it sees it: the first sample of its clip's `row` in
+/// the signal, its `start` in the clip (negative where centring pads it), the clip's `len`,
+/// whether it is computed at all (`live`) and wholly inside its clip (`inside`: all but a
+/// few frames at each end, the same branch for every unit of a frame), its first value in
+/// shared memory (`base`) and the running unit's index within the frame (`unit`).
+#[derive(CubeType, Clone)]
+struct Frame {
     row: usize,
     start: i32,
     len: usize,
@@ -241,32 +186,107 @@ fn load_frame<F: Float>(
     inside: bool,
     base: usize,
     unit: usize,
+}
+
+/// Point `n` (samples `2n, 2n + 1` from its start, windowed) of a frame wholly inside its
+/// clip, read straight from the row. `n` lies in the comptime range `[from, to)`; points
+/// outside the window's support `[lo, hi)` are zeros and load nothing, with a runtime test
+/// only where the range straddles an end of the support.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn inside_point<F: Float>(
+    signal: &Tensor<F>,
+    window: &Tensor<F>,
+    frame: &Frame,
+    n: usize,
+    #[comptime] from: usize,
+    #[comptime] to: usize,
+    #[comptime] lo: usize,
+    #[comptime] hi: usize,
+) -> (F, F) {
+    let mut a = F::new(0.0);
+    let mut b = F::new(0.0);
+    if comptime![from < hi && to > lo] {
+        let mut wanted = true;
+        if comptime![from < lo || to > hi] {
+            wanted = n >= lo && n < hi;
+        }
+        if wanted {
+            let at = frame.row + frame.start as usize + 2 * n;
+            a = signal[at] * window[2 * n];
+            b = signal[at + 1] * window[2 * n + 1];
+        }
+    }
+    (a, b)
+}
+
+/// Point `n` of a frame that is not wholly inside its clip: samples `2n, 2n + 1` from its
+/// start through the padding rule, windowed (zeros unless the frame is `live`).
+#[cube]
+fn padded_point<F: Float>(
+    signal: &Tensor<F>,
+    window: &Tensor<F>,
+    frame: &Frame,
+    n: usize,
+    #[comptime] pad_mode: u32,
+) -> (F, F) {
+    let i0 = 2 * n;
+    let mut a = F::new(0.0);
+    let mut b = F::new(0.0);
+    if frame.live {
+        let len = frame.len as i32;
+        let s0 = source_index(frame.start + i0 as i32, len, pad_mode);
+        let s1 = source_index(frame.start + i0 as i32 + 1, len, pad_mode);
+        // Branches, not selects: an empty row has no sample to read at all.
+        if s0 >= 0 {
+            a = signal[frame.row + s0 as usize] * window[i0];
+        }
+        if s1 >= 0 {
+            b = signal[frame.row + s1 as usize] * window[i0 + 1];
+        }
+    }
+    (a, b)
+}
+
+/// The packed frame into `sr`, `si` (the input of a first [`stage`] from shared memory):
+/// interior frames read the row directly (only the points in the window's support
+/// `[lo, hi)`), the others through the padding rule.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn load_frame<F: Float>(
+    signal: &Tensor<F>,
+    window: &Tensor<F>,
+    sr: &mut Shared<[F]>,
+    si: &mut Shared<[F]>,
+    frame: &Frame,
     #[comptime] n_fft: usize,
     #[comptime] units: usize,
+    #[comptime] lo: usize,
+    #[comptime] hi: usize,
     #[comptime] pad_mode: u32,
 ) {
     // `units` divides `n_fft / 2` (both powers of two): a fixed count per unit, unrolled.
     #[unroll]
     for j in 0..comptime![n_fft / 2 / units] {
-        let n = unit + comptime![j * units];
-        if inside {
-            let (a, b) = inside_point(signal, window, row, start, n);
-            sr[base + n] = a;
-            si[base + n] = b;
-        } else {
-            padded_point(
+        let n = frame.unit + comptime![j * units];
+        let at = frame.base + n;
+        if frame.inside {
+            let (a, b) = inside_point(
                 signal,
                 window,
-                sr,
-                si,
-                base + n,
-                row,
-                start,
-                len,
+                frame,
                 n,
-                live,
-                pad_mode,
+                comptime![j * units],
+                comptime![(j + 1) * units],
+                lo,
+                hi,
             );
+            sr[at] = a;
+            si[at] = b;
+        } else {
+            let (a, b) = padded_point(signal, window, frame, n, pad_mode);
+            sr[at] = a;
+            si[at] = b;
         }
     }
 }
@@ -286,49 +306,45 @@ fn first_stage_from_signal<F: Float>(
     scratch_i: &mut Shared<[F]>,
     dr: &mut Shared<[F]>,
     di: &mut Shared<[F]>,
-    row: usize,
-    start: i32,
-    len: usize,
-    live: bool,
-    inside: bool,
-    base: usize,
-    unit: usize,
+    frame: &Frame,
     #[comptime] n_fft: usize,
     #[comptime] r: usize,
     #[comptime] units: usize,
+    #[comptime] lo: usize,
+    #[comptime] hi: usize,
     #[comptime] pad_mode: u32,
     #[comptime] pad: bool,
 ) {
     let count = comptime![n_fft / 2 / r];
+    let base = frame.base;
     let mut xr = Array::<F>::new(r);
     let mut xi = Array::<F>::new(r);
     // `units` divides `count` (both powers of two): a fixed count per unit, unrolled.
     #[unroll]
     for j in 0..comptime![count / units] {
-        let i = unit + comptime![j * units];
-        if !inside {
+        let i = frame.unit + comptime![j * units];
+        if !frame.inside {
             for q in 0..r {
                 let n = i + q * count;
-                padded_point(
-                    signal,
-                    window,
-                    scratch_r,
-                    scratch_i,
-                    base + n,
-                    row,
-                    start,
-                    len,
-                    n,
-                    live,
-                    pad_mode,
-                );
+                let (a, b) = padded_point(signal, window, frame, n, pad_mode);
+                scratch_r[base + n] = a;
+                scratch_i[base + n] = b;
             }
         }
         #[unroll]
         for q in 0..r {
             let n = i + comptime![q * count];
-            if inside {
-                let (a, b) = inside_point(signal, window, row, start, n);
+            if frame.inside {
+                let (a, b) = inside_point(
+                    signal,
+                    window,
+                    frame,
+                    n,
+                    comptime![j * units + q * count],
+                    comptime![(j + 1) * units + q * count],
+                    lo,
+                    hi,
+                );
                 xr[q] = a;
                 xi[q] = b;
             } else {
@@ -686,6 +702,8 @@ pub fn spectrum_kernel<F: Float>(
     #[comptime] pad: bool,
     #[comptime] frame_stride: usize,
     #[comptime] group: usize,
+    #[comptime] win_lo: usize,
+    #[comptime] win_hi: usize,
     #[comptime] center: bool,
     #[comptime] pad_mode: u32,
     #[comptime] power_mode: u32,
@@ -697,9 +715,9 @@ pub fn spectrum_kernel<F: Float>(
     let slot = UNIT_POS as usize / units;
     let unit = UNIT_POS as usize % units;
     let n_frames = n_frames as usize;
-    let frame = CUBE_POS * per_cube + slot;
-    let active = frame < batch as usize * n_frames;
-    let fr = select(active, frame, 0usize);
+    let index = CUBE_POS * per_cube + slot;
+    let active = index < batch as usize * n_frames;
+    let fr = select(active, index, 0usize);
     let b = fr / n_frames;
     let t = fr % n_frames;
     let hop = hop as usize;
@@ -724,21 +742,27 @@ pub fn spectrum_kernel<F: Float>(
 
     let offset = select(center, m, 0usize);
     let start = (t * hop) as i32 - offset as i32;
-    let row = b * signal_len as usize;
-    let inside = live && start >= 0 && start as usize + n_fft <= len;
+    let frame = Frame {
+        row: b * signal_len as usize,
+        start,
+        len,
+        live,
+        inside: live && start >= 0 && start as usize + n_fft <= len,
+        base,
+        unit,
+    };
     // First stage (radix `first_radix(m, radix)`, no twiddles) into `re1`, `im1`, either
     // from the frame loaded into `re0`, `im0` or straight from the signal; then full-radix
     // stages.
     let r0 = comptime![first_radix(m, radix)];
     if comptime![first_from_signal] {
         first_stage_from_signal(
-            signal, window, &mut re0, &mut im0, &mut re1, &mut im1, row, start, len, live, inside,
-            base, unit, n_fft, r0, units, pad_mode, pad,
+            signal, window, &mut re0, &mut im0, &mut re1, &mut im1, &frame, n_fft, r0, units,
+            win_lo, win_hi, pad_mode, pad,
         );
     } else {
         load_frame(
-            signal, window, &mut re0, &mut im0, row, start, len, live, inside, base, unit, n_fft,
-            units, pad_mode,
+            signal, window, &mut re0, &mut im0, &frame, n_fft, units, win_lo, win_hi, pad_mode,
         );
         sync_cube();
         stage(
