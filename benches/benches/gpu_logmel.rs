@@ -17,11 +17,13 @@
 //! run on a lent GPU compares them, each also with the FFT's first stage fed straight from
 //! the signal (rows `... from-signal`; `--from-signal off|on|both`, default both) and with
 //! shared memory padded against bank conflicts (rows `... padded`; `--padded off|on|both`,
-//! default both).
+//! default both) and with the FFT stages in place, in half the shared memory (rows
+//! `... in-place`; `--in-place off|on|both`, default both).
 //! `--kernels-only` skips `end_to_end` and the peer (for tuning runs).
 //!
 //! `cargo bench -p ser-benches --bench gpu_logmel -- --device wgpu|cuda|flex [--reps N]
-//!  [--hours H] [--radix 4,8,16] [--from-signal both] [--padded both] [--kernels-only]
+//!  [--hours H] [--radix 4,8,16] [--from-signal both] [--padded both] [--in-place both]
+//!  [--kernels-only]
 //!  [--peer-clips N]
 //!  [--write-workload FILE]`.
 //! `benches/run_gpu_logmel.sh` runs it beside torchaudio on the same device and writes the
@@ -31,6 +33,16 @@ use burn::tensor::{Device, Tensor, TensorData};
 use ser_benches::{CLIPS, SECS, SR, arg, bench_config, median_seconds, workload, write_raw};
 use ser_features::{FeatureConfig, MelFilterbank};
 use ser_kernels::{DeviceChoice, FFT_RADICES, GpuExtractor, probe_wgpu};
+
+/// The values of an `off|on|both` flag (default both).
+fn switch(flag: &str) -> &'static [bool] {
+    match arg(flag).as_deref() {
+        None | Some("both") => &[false, true],
+        Some("off") => &[false],
+        Some("on") => &[true],
+        Some(other) => panic!("{flag} takes off, on or both, not {other}"),
+    }
+}
 
 fn config() -> FeatureConfig {
     bench_config("\"logmel\"", "")
@@ -139,18 +151,18 @@ fn main() {
             .collect()
     });
     let kernels_only = std::env::args().any(|a| a == "--kernels-only");
-    let from_signal: &[bool] = match arg("--from-signal").as_deref() {
-        None | Some("both") => &[false, true],
-        Some("off") => &[false],
-        Some("on") => &[true],
-        Some(other) => panic!("--from-signal takes off, on or both, not {other}"),
-    };
-    let padded: &[bool] = match arg("--padded").as_deref() {
-        None | Some("both") => &[false, true],
-        Some("off") => &[false],
-        Some("on") => &[true],
-        Some(other) => panic!("--padded takes off, on or both, not {other}"),
-    };
+    // Every combination of the kernel's speed knobs asked for: (radix, first stage from the
+    // signal, padded shared memory, in-place stages).
+    let mut variants = Vec::new();
+    for &radix in &radices {
+        for &direct in switch("--from-signal") {
+            for &pad in switch("--padded") {
+                for &in_place in switch("--in-place") {
+                    variants.push((radix, direct, pad, in_place));
+                }
+            }
+        }
+    }
     let dev_name = arg("--device").unwrap_or_else(|| "wgpu".into());
     let dev = device(&dev_name);
     let small = workload(CLIPS, SECS, SR);
@@ -184,33 +196,33 @@ fn main() {
     ] {
         let audio_s = clips.iter().map(Vec::len).sum::<usize>() as f64 / SR as f64;
         let batches = upload(clips, gpu.batch_samples(), &dev);
-        for &radix in &radices {
-            for &direct in from_signal {
-                for &pad in padded {
-                    let mut tool = "ser".to_string();
-                    if radix != FFT_RADICES[0] {
-                        tool += &format!(" radix-{radix}");
-                    }
-                    if direct {
-                        tool += " from-signal";
-                    }
-                    if pad {
-                        tool += " padded";
-                    }
-                    let kernels = GpuExtractor::new(config(), dev.clone())
-                        .and_then(|g| g.with_fft_radix(radix))
-                        .expect("bench config runs on the device")
-                        .with_first_stage_from_signal(direct)
-                        .with_padded_shared_memory(pad);
-                    let secs = median_seconds(reps, || {
-                        for (signal, lengths) in &batches {
-                            let out = kernels.frames_on_device(signal.clone(), lengths);
-                            sync(&out[0]);
-                        }
-                    });
-                    report(&tool, "kernels", label, &desc, audio_s, secs);
+        for &(radix, direct, pad, in_place) in &variants {
+            let mut tool = "ser".to_string();
+            if radix != FFT_RADICES[0] {
+                tool += &format!(" radix-{radix}");
+            }
+            for (on, name) in [
+                (direct, " from-signal"),
+                (pad, " padded"),
+                (in_place, " in-place"),
+            ] {
+                if on {
+                    tool += name;
                 }
             }
+            let kernels = GpuExtractor::new(config(), dev.clone())
+                .and_then(|g| g.with_fft_radix(radix))
+                .expect("bench config runs on the device")
+                .with_first_stage_from_signal(direct)
+                .with_padded_shared_memory(pad)
+                .with_in_place_fft(in_place);
+            let secs = median_seconds(reps, || {
+                for (signal, lengths) in &batches {
+                    let out = kernels.frames_on_device(signal.clone(), lengths);
+                    sync(&out[0]);
+                }
+            });
+            report(&tool, "kernels", label, &desc, audio_s, secs);
         }
         if kernels_only {
             continue;

@@ -166,6 +166,7 @@ impl GpuExtractor {
             radix: FFT_RADICES[0],
             first_from_signal: false,
             pad_shared: false,
+            in_place: false,
             window_support: window_support(&window),
         };
         let batch_samples = batch_samples_for(&cfg, n_bins, p.hop_length, &device);
@@ -218,6 +219,13 @@ impl GpuExtractor {
     /// [`SpectrumPlan::pad_shared`]): a speed knob for benchmarks and tuning.
     pub fn with_padded_shared_memory(mut self, on: bool) -> Self {
         self.plan.pad_shared = on;
+        self
+    }
+
+    /// Runs the device FFT's stages in place, in half the shared memory (see
+    /// [`SpectrumPlan::in_place`]): a speed knob for benchmarks and tuning.
+    pub fn with_in_place_fft(mut self, on: bool) -> Self {
+        self.plan.in_place = on;
         self
     }
 

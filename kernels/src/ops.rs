@@ -41,6 +41,12 @@ pub struct SpectrumPlan {
     /// 4): a speed knob (same result) awaiting a GPU measurement; banks are a GPU matter,
     /// lavapipe has none. The host fallback ignores it.
     pub pad_shared: bool,
+    /// Run the CubeCL kernel's FFT stages in place: each reads its inputs into registers,
+    /// waits for the whole cube, and writes them back over them, so a frame needs 2 shared
+    /// buffers instead of 4 (twice the frames per SM where shared memory bounds occupancy,
+    /// as at radix 16 on Hopper) for one more barrier per stage: a speed knob (same result)
+    /// awaiting a GPU measurement. The host fallback ignores it.
+    pub in_place: bool,
     /// Samples `[lo, hi)` of a frame outside which the window is zero (see
     /// [`window_support`]; `[0, n_fft]` claims nothing): the CubeCL kernel loads no sample
     /// of an interior frame outside it (112 of 512 for a 400-sample window in a 512-point

@@ -67,15 +67,15 @@ fn reference(cfg: &FeatureConfig) -> Extractor {
 }
 
 /// Compares one config's GPU output, with the FFT of largest radix `radix` (its first stage
-/// fed from the signal if `from_signal`, its shared memory padded if `pad`), with the CPU
-/// reference (computed in f64).
+/// fed from the signal if `from_signal`, its shared memory padded if `pad`, its stages in
+/// place if `in_place`), with the CPU reference (computed in f64).
 fn check(
     name: &str,
     cfg: FeatureConfig,
     device: &Device,
     dev_name: &str,
     radix: usize,
-    (from_signal, pad): (bool, bool),
+    (from_signal, pad, in_place): (bool, bool, bool),
 ) {
     let reference = reference(&cfg);
     let gpu = GpuExtractor::new(cfg, device.clone())
@@ -83,14 +83,15 @@ fn check(
         .with_fft_radix(radix)
         .unwrap()
         .with_first_stage_from_signal(from_signal)
-        .with_padded_shared_memory(pad);
+        .with_padded_shared_memory(pad)
+        .with_in_place_fft(in_place);
     let signals = clips(gpu.cpu().config().audio.sample_rate as f64);
     let got: Vec<ClipFeatures> = gpu.compute_batch(&signals);
     let want: Vec<ClipFeatures> = reference.compute_batch(&signals);
     let layout = reference.frame_layout();
     for (c, (g, w)) in got.iter().zip(&want).enumerate() {
         let ctx = format!(
-            "{dev_name} radix {radix} (first stage from signal: {from_signal}, padded: {pad}) {name} clip {c} ({} samples)",
+            "{dev_name} radix {radix} (first stage from signal: {from_signal}, padded: {pad}, in place: {in_place}) {name} clip {c} ({} samples)",
             signals[c].len()
         );
         assert_eq!(g.n_frames, w.n_frames, "{ctx}: frame count");
@@ -158,11 +159,13 @@ fn logmel_mfcc_and_deltas_match_the_cpu_reference_across_fft_sizes() {
         ),
     ];
     for (dev_name, device) in devices() {
-        // The radix, the first stage's source and the shared-memory layout only change the
-        // CubeCL kernel: every combination on wgpu (n_fft 8 to 2048 give first stages of
-        // radix 2, 4, 8 and 16), one run on flex.
-        let all = [(false, false), (true, false), (false, true), (true, true)];
-        let (radices, variants): (&[usize], &[(bool, bool)]) = if dev_name == "wgpu" {
+        // The radix, the first stage's source, the shared-memory layout and in-place stages
+        // only change the CubeCL kernel: every combination on wgpu (n_fft 8 to 2048 give
+        // first stages of radix 2, 4, 8 and 16), one run on flex.
+        let all: Vec<(bool, bool, bool)> = (0..8)
+            .map(|v| (v & 1 != 0, v & 2 != 0, v & 4 != 0))
+            .collect();
+        let (radices, variants): (&[usize], &[(bool, bool, bool)]) = if dev_name == "wgpu" {
             (&ser_kernels::FFT_RADICES, &all)
         } else {
             (&ser_kernels::FFT_RADICES[..1], &all[..1])

@@ -94,8 +94,9 @@ impl FeatureOps for CubeBackend {
         }
         let client = signal.client.clone();
         // One butterfly of the plan's radix per unit and stage (n_fft / 2 / radix units per
-        // frame), frames packed into cubes of up to 256 units; shared memory: 4 buffers of
-        // n_fft / 2 values per frame, kept within 16 KiB unpadded (padded: below).
+        // frame), frames packed into cubes of up to 256 units; shared memory: 4 buffers (2
+        // in place) of n_fft / 2 values per frame, kept within 16 KiB unpadded (padded:
+        // below).
         assert!(
             FFT_RADICES.contains(&plan.radix),
             "FFT radix {} is not one of {FFT_RADICES:?}",
@@ -112,7 +113,8 @@ impl FeatureOps for CubeBackend {
         let max_shared = client.properties().hardware.max_shared_memory_size;
         let mut pad = plan.pad_shared;
         let mut stride = frame_stride(m, plan.radix, per_frame, pad);
-        while pad && 4 * 4 * per_cube * stride > max_shared.max(16 << 10) {
+        let buffers = if plan.in_place { 2 } else { 4 };
+        while pad && buffers * 4 * per_cube * stride > max_shared.max(16 << 10) {
             if per_cube == 1 {
                 pad = false;
                 stride = frame_stride(m, plan.radix, per_frame, false);
@@ -170,6 +172,7 @@ impl FeatureOps for CubeBackend {
                 plan.radix,
                 plan.first_from_signal,
                 pad,
+                plan.in_place,
                 stride,
                 group,
                 lo / 2,

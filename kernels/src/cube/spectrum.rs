@@ -13,7 +13,10 @@
 //! knob, `first_from_signal`, feeds the first stage straight from the signal instead of
 //! from the frame loaded into shared memory (one round trip and one barrier less); a third,
 //! `pad`, leaves gaps in the FFT buffers (see [`pad_span`]) so that no stage's strided
-//! stores hit a shared-memory bank twice. Frames past a clip's own length are written as
+//! stores hit a shared-memory bank twice; a fourth, `in_place`, has every stage read its
+//! inputs into registers, wait for the cube and write back over them: one pair of buffers
+//! instead of two (half the shared memory per frame) for one more barrier per stage. The
+//! power spectrum overwrites the transform either way. Frames past a clip's own length are written as
 //! zeros without being computed, and frames inside their clip load only the samples where
 //! the window is non-zero (`SpectrumPlan::window_support`).
 //!
@@ -84,11 +87,16 @@ pub(super) fn first_radix(m: usize, radix: usize) -> usize {
     }
 }
 
-/// The `r`-point DFT of `(xr, xi)` in place: radix-2 decimation in frequency, unrolled at
-/// compile time with constant twiddles (multiplications by 1 and -i are moves), so the
-/// values stay in registers; the output is left in bit-reversed order.
+/// The `r`-point DFT of `(xr, xi)[at..at + r]` in place: radix-2 decimation in frequency,
+/// unrolled at compile time with constant twiddles (multiplications by 1 and -i are moves),
+/// so the values stay in registers; the output is left in bit-reversed order.
 #[cube]
-fn dft<F: Float>(xr: &mut Array<F>, xi: &mut Array<F>, #[comptime] r: usize) {
+fn dft<F: Float>(
+    xr: &mut Array<F>,
+    xi: &mut Array<F>,
+    #[comptime] at: usize,
+    #[comptime] r: usize,
+) {
     #[unroll]
     for level in 0..comptime![r.trailing_zeros() as usize] {
         let len = comptime![r >> level];
@@ -97,8 +105,8 @@ fn dft<F: Float>(xr: &mut Array<F>, xi: &mut Array<F>, #[comptime] r: usize) {
         for blk in 0..comptime![r / len] {
             #[unroll]
             for j in 0..half {
-                let u = comptime![blk * len + j];
-                let v = comptime![blk * len + j + half];
+                let u = comptime![at + blk * len + j];
+                let v = comptime![at + blk * len + j + half];
                 let ar = xr[u];
                 let ai = xi[u];
                 let br = xr[v];
@@ -123,31 +131,6 @@ fn dft<F: Float>(xr: &mut Array<F>, xi: &mut Array<F>, #[comptime] r: usize) {
                 }
             }
         }
-    }
-}
-
-/// Writes a butterfly's `r` outputs (bit-reversed in `xr`, `xi`) to in-frame positions
-/// `j + s p` of the frame at `base`, laid out by [`spot`] with `(span, gap)`.
-#[cube]
-#[allow(clippy::too_many_arguments)]
-fn store<F: Float>(
-    xr: &Array<F>,
-    xi: &Array<F>,
-    dr: &mut Shared<[F]>,
-    di: &mut Shared<[F]>,
-    base: usize,
-    j: usize,
-    #[comptime] p: usize,
-    #[comptime] r: usize,
-    #[comptime] span: usize,
-    #[comptime] gap: usize,
-) {
-    #[unroll]
-    for s in 0..r {
-        let from = comptime![bit_reverse(s, r)];
-        let at = base + spot(j + comptime![s * p], span, gap);
-        dr[at] = xr[from];
-        di[at] = xi[from];
     }
 }
 
@@ -248,7 +231,7 @@ fn padded_point<F: Float>(
     (a, b)
 }
 
-/// The packed frame into `sr`, `si` (the input of a first [`stage`] from shared memory):
+/// The packed frame into `sr`, `si` (the input of the first stage's [`butterflies`] from shared memory):
 /// interior frames read the row directly (only the points in the window's support
 /// `[lo, hi)`), the others through the padding rule.
 #[cube]
@@ -291,21 +274,21 @@ fn load_frame<F: Float>(
     }
 }
 
-/// The first Stockham stage (`p = 1`, nothing to twiddle) reading its inputs straight from
-/// the signal, so that the frame makes no round trip through shared memory (and one barrier
-/// less) before its first butterfly: the `first_from_signal` variant of the kernel. Frames
-/// not `inside` their clip first gather their points into `scratch` (a loop, not unrolled,
-/// so the padding code is not repeated `r` times) at positions only this unit reads back,
-/// so no barrier is needed.
+/// The butterflies of the first Stockham stage (`p = 1`, nothing to twiddle) from inputs
+/// read straight from the signal, so that the frame makes no round trip through shared
+/// memory (and one barrier less) before them: the `first_from_signal` variant of the
+/// kernel. Outputs as [`butterflies`] leaves them. Frames not `inside` their clip first
+/// gather their points into `scratch` (a loop, not unrolled, so the padding code is not
+/// repeated `r` times) at positions only this unit reads back, so no barrier is needed.
 #[cube]
 #[allow(clippy::too_many_arguments)]
-fn first_stage_from_signal<F: Float>(
+fn first_butterflies_from_signal<F: Float>(
     signal: &Tensor<F>,
     window: &Tensor<F>,
     scratch_r: &mut Shared<[F]>,
     scratch_i: &mut Shared<[F]>,
-    dr: &mut Shared<[F]>,
-    di: &mut Shared<[F]>,
+    yr: &mut Array<F>,
+    yi: &mut Array<F>,
     frame: &Frame,
     #[comptime] n_fft: usize,
     #[comptime] r: usize,
@@ -313,12 +296,9 @@ fn first_stage_from_signal<F: Float>(
     #[comptime] lo: usize,
     #[comptime] hi: usize,
     #[comptime] pad_mode: u32,
-    #[comptime] pad: bool,
 ) {
     let count = comptime![n_fft / 2 / r];
     let base = frame.base;
-    let mut xr = Array::<F>::new(r);
-    let mut xi = Array::<F>::new(r);
     // `units` divides `count` (both powers of two): a fixed count per unit, unrolled.
     #[unroll]
     for j in 0..comptime![count / units] {
@@ -334,6 +314,7 @@ fn first_stage_from_signal<F: Float>(
         #[unroll]
         for q in 0..r {
             let n = i + comptime![q * count];
+            let y = comptime![j * r + q];
             if frame.inside {
                 let (a, b) = inside_point(
                     signal,
@@ -345,26 +326,14 @@ fn first_stage_from_signal<F: Float>(
                     lo,
                     hi,
                 );
-                xr[q] = a;
-                xi[q] = b;
+                yr[y] = a;
+                yi[y] = b;
             } else {
-                xr[q] = scratch_r[base + n];
-                xi[q] = scratch_i[base + n];
+                yr[y] = scratch_r[base + n];
+                yi[y] = scratch_i[base + n];
             }
         }
-        dft(&mut xr, &mut xi, r);
-        store(
-            &xr,
-            &xi,
-            dr,
-            di,
-            base,
-            i * r,
-            1usize,
-            r,
-            comptime![pad_span(n_fft / 2, 1, r, pad)],
-            1usize,
-        );
+        dft(yr, yi, comptime![j * r], r);
     }
 }
 
@@ -413,20 +382,21 @@ fn powers<F: Float>(
     }
 }
 
-/// One Stockham stage of radix `r`, combining sub-transforms of length `p` into length
-/// `r p`: butterfly `i < M/r` reads `src[i + q M/r]`, twiddles input `q` by `W_{rp}^(q k)`
-/// with `k = i mod p` (nothing to twiddle in the `first` stage, where `p = 1`), takes the
-/// r-point DFT in registers and writes output `s` to `dst[r (i - k) + k + s p]`.
-/// `twiddles` holds `W_N^j`, j < N. With `pad`, buffers use the layout of [`pad_span`]:
-/// this stage reads the one the stage before (radix `prev_r`) wrote.
+/// This unit's butterflies of one Stockham stage of radix `r`, combining sub-transforms of
+/// length `p` into length `r p`: butterfly `i < M/r` reads `src[i + q M/r]`, twiddles input
+/// `q` by `W_{rp}^(q k)` with `k = i mod p` (nothing to twiddle in the `first` stage, where
+/// `p = 1`) and takes the r-point DFT in registers: the unit's `j`-th butterfly leaves its
+/// outputs in `(yr, yi)[j r..(j + 1) r]` (bit-reversed) for [`store_stage`]. `twiddles`
+/// holds `W_N^j`, j < N. With `pad`, buffers use the layout of [`pad_span`]: this stage
+/// reads the one the stage before (radix `prev_r`) wrote.
 #[cube]
 #[allow(clippy::too_many_arguments)]
-fn stage<F: Float>(
+fn butterflies<F: Float>(
     sr: &Shared<[F]>,
     si: &Shared<[F]>,
-    dr: &mut Shared<[F]>,
-    di: &mut Shared<[F]>,
     twiddles: &Tensor<F>,
+    yr: &mut Array<F>,
+    yi: &mut Array<F>,
     base: usize,
     unit: usize,
     #[comptime] p: usize,
@@ -448,8 +418,6 @@ fn stage<F: Float>(
         pad_span(m, p / prev_r, prev_r, pad)
     }];
     let read_gap = comptime![if first { 0 } else { p / prev_r }];
-    let mut xr = Array::<F>::new(r);
-    let mut xi = Array::<F>::new(r);
     // Butterfly i = unit + j units twiddles input q by W_N^(q stride k), k = i mod p =
     // (unit mod p) + c with the constant c = (j units) mod p (powers of two: no carry), so
     // by a power of one loaded W_N^(stride (unit mod p)) times a constant.
@@ -468,35 +436,58 @@ fn stage<F: Float>(
     #[unroll]
     for j in 0..comptime![count / units] {
         let i = unit + comptime![j * units];
-        let k = i & comptime![p - 1];
         let c = comptime![(j * units) & (p - 1)];
         #[unroll]
         for q in 0..r {
             let at = base + spot(i + comptime![q * count], read_span, read_gap);
             let a = sr[at];
             let b = si[at];
+            let y = comptime![j * r + q];
             if comptime![first || q == 0] {
-                xr[q] = a;
-                xi[q] = b;
+                yr[y] = a;
+                yi[y] = b;
             } else {
                 let (tr, ti) = times_twiddle::<F>(wr[q], wi[q], comptime![q * stride * c], n_fft);
-                xr[q] = a * tr - b * ti;
-                xi[q] = a * ti + b * tr;
+                yr[y] = a * tr - b * ti;
+                yi[y] = a * ti + b * tr;
             }
         }
-        dft(&mut xr, &mut xi, r);
-        store(
-            &xr,
-            &xi,
-            dr,
-            di,
-            base,
-            (i - k) * r + k,
-            p,
-            r,
-            comptime![pad_span(m, p, r, pad)],
-            p,
-        );
+        dft(yr, yi, comptime![j * r], r);
+    }
+}
+
+/// Writes what [`butterflies`] left in `(yr, yi)` for the stage of span `p` and radix `r`:
+/// output `s` of butterfly `i` (bit-reversed in its `r` values) to `dst[r (i - k) + k + s p]`,
+/// `k = i mod p`, laid out by [`spot`] as [`pad_span`] says with `pad`.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn store_stage<F: Float>(
+    yr: &Array<F>,
+    yi: &Array<F>,
+    dr: &mut Shared<[F]>,
+    di: &mut Shared<[F]>,
+    base: usize,
+    unit: usize,
+    #[comptime] p: usize,
+    #[comptime] n_fft: usize,
+    #[comptime] r: usize,
+    #[comptime] pad: bool,
+    #[comptime] units: usize,
+) {
+    let m = comptime![n_fft / 2];
+    let span = comptime![pad_span(m, p, r, pad)];
+    #[unroll]
+    for j in 0..comptime![m / r / units] {
+        let i = unit + comptime![j * units];
+        let k = i & comptime![p - 1];
+        let first = (i - k) * r + k;
+        #[unroll]
+        for s in 0..r {
+            let from = comptime![j * r + bit_reverse(s, r)];
+            let at = base + spot(first + comptime![s * p], span, p);
+            dr[at] = yr[from];
+            di[at] = yi[from];
+        }
     }
 }
 
@@ -513,27 +504,29 @@ fn scaled_power<F: Float>(xr: F, xi: F, power: f32, #[comptime] power_mode: u32)
     v
 }
 
-/// The frame's power spectrum from the packed transform `Z` (plain layout) in `zr`, `zi`:
-/// bins `k < M` into `pr[k]`, bin `M` (Nyquist) into `pi[0]`. Bins `k` and `M - k` share
-/// their two loads: with `E = Z[k] + conj Z[M-k]`, `O = -i (Z[k] - conj Z[M-k])` (indices
-/// mod `M`) and `T = W_N^k O`, `2 X[k] = E + T` and `2 X[M-k] = conj(E - T)`. Unit `u`
-/// takes the pairs `k = u + j units < M / 2` (`W_N^k` is one loaded `W_N^u` times a
-/// constant), unit 0 also bin `M / 2`, whose power is `|Z[M/2]|^2`.
+/// The frame's power spectrum from the packed transform `Z` (plain layout) in `zr`, `zi`,
+/// into registers for [`store_power`]. Bins `k` and `M - k` share their two loads: with
+/// `E = Z[k] + conj Z[M-k]`, `O = -i (Z[k] - conj Z[M-k])` (indices mod `M`) and
+/// `T = W_N^k O`, `2 X[k] = E + T` and `2 X[M-k] = conj(E - T)`. Unit `u` takes the pairs
+/// `k = u + j units < M / 2` (`W_N^k` is one loaded `W_N^u` times a constant) into
+/// `yr[j]` (bin `k`) and `yi[j]` (bin `M - k`; Nyquist for `k = 0`); unit 0 also bin
+/// `M / 2`, whose power is `|Z[M/2]|^2`, returned. A unit reads only the positions
+/// [`store_power`] has it write, so the power may overwrite the transform without a barrier.
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn unpack_power<F: Float>(
     zr: &Shared<[F]>,
     zi: &Shared<[F]>,
-    pr: &mut Shared<[F]>,
-    pi: &mut Shared<[F]>,
     twiddles: &Tensor<F>,
+    yr: &mut Array<F>,
+    yi: &mut Array<F>,
     base: usize,
     unit: usize,
     power: f32,
     #[comptime] n_fft: usize,
     #[comptime] units: usize,
     #[comptime] power_mode: u32,
-) {
+) -> F {
     let m = comptime![n_fft / 2];
     let w0r = twiddles[2 * unit];
     let w0i = twiddles[2 * unit + 1];
@@ -551,29 +544,57 @@ fn unpack_power<F: Float>(
         let oi = cr - ar;
         let tr = wr * or - wi * oi;
         let ti = wr * oi + wi * or;
-        pr[base + k] = scaled_power::<F>(er + tr, ei + ti, power, power_mode);
-        let high = scaled_power::<F>(er - tr, ei - ti, power, power_mode);
-        if comptime![j == 0] {
-            // Bin 0's partner is Nyquist.
-            if unit == 0 {
-                pi[base] = high;
-            } else {
-                pr[base + m - k] = high;
-            }
-        } else {
-            pr[base + m - k] = high;
-        }
+        yr[j] = scaled_power::<F>(er + tr, ei + ti, power, power_mode);
+        yi[j] = scaled_power::<F>(er - tr, ei - ti, power, power_mode);
     }
+    let mut mid = F::new(0.0);
     if unit == 0 {
         let h = base + comptime![m / 2];
         let (zhr, zhi) = (zr[h], zi[h]);
-        pr[h] = scaled_power::<F>(zhr + zhr, zhi + zhi, power, power_mode);
+        mid = scaled_power::<F>(zhr + zhr, zhi + zhi, power, power_mode);
+    }
+    mid
+}
+
+/// Stores what [`unpack_power`] computed: bins `k < M` into `pr[k]`, bin `M` (Nyquist)
+/// into `pi[0]`.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn store_power<F: Float>(
+    yr: &Array<F>,
+    yi: &Array<F>,
+    mid: F,
+    pr: &mut Shared<[F]>,
+    pi: &mut Shared<[F]>,
+    base: usize,
+    unit: usize,
+    #[comptime] n_fft: usize,
+    #[comptime] units: usize,
+) {
+    let m = comptime![n_fft / 2];
+    #[unroll]
+    for j in 0..comptime![m / 2 / units] {
+        let k = unit + comptime![j * units];
+        pr[base + k] = yr[j];
+        if comptime![j == 0] {
+            // Bin 0's partner is Nyquist.
+            if unit == 0 {
+                pi[base] = yi[j];
+            } else {
+                pr[base + m - k] = yi[j];
+            }
+        } else {
+            pr[base + m - k] = yi[j];
+        }
+    }
+    if unit == 0 {
+        pr[base + comptime![m / 2]] = mid;
     }
 }
 
 /// The raw spectrum of one frame into `output[out_base..]` (zeros for a frame that is not
 /// `live`): bin `k < M` is `pr[base + k]`, bin `M` (Nyquist) `pi[base]`, as
-/// [`unpack_power`] stored them.
+/// [`store_power`] stored them.
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn project_bins<F: Float>(
@@ -675,8 +696,8 @@ fn clamp_max(a: usize, b: usize) -> usize {
 }
 
 /// See `FeatureOps::spectrum`. Launched with `ceil(batch * n_frames / per_cube)` cubes of
-/// `per_cube * units` units, `per_cube * frame_stride` shared values per buffer
-/// (`frame_stride` is `n_fft / 2`, or more with `pad`). `units` is a
+/// `per_cube * units` units, `per_cube * frame_stride` shared values per buffer (4 buffers,
+/// 2 `in_place`; `frame_stride` is `n_fft / 2`, or more with `pad`). `units` is a
 /// power of two of at most `max(1, n_fft / 2 / radix)`, so it divides every stage's
 /// butterfly count (the FFT loops are unrolled on that).
 #[cube(launch_unchecked)]
@@ -700,6 +721,7 @@ pub fn spectrum_kernel<F: Float>(
     #[comptime] radix: usize,
     #[comptime] first_from_signal: bool,
     #[comptime] pad: bool,
+    #[comptime] in_place: bool,
     #[comptime] frame_stride: usize,
     #[comptime] group: usize,
     #[comptime] win_lo: usize,
@@ -735,10 +757,17 @@ pub fn spectrum_kernel<F: Float>(
     let live = active && t < clip_frames;
     let base = slot * frame_stride;
 
-    let mut re0 = Shared::new_slice(comptime![per_cube * frame_stride]);
-    let mut im0 = Shared::new_slice(comptime![per_cube * frame_stride]);
-    let mut re1 = Shared::new_slice(comptime![per_cube * frame_stride]);
-    let mut im1 = Shared::new_slice(comptime![per_cube * frame_stride]);
+    // Ping-pong pairs of FFT buffers, or one pair (the second a stub) `in_place`.
+    let size = comptime![per_cube * frame_stride];
+    let second = comptime![if in_place { 1 } else { size }];
+    let mut re0 = Shared::new_slice(size);
+    let mut im0 = Shared::new_slice(size);
+    let mut re1 = Shared::new_slice(second);
+    let mut im1 = Shared::new_slice(second);
+    // A unit's butterfly outputs between reading a stage's inputs and writing them: as
+    // many values in every stage, `M / units`.
+    let mut yr = Array::<F>::new(comptime![m / units]);
+    let mut yi = Array::<F>::new(comptime![m / units]);
 
     let offset = select(center, m, 0usize);
     let start = (t * hop) as i32 - offset as i32;
@@ -751,23 +780,34 @@ pub fn spectrum_kernel<F: Float>(
         base,
         unit,
     };
-    // First stage (radix `first_radix(m, radix)`, no twiddles) into `re1`, `im1`, either
-    // from the frame loaded into `re0`, `im0` or straight from the signal; then full-radix
-    // stages.
+    // First stage (radix `first_radix(m, radix)`, no twiddles) from the frame loaded into
+    // `re0`, `im0` or straight from the signal, into `re1`, `im1` (`re0`, `im0` in place);
+    // then full-radix stages.
     let r0 = comptime![first_radix(m, radix)];
     if comptime![first_from_signal] {
-        first_stage_from_signal(
-            signal, window, &mut re0, &mut im0, &mut re1, &mut im1, &frame, n_fft, r0, units,
-            win_lo, win_hi, pad_mode, pad,
+        first_butterflies_from_signal(
+            signal, window, &mut re0, &mut im0, &mut yr, &mut yi, &frame, n_fft, r0, units, win_lo,
+            win_hi, pad_mode,
         );
     } else {
         load_frame(
             signal, window, &mut re0, &mut im0, &frame, n_fft, units, win_lo, win_hi, pad_mode,
         );
         sync_cube();
-        stage(
-            &re0, &im0, &mut re1, &mut im1, twiddles, base, unit, 1usize, n_fft, r0, 1usize, true,
+        butterflies(
+            &re0, &im0, twiddles, &mut yr, &mut yi, base, unit, 1usize, n_fft, r0, 1usize, true,
             pad, units,
+        );
+    }
+    if comptime![in_place] {
+        // Every unit has read its inputs (or its scratch) before any is overwritten.
+        sync_cube();
+        store_stage(
+            &yr, &yi, &mut re0, &mut im0, base, unit, 1usize, n_fft, r0, pad, units,
+        );
+    } else {
+        store_stage(
+            &yr, &yi, &mut re1, &mut im1, base, unit, 1usize, n_fft, r0, pad, units,
         );
     }
     sync_cube();
@@ -781,38 +821,55 @@ pub fn spectrum_kernel<F: Float>(
         } else {
             radix
         }];
-        if comptime![st % 2 == 0] {
-            stage(
-                &re1, &im1, &mut re0, &mut im0, twiddles, base, unit, p, n_fft, radix, prev_r,
-                false, pad, units,
+        if comptime![in_place] {
+            butterflies(
+                &re0, &im0, twiddles, &mut yr, &mut yi, base, unit, p, n_fft, radix, prev_r, false,
+                pad, units,
+            );
+            sync_cube();
+            store_stage(
+                &yr, &yi, &mut re0, &mut im0, base, unit, p, n_fft, radix, pad, units,
+            );
+        } else if comptime![st % 2 == 0] {
+            butterflies(
+                &re1, &im1, twiddles, &mut yr, &mut yi, base, unit, p, n_fft, radix, prev_r, false,
+                pad, units,
+            );
+            store_stage(
+                &yr, &yi, &mut re0, &mut im0, base, unit, p, n_fft, radix, pad, units,
             );
         } else {
-            stage(
-                &re0, &im0, &mut re1, &mut im1, twiddles, base, unit, p, n_fft, radix, prev_r,
-                false, pad, units,
+            butterflies(
+                &re0, &im0, twiddles, &mut yr, &mut yi, base, unit, p, n_fft, radix, prev_r, false,
+                pad, units,
+            );
+            store_stage(
+                &yr, &yi, &mut re1, &mut im1, base, unit, p, n_fft, radix, pad, units,
             );
         }
         sync_cube();
     }
-    // The transform is in `re0`, `im0` after an odd number of later stages, else in `re1`.
-    let in0 = comptime![later_stages(m, radix) % 2 == 1];
+    // The transform is in `re0`, `im0` in place or after an odd number of later stages,
+    // else in `re1`, `im1`; its power spectrum overwrites it (see `unpack_power`).
+    let in0 = comptime![in_place || later_stages(m, radix) % 2 == 1];
 
     let out_base = fr * out_dim;
     if comptime![in0] {
-        unpack_power(
-            &re0, &im0, &mut re1, &mut im1, twiddles, base, unit, power, n_fft, units, power_mode,
+        let mid = unpack_power(
+            &re0, &im0, twiddles, &mut yr, &mut yi, base, unit, power, n_fft, units, power_mode,
         );
+        store_power(&yr, &yi, mid, &mut re0, &mut im0, base, unit, n_fft, units);
     } else {
-        unpack_power(
-            &re1, &im1, &mut re0, &mut im0, twiddles, base, unit, power, n_fft, units, power_mode,
+        let mid = unpack_power(
+            &re1, &im1, twiddles, &mut yr, &mut yi, base, unit, power, n_fft, units, power_mode,
         );
+        store_power(&yr, &yi, mid, &mut re1, &mut im1, base, unit, n_fft, units);
     }
     sync_cube();
-    // The power spectrum is in the pair the transform is not in.
     let (pr, pi) = if comptime![in0] {
-        (&re1, &im1)
-    } else {
         (&re0, &im0)
+    } else {
+        (&re1, &im1)
     };
     if comptime![use_mel] {
         let frames = batch as usize * n_frames;
