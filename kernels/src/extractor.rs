@@ -281,7 +281,14 @@ impl GpuExtractor {
     /// while the caller goes on.
     fn launch(&self, clips: &[&[f32]]) -> Launched {
         let b = clips.len();
-        let len = clips.iter().map(|c| c.len()).max().unwrap_or(0).max(1);
+        // An even row width lets the kernel load interior frames' samples as pairs.
+        let len = clips
+            .iter()
+            .map(|c| c.len())
+            .max()
+            .unwrap_or(0)
+            .max(1)
+            .next_multiple_of(2);
         let mut signal = vec![0.0f32; b * len];
         signal
             .par_chunks_mut(len)

@@ -146,8 +146,9 @@ fn logmel_mfcc_and_deltas_match_the_cpu_reference_across_fft_sizes() {
             "frames = [\"spectrogram\", \"logmel\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nwin_length = 398\nhop_length = 160\nwindow = \"rectangular\"\n",
         ),
         (
-            "power spectrogram, edge padding",
-            "frames = [\"spectrogram\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nhop_length = 128\npad_mode = \"edge\"\n",
+            // An odd hop: frames start at odd samples, loaded one by one, not as pairs.
+            "power spectrogram, edge padding, odd hop",
+            "frames = [\"spectrogram\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nhop_length = 127\npad_mode = \"edge\"\n",
         ),
         (
             "tiny FFTs: n_fft 32 hop 8, spectrogram",

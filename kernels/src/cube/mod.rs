@@ -142,7 +142,11 @@ impl FeatureOps for CubeBackend {
             "window support {lo}..{hi} is not within the {}-sample frame",
             plan.n_fft
         );
+        // Interior frames load their samples as pairs (2-vectors) where every frame starts at
+        // an even sample of an even-length row.
+        let paired = plan.hop.is_multiple_of(2) && shape[1].is_multiple_of(2);
         let dtype = signal.dtype;
+        let window = into_contiguous(window);
         // SAFETY: every index the kernel forms is in bounds for the shapes checked above
         // (see the kernel's module doc); loops are bounded by comptime sizes.
         unsafe {
@@ -154,9 +158,12 @@ impl FeatureOps for CubeBackend {
                     CubeDim::new_single(),
                 ),
                 CubeDim::new_1d((per_frame * per_cube) as u32),
+                if paired { 2 } else { 1 },
+                signal.clone().into_tensor_arg(),
                 signal.into_tensor_arg(),
                 into_contiguous(lengths).into_tensor_arg(),
-                into_contiguous(window).into_tensor_arg(),
+                window.clone().into_tensor_arg(),
+                window.into_tensor_arg(),
                 into_contiguous(twiddles).into_tensor_arg(),
                 into_contiguous(mel).into_tensor_arg(),
                 into_contiguous(bounds).into_tensor_arg(),
@@ -177,6 +184,7 @@ impl FeatureOps for CubeBackend {
                 group,
                 lo / 2,
                 hi.div_ceil(2),
+                paired,
                 plan.center,
                 plan.pad_mode,
                 power_mode,

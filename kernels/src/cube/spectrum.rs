@@ -18,7 +18,8 @@
 //! instead of two (half the shared memory per frame) for one more barrier per stage. The
 //! power spectrum overwrites the transform either way. Frames past a clip's own length are written as
 //! zeros without being computed, and frames inside their clip load only the samples where
-//! the window is non-zero (`SpectrumPlan::window_support`).
+//! the window is non-zero (`SpectrumPlan::window_support`), two at a time where every frame
+//! starts at an even sample (`paired`).
 //!
 //! Memory accesses are what a GPU runs short of first (an SM serves one warp-wide access of
 //! shared memory or L1, 32 banks of 4 bytes, per clock, against four warp-wide FP32
@@ -171,22 +172,66 @@ struct Frame {
     unit: usize,
 }
 
-/// Point `n` (samples `2n, 2n + 1` from its start, windowed) of a frame wholly inside its
-/// clip, read straight from the row. `n` lies in the comptime range `[from, to)`; points
-/// outside the window's support `[lo, hi)` are zeros and load nothing, with a runtime test
-/// only where the range straddles an end of the support.
+/// Where frames read their samples and how: the signal and the window, each also viewed
+/// as pairs (`Vector<F, N>`, `N = 2` where `paired`: every frame starts at an even sample),
+/// the window's non-zero points `[lo, hi)` and the padding rule at clip edges.
+#[derive(CubeType)]
+struct Samples<'a, F: Float, N: Size> {
+    signal: &'a Tensor<F>,
+    window: &'a Tensor<F>,
+    signal_pairs: &'a Tensor<Vector<F, N>>,
+    window_pairs: &'a Tensor<Vector<F, N>>,
+    #[cube(comptime)]
+    lo: usize,
+    #[cube(comptime)]
+    hi: usize,
+    #[cube(comptime)]
+    paired: bool,
+    #[cube(comptime)]
+    pad_mode: u32,
+}
+
 #[cube]
-#[allow(clippy::too_many_arguments)]
-fn inside_point<F: Float>(
-    signal: &Tensor<F>,
-    window: &Tensor<F>,
+impl<'a, F: Float, N: Size> Samples<'a, F, N> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        signal: &'a Tensor<F>,
+        window: &'a Tensor<F>,
+        signal_pairs: &'a Tensor<Vector<F, N>>,
+        window_pairs: &'a Tensor<Vector<F, N>>,
+        #[comptime] lo: usize,
+        #[comptime] hi: usize,
+        #[comptime] paired: bool,
+        #[comptime] pad_mode: u32,
+    ) -> Samples<'a, F, N> {
+        Samples::<'a, F, N> {
+            signal,
+            window,
+            signal_pairs,
+            window_pairs,
+            lo,
+            hi,
+            paired,
+            pad_mode,
+        }
+    }
+}
+
+/// Point `n` (samples `2n, 2n + 1` from its start, windowed) of a frame wholly inside its
+/// clip, read straight from the row (as one pair of signal and window where `paired`).
+/// `n` lies in the comptime range `[from, to)`; points outside the window's support
+/// `[lo, hi)` are zeros and load nothing, with a runtime test only where the range
+/// straddles an end of the support.
+#[cube]
+fn inside_point<F: Float, N: Size>(
+    src: &Samples<F, N>,
     frame: &Frame,
     n: usize,
     #[comptime] from: usize,
     #[comptime] to: usize,
-    #[comptime] lo: usize,
-    #[comptime] hi: usize,
 ) -> (F, F) {
+    let lo = comptime![src.lo];
+    let hi = comptime![src.hi];
     let mut a = F::new(0.0);
     let mut b = F::new(0.0);
     if comptime![from < hi && to > lo] {
@@ -195,9 +240,15 @@ fn inside_point<F: Float>(
             wanted = n >= lo && n < hi;
         }
         if wanted {
-            let at = frame.row + frame.start as usize + 2 * n;
-            a = signal[at] * window[2 * n];
-            b = signal[at + 1] * window[2 * n + 1];
+            let at = frame.row + frame.start as usize;
+            if comptime![src.paired] {
+                let v = src.signal_pairs[at / 2 + n] * src.window_pairs[n];
+                a = v.extract(0usize);
+                b = v.extract(1usize);
+            } else {
+                a = src.signal[at + 2 * n] * src.window[2 * n];
+                b = src.signal[at + 2 * n + 1] * src.window[2 * n + 1];
+            }
         }
     }
     (a, b)
@@ -206,13 +257,8 @@ fn inside_point<F: Float>(
 /// Point `n` of a frame that is not wholly inside its clip: samples `2n, 2n + 1` from its
 /// start through the padding rule, windowed (zeros unless the frame is `live`).
 #[cube]
-fn padded_point<F: Float>(
-    signal: &Tensor<F>,
-    window: &Tensor<F>,
-    frame: &Frame,
-    n: usize,
-    #[comptime] pad_mode: u32,
-) -> (F, F) {
+fn padded_point<F: Float, N: Size>(src: &Samples<F, N>, frame: &Frame, n: usize) -> (F, F) {
+    let pad_mode = comptime![src.pad_mode];
     let i0 = 2 * n;
     let mut a = F::new(0.0);
     let mut b = F::new(0.0);
@@ -222,10 +268,10 @@ fn padded_point<F: Float>(
         let s1 = source_index(frame.start + i0 as i32 + 1, len, pad_mode);
         // Branches, not selects: an empty row has no sample to read at all.
         if s0 >= 0 {
-            a = signal[frame.row + s0 as usize] * window[i0];
+            a = src.signal[frame.row + s0 as usize] * src.window[i0];
         }
         if s1 >= 0 {
-            b = signal[frame.row + s1 as usize] * window[i0 + 1];
+            b = src.signal[frame.row + s1 as usize] * src.window[i0 + 1];
         }
     }
     (a, b)
@@ -236,17 +282,13 @@ fn padded_point<F: Float>(
 /// `[lo, hi)`), the others through the padding rule.
 #[cube]
 #[allow(clippy::too_many_arguments)]
-fn load_frame<F: Float>(
-    signal: &Tensor<F>,
-    window: &Tensor<F>,
+fn load_frame<F: Float, N: Size>(
+    src: &Samples<F, N>,
     sr: &mut Shared<[F]>,
     si: &mut Shared<[F]>,
     frame: &Frame,
     #[comptime] n_fft: usize,
     #[comptime] units: usize,
-    #[comptime] lo: usize,
-    #[comptime] hi: usize,
-    #[comptime] pad_mode: u32,
 ) {
     // `units` divides `n_fft / 2` (both powers of two): a fixed count per unit, unrolled.
     #[unroll]
@@ -255,19 +297,16 @@ fn load_frame<F: Float>(
         let at = frame.base + n;
         if frame.inside {
             let (a, b) = inside_point(
-                signal,
-                window,
+                src,
                 frame,
                 n,
                 comptime![j * units],
                 comptime![(j + 1) * units],
-                lo,
-                hi,
             );
             sr[at] = a;
             si[at] = b;
         } else {
-            let (a, b) = padded_point(signal, window, frame, n, pad_mode);
+            let (a, b) = padded_point(src, frame, n);
             sr[at] = a;
             si[at] = b;
         }
@@ -282,9 +321,8 @@ fn load_frame<F: Float>(
 /// repeated `r` times) at positions only this unit reads back, so no barrier is needed.
 #[cube]
 #[allow(clippy::too_many_arguments)]
-fn first_butterflies_from_signal<F: Float>(
-    signal: &Tensor<F>,
-    window: &Tensor<F>,
+fn first_butterflies_from_signal<F: Float, N: Size>(
+    src: &Samples<F, N>,
     scratch_r: &mut Shared<[F]>,
     scratch_i: &mut Shared<[F]>,
     yr: &mut Array<F>,
@@ -293,9 +331,6 @@ fn first_butterflies_from_signal<F: Float>(
     #[comptime] n_fft: usize,
     #[comptime] r: usize,
     #[comptime] units: usize,
-    #[comptime] lo: usize,
-    #[comptime] hi: usize,
-    #[comptime] pad_mode: u32,
 ) {
     let count = comptime![n_fft / 2 / r];
     let base = frame.base;
@@ -306,7 +341,7 @@ fn first_butterflies_from_signal<F: Float>(
         if !frame.inside {
             for q in 0..r {
                 let n = i + q * count;
-                let (a, b) = padded_point(signal, window, frame, n, pad_mode);
+                let (a, b) = padded_point(src, frame, n);
                 scratch_r[base + n] = a;
                 scratch_i[base + n] = b;
             }
@@ -317,14 +352,11 @@ fn first_butterflies_from_signal<F: Float>(
             let y = comptime![j * r + q];
             if frame.inside {
                 let (a, b) = inside_point(
-                    signal,
-                    window,
+                    src,
                     frame,
                     n,
                     comptime![j * units + q * count],
                     comptime![(j + 1) * units + q * count],
-                    lo,
-                    hi,
                 );
                 yr[y] = a;
                 yi[y] = b;
@@ -702,10 +734,12 @@ fn clamp_max(a: usize, b: usize) -> usize {
 /// butterfly count (the FFT loops are unrolled on that).
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
-pub fn spectrum_kernel<F: Float>(
+pub fn spectrum_kernel<F: Float, N: Size>(
     signal: &Tensor<F>,
+    signal_pairs: &Tensor<Vector<F, N>>,
     lengths: &Tensor<F>,
     window: &Tensor<F>,
+    window_pairs: &Tensor<Vector<F, N>>,
     twiddles: &Tensor<F>,
     mel: &Tensor<F>,
     bounds: &Tensor<F>,
@@ -726,6 +760,7 @@ pub fn spectrum_kernel<F: Float>(
     #[comptime] group: usize,
     #[comptime] win_lo: usize,
     #[comptime] win_hi: usize,
+    #[comptime] paired: bool,
     #[comptime] center: bool,
     #[comptime] pad_mode: u32,
     #[comptime] power_mode: u32,
@@ -783,16 +818,23 @@ pub fn spectrum_kernel<F: Float>(
     // First stage (radix `first_radix(m, radix)`, no twiddles) from the frame loaded into
     // `re0`, `im0` or straight from the signal, into `re1`, `im1` (`re0`, `im0` in place);
     // then full-radix stages.
+    let src = Samples::new(
+        signal,
+        window,
+        signal_pairs,
+        window_pairs,
+        win_lo,
+        win_hi,
+        paired,
+        pad_mode,
+    );
     let r0 = comptime![first_radix(m, radix)];
     if comptime![first_from_signal] {
         first_butterflies_from_signal(
-            signal, window, &mut re0, &mut im0, &mut yr, &mut yi, &frame, n_fft, r0, units, win_lo,
-            win_hi, pad_mode,
+            &src, &mut re0, &mut im0, &mut yr, &mut yi, &frame, n_fft, r0, units,
         );
     } else {
-        load_frame(
-            signal, window, &mut re0, &mut im0, &frame, n_fft, units, win_lo, win_hi, pad_mode,
-        );
+        load_frame(&src, &mut re0, &mut im0, &frame, n_fft, units);
         sync_cube();
         butterflies(
             &re0, &im0, twiddles, &mut yr, &mut yi, base, unit, 1usize, n_fft, r0, 1usize, true,
