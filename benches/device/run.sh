@@ -17,6 +17,7 @@
 # named after the GPU; commit the tables to benches/results/ from there. Each step goes on
 # after a failure of the one before; the exit status says whether any failed.
 #   HOURS=10 REPS=5 STEPS=5 benches/device/run.sh
+#   BENCH_ARGS="--padded off --in-place both" benches/device/run.sh   # fewer kernel rows
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out="${OUT:-benches/.work/device}"
@@ -78,7 +79,7 @@ for v in wgsl spirv; do
   [ -x "$bin/gpu_logmel_$v" ] || continue
   echo "-- gpu_logmel ($v)"
   if BENCH_BIN="$bin/gpu_logmel_$v" PYTHON=python3 BANDWIDTH_GBS="$bw" HOURS="${HOURS:-10}" \
-      REPS="${REPS:-5}" BENCH_ARGS="--peer-clips 512" benches/run_gpu_logmel.sh; then
+      REPS="${REPS:-5}" BENCH_ARGS="--peer-clips 512 ${BENCH_ARGS:-}" benches/run_gpu_logmel.sh; then
     cp benches/results/gpu_logmel_wgpu.md "$out/gpu_logmel_${tag}_$v.md"
   else
     failed+=("gpu_logmel_$v")
