@@ -5,7 +5,7 @@ CubeCL writes one line per launch (`| 11.13ms | SpectrumKernel_065b47d2`) when r
 `CUBECL_DEBUG_LOG=FILE` (which also logs every compiled kernel's source). Kernels are listed
 in the order they first ran: for `gpu_logmel --kernels-only` that is the benchmark's order of
 variants (each radix: without, then with, `--from-signal`, each without, then with,
-`--padded`), each variant a distinct hash.
+`--padded`, each without, then with, `--in-place`), each variant a distinct hash.
 
     python3 benches/device/kernel_profile.py cubecl.log > kernel_profile.md
 """

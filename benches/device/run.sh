@@ -7,8 +7,9 @@
 #   2. the device's copy bandwidth, measured with torch (bytes read + written per second of a
 #      4 GiB device-to-device copy): the ceiling the log-mel bound is computed from;
 #   3. benches/run_gpu_logmel.sh for each build (every FFT radix, each with and without the
-#      first stage fed from the signal and padded shared memory, 512 x 3 s and HOURS of
-#      audio, torchaudio on CUDA in the same run), BANDWIDTH_GBS = the measured figure;
+#      first stage fed from the signal, padded shared memory and in-place stages, 512 x 3 s
+#      and HOURS of audio, torchaudio on CUDA in the same run), BANDWIDTH_GBS = the measured
+#      figure;
 #   4. a per-kernel profile of the log-mel benchmark (CubeCL's profiler log, summarised by
 #      benches/device/kernel_profile.py), one run per build;
 #   5. benches/run_train_cnn_lstm.sh (burn wgpu vs PyTorch CUDA), when it was packed.

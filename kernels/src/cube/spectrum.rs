@@ -536,29 +536,26 @@ fn scaled_power<F: Float>(xr: F, xi: F, power: f32, #[comptime] power_mode: u32)
     v
 }
 
-/// The frame's power spectrum from the packed transform `Z` (plain layout) in `zr`, `zi`,
-/// into registers for [`store_power`]. Bins `k` and `M - k` share their two loads: with
-/// `E = Z[k] + conj Z[M-k]`, `O = -i (Z[k] - conj Z[M-k])` (indices mod `M`) and
-/// `T = W_N^k O`, `2 X[k] = E + T` and `2 X[M-k] = conj(E - T)`. Unit `u` takes the pairs
-/// `k = u + j units < M / 2` (`W_N^k` is one loaded `W_N^u` times a constant) into
-/// `yr[j]` (bin `k`) and `yi[j]` (bin `M - k`; Nyquist for `k = 0`); unit 0 also bin
-/// `M / 2`, whose power is `|Z[M/2]|^2`, returned. A unit reads only the positions
-/// [`store_power`] has it write, so the power may overwrite the transform without a barrier.
+/// The frame's power spectrum over its packed transform `Z` (plain layout) in `zr`, `zi`:
+/// bins `k < M` into `zr[k]`, bin `M` (Nyquist) into `zi[0]`. Bins `k` and `M - k` share
+/// their two loads: with `E = Z[k] + conj Z[M-k]`, `O = -i (Z[k] - conj Z[M-k])` (indices
+/// mod `M`) and `T = W_N^k O`, `2 X[k] = E + T` and `2 X[M-k] = conj(E - T)`. Unit `u`
+/// takes the pairs `k = u + j units < M / 2` (`W_N^k` is one loaded `W_N^u` times a
+/// constant), unit 0 also bin `M / 2`, whose power is `|Z[M/2]|^2`. Each unit writes only
+/// the positions it has just read, so the power overwrites the transform without a barrier.
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn unpack_power<F: Float>(
-    zr: &Shared<[F]>,
-    zi: &Shared<[F]>,
+    zr: &mut Shared<[F]>,
+    zi: &mut Shared<[F]>,
     twiddles: &Tensor<F>,
-    yr: &mut Array<F>,
-    yi: &mut Array<F>,
     base: usize,
     unit: usize,
     power: f32,
     #[comptime] n_fft: usize,
     #[comptime] units: usize,
     #[comptime] power_mode: u32,
-) -> F {
+) {
     let m = comptime![n_fft / 2];
     let w0r = twiddles[2 * unit];
     let w0i = twiddles[2 * unit + 1];
@@ -576,57 +573,29 @@ fn unpack_power<F: Float>(
         let oi = cr - ar;
         let tr = wr * or - wi * oi;
         let ti = wr * oi + wi * or;
-        yr[j] = scaled_power::<F>(er + tr, ei + ti, power, power_mode);
-        yi[j] = scaled_power::<F>(er - tr, ei - ti, power, power_mode);
-    }
-    let mut mid = F::new(0.0);
-    if unit == 0 {
-        let h = base + comptime![m / 2];
-        let (zhr, zhi) = (zr[h], zi[h]);
-        mid = scaled_power::<F>(zhr + zhr, zhi + zhi, power, power_mode);
-    }
-    mid
-}
-
-/// Stores what [`unpack_power`] computed: bins `k < M` into `pr[k]`, bin `M` (Nyquist)
-/// into `pi[0]`.
-#[cube]
-#[allow(clippy::too_many_arguments)]
-fn store_power<F: Float>(
-    yr: &Array<F>,
-    yi: &Array<F>,
-    mid: F,
-    pr: &mut Shared<[F]>,
-    pi: &mut Shared<[F]>,
-    base: usize,
-    unit: usize,
-    #[comptime] n_fft: usize,
-    #[comptime] units: usize,
-) {
-    let m = comptime![n_fft / 2];
-    #[unroll]
-    for j in 0..comptime![m / 2 / units] {
-        let k = unit + comptime![j * units];
-        pr[base + k] = yr[j];
+        zr[base + k] = scaled_power::<F>(er + tr, ei + ti, power, power_mode);
+        let high = scaled_power::<F>(er - tr, ei - ti, power, power_mode);
         if comptime![j == 0] {
             // Bin 0's partner is Nyquist.
             if unit == 0 {
-                pi[base] = yi[j];
+                zi[base] = high;
             } else {
-                pr[base + m - k] = yi[j];
+                zr[base + m - k] = high;
             }
         } else {
-            pr[base + m - k] = yi[j];
+            zr[base + m - k] = high;
         }
     }
     if unit == 0 {
-        pr[base + comptime![m / 2]] = mid;
+        let h = base + comptime![m / 2];
+        let (zhr, zhi) = (zr[h], zi[h]);
+        zr[h] = scaled_power::<F>(zhr + zhr, zhi + zhi, power, power_mode);
     }
 }
 
 /// The raw spectrum of one frame into `output[out_base..]` (zeros for a frame that is not
 /// `live`): bin `k < M` is `pr[base + k]`, bin `M` (Nyquist) `pi[base]`, as
-/// [`store_power`] stored them.
+/// [`unpack_power`] stored them.
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn project_bins<F: Float>(
@@ -897,15 +866,13 @@ pub fn spectrum_kernel<F: Float, N: Size>(
 
     let out_base = fr * out_dim;
     if comptime![in0] {
-        let mid = unpack_power(
-            &re0, &im0, twiddles, &mut yr, &mut yi, base, unit, power, n_fft, units, power_mode,
+        unpack_power(
+            &mut re0, &mut im0, twiddles, base, unit, power, n_fft, units, power_mode,
         );
-        store_power(&yr, &yi, mid, &mut re0, &mut im0, base, unit, n_fft, units);
     } else {
-        let mid = unpack_power(
-            &re1, &im1, twiddles, &mut yr, &mut yi, base, unit, power, n_fft, units, power_mode,
+        unpack_power(
+            &mut re1, &mut im1, twiddles, base, unit, power, n_fft, units, power_mode,
         );
-        store_power(&yr, &yi, mid, &mut re1, &mut im1, base, unit, n_fft, units);
     }
     sync_cube();
     let (pr, pi) = if comptime![in0] {
