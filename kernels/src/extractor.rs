@@ -4,7 +4,8 @@
 //! Constants (window, FFT twiddles, mel filterbank, DCT matrix, delta coefficients) are
 //! uploaded once. Each batch of clips is zero-padded to its longest clip, sent as one
 //! `[B, L]` tensor with the clip lengths, and run through the fused spectrum kernel,
-//! per-clip `power_to_db`, a DCT matmul and the delta kernel; frames beyond each clip's end
+//! per-clip `power_to_db` (fused with it as `log_mel` unless the mel power is kept too), a
+//! DCT matmul and the delta kernel; frames beyond each clip's end
 //! are masked, never computed. Per-utterance functionals (YIN, contrast, ...) stay on the
 //! CPU, in parallel, from a functionals-only CPU extractor.
 
@@ -330,6 +331,17 @@ impl GpuExtractor {
             .collect()
     }
 
+    /// The plan of one spectrum launch: `n_frames` per clip, `out_dim` wide (`n_mels` with
+    /// `use_mel`, else the bins).
+    fn spectrum_plan(&self, n_frames: usize, use_mel: bool, out_dim: usize) -> SpectrumPlan {
+        SpectrumPlan {
+            n_frames,
+            use_mel,
+            out_dim,
+            ..self.plan.clone()
+        }
+    }
+
     /// Frames of each clip, from its length in samples.
     pub fn frame_counts(&self, lengths: &[usize]) -> Vec<usize> {
         lengths.iter().map(|&n| self.plan.frames(n)).collect()
@@ -362,12 +374,7 @@ impl GpuExtractor {
         );
 
         let spectrum = |use_mel: bool, out_dim: usize| -> Tensor<3> {
-            let plan = SpectrumPlan {
-                n_frames: t_max,
-                use_mel,
-                out_dim,
-                ..self.plan.clone()
-            };
+            let plan = self.spectrum_plan(t_max, use_mel, out_dim);
             Tensor::from_dispatch(Dispatch::spectrum(
                 signal.clone().into_dispatch(),
                 lengths.clone().into_dispatch(),
@@ -380,24 +387,35 @@ impl GpuExtractor {
         };
         let want = |f: FrameFeature| cfg.frames.contains(&f);
         let (n_mels, n_mfcc) = (cfg.mel.n_mels, cfg.mfcc.n_mfcc);
-        let mel =
-            (want(FrameFeature::Mel) || want(FrameFeature::Logmel) || want(FrameFeature::Mfcc))
-                .then(|| spectrum(true, n_mels));
-        let logmel = mel
-            .as_ref()
-            .filter(|_| want(FrameFeature::Logmel) || want(FrameFeature::Mfcc))
-            .map(|m| {
-                let plan = DbPlan {
-                    reference: cfg.db.fixed_reference().map(|r| r as f32),
-                    amin: cfg.db.amin as f32,
-                    top_db: cfg.db.top_db as f32,
-                };
-                Tensor::<3>::from_dispatch(Dispatch::power_to_db(
+        let db = DbPlan {
+            reference: cfg.db.fixed_reference().map(|r| r as f32),
+            amin: cfg.db.amin as f32,
+            top_db: cfg.db.top_db as f32,
+        };
+        let mel = want(FrameFeature::Mel).then(|| spectrum(true, n_mels));
+        // Where the mel power is not kept, `log_mel` converts it in place as soon as each
+        // clip's peak is known: one pass less over the mel spectrum.
+        let logmel = (want(FrameFeature::Logmel) || want(FrameFeature::Mfcc)).then(|| {
+            let dispatch = match &mel {
+                Some(m) => Dispatch::power_to_db(
                     m.clone().into_dispatch(),
                     frames_t.clone().into_dispatch(),
-                    plan,
-                ))
-            });
+                    db,
+                ),
+                None => Dispatch::log_mel(
+                    signal.clone().into_dispatch(),
+                    lengths.clone().into_dispatch(),
+                    frames_t.clone().into_dispatch(),
+                    self.window.clone().into_dispatch(),
+                    self.twiddles.clone().into_dispatch(),
+                    self.mel.clone().into_dispatch(),
+                    self.bounds.clone().into_dispatch(),
+                    self.spectrum_plan(t_max, true, n_mels),
+                    db,
+                ),
+            };
+            Tensor::<3>::from_dispatch(dispatch)
+        });
         let mfcc = logmel
             .as_ref()
             .filter(|_| want(FrameFeature::Mfcc))

@@ -1,7 +1,8 @@
 //! GPU feature kernels for ser.
 //!
-//! [`FeatureOps`] is a burn backend extension with three operations — the fused
-//! framing / window / FFT / power / mel pass, per-clip `power_to_db`, and deltas — written as
+//! [`FeatureOps`] is a burn backend extension with four operations — the fused
+//! framing / window / FFT / power / mel pass, per-clip `power_to_db`, the two together as
+//! `log_mel` (one pass less over the mel spectrum), and deltas — written as
 //! CubeCL kernels for burn's CubeCL backend (wgpu over Vulkan, Metal or DX12; CUDA behind the
 //! `cuda` feature) and as CPU default bodies for burn's pure-Rust `flex` backend.
 //! [`GpuExtractor`] runs a whole [`FeatureConfig`](ser_features::FeatureConfig) on a burn

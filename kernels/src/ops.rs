@@ -1,4 +1,4 @@
-//! The backend extension: the three device operations the GPU feature pipeline needs.
+//! The backend extension: the device operations the GPU feature pipeline needs.
 //!
 //! CubeCL backends (wgpu, CUDA) run the kernels in `cube/`; every other backend (flex, the
 //! pure-Rust CPU backend) runs the default bodies here, which read the tensors back and use
@@ -163,6 +163,27 @@ pub trait FeatureOps: Backend {
         );
         let dims = vec![shape[0], plan.n_frames, plan.out_dim];
         Self::float_from_data(TensorData::new(out, dims), &device)
+    }
+
+    /// [`spectrum`](Self::spectrum) with `use_mel`, then [`power_to_db`](Self::power_to_db)
+    /// (`frames [B]` frame counts), for when the mel power itself is not kept: the CubeCL
+    /// kernel finds each clip's peak while it projects (atomic maxima), so the dB pass
+    /// reads the mel spectrum once, in place, instead of twice into a second array.
+    #[fusion(dtype = signal, shape = spectrum_shape(signal, plan))]
+    #[allow(clippy::too_many_arguments)]
+    fn log_mel(
+        signal: FloatTensor<Self>,
+        lengths: FloatTensor<Self>,
+        frames: FloatTensor<Self>,
+        window: FloatTensor<Self>,
+        twiddles: FloatTensor<Self>,
+        mel: FloatTensor<Self>,
+        bounds: FloatTensor<Self>,
+        plan: SpectrumPlan,
+        db: DbPlan,
+    ) -> FloatTensor<Self> {
+        let power = Self::spectrum(signal, lengths, window, twiddles, mel, bounds, plan);
+        Self::power_to_db(power, frames, db)
     }
 
     /// `power_to_db` of each clip's valid frames, with the reference and `top_db` applied per

@@ -233,10 +233,17 @@ fn configs_the_gpu_cannot_run_are_refused_with_the_reason() {
 
 #[test]
 fn frames_past_each_clip_are_zero_on_device() {
-    let cfg = config(
-        "frames = [\"mel\", \"logmel\", \"mfcc\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nwin_length = 400\nhop_length = 160\n[mel]\nn_mels = 32\n[mfcc]\nn_mfcc = 13\n[deltas]\norder = 1\n",
-    );
+    // With the mel power kept, log-mel comes from `power_to_db`; without, from `log_mel`.
+    for frames in ["\"mel\", \"logmel\", \"mfcc\"", "\"logmel\", \"mfcc\""] {
+        padded_frames_are_zero(config(&format!(
+            "frames = [{frames}]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nwin_length = 400\nhop_length = 160\n[mel]\nn_mels = 32\n[mfcc]\nn_mfcc = 13\n[deltas]\norder = 1\n",
+        )));
+    }
+}
+
+fn padded_frames_are_zero(cfg: FeatureConfig) {
     for (dev_name, device) in devices() {
+        let dev_name = format!("{dev_name} {:?}", cfg.frames);
         let gpu = GpuExtractor::new(cfg.clone(), device.clone()).unwrap();
         let signals = clips(16_000.0);
         let lengths: Vec<usize> = signals.iter().map(Vec::len).collect();
@@ -336,13 +343,20 @@ fn a_clip_longer_than_f32_exact_integers_is_framed_to_its_last_sample() {
 
 #[test]
 fn power_to_db_finds_each_clip_peak_wherever_it_lies_in_a_long_clip() {
-    // The device reduces each clip's maximum piece by piece (a 60 s clip at 64 mels is 188
-    // pieces of ~32 frames): clips whose loudest moment is near the start, in the middle and
-    // at the very end, and a shorter one in the same batch, with ref = max, so that a missed
-    // piece shifts every value (by 40 dB here).
-    let cfg = config(
-        "frames = [\"logmel\"]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nwin_length = 400\nhop_length = 160\n[mel]\nn_mels = 64\n[db]\nref = \"max\"\ntop_db = 60.0\n",
-    );
+    // Log-mel alone runs `log_mel`: the spectrum kernel's cubes raise each clip's peak by
+    // atomics. With the mel power kept too, `power_to_db` reduces each clip's maximum piece
+    // by piece (a 60 s clip at 64 mels is 188 pieces of ~32 frames). Clips whose loudest
+    // moment is near the start, in the middle and at the very end, and a shorter one in the
+    // same batch, with ref = max, so that a missed cube or piece shifts every value (by 40
+    // dB here).
+    for frames in ["\"logmel\"", "\"mel\", \"logmel\""] {
+        peaks_of_long_clips(config(&format!(
+            "frames = [{frames}]\n[audio]\nsample_rate = 16000\n[stft]\nn_fft = 512\nwin_length = 400\nhop_length = 160\n[mel]\nn_mels = 64\n[db]\nref = \"max\"\ntop_db = 60.0\n",
+        )));
+    }
+}
+
+fn peaks_of_long_clips(cfg: FeatureConfig) {
     let n = 60 * 16_000;
     let signals: Vec<Vec<f32>> = [0.02, 0.5, 0.999, 0.3]
         .iter()
@@ -353,24 +367,34 @@ fn power_to_db_finds_each_clip_peak_wherever_it_lies_in_a_long_clip() {
             (0..len)
                 .map(|i| {
                     let t = i as f64 / 16_000.0;
-                    let gain = if i.abs_diff(loud) < 800 { 1.0 } else { 0.01 };
+                    let gain = if i.abs_diff(loud) < 80 { 1.0 } else { 0.01 };
                     (gain * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as f32
                 })
                 .collect()
         })
         .collect();
-    let want = reference(&cfg).compute_batch(&signals);
+    let reference = reference(&cfg);
+    let want = reference.compute_batch(&signals);
+    let logmel = reference
+        .frame_layout()
+        .iter()
+        .position(|(name, _)| name == "logmel")
+        .expect("a log-mel array");
     for (dev_name, device) in devices() {
         let got = GpuExtractor::new(cfg.clone(), device)
             .unwrap()
             .compute_batch(&signals);
         for (c, (g, w)) in got.iter().zip(&want).enumerate() {
-            let err = g.frames[0]
+            let err = g.frames[logmel]
                 .iter()
-                .zip(&w.frames[0])
+                .zip(&w.frames[logmel])
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0f32, f32::max);
-            assert!(err <= 1e-3, "{dev_name} clip {c}: max error {err} dB");
+            assert!(
+                err <= 1e-3,
+                "{dev_name} {:?} clip {c}: max error {err} dB",
+                cfg.frames
+            );
         }
     }
 }

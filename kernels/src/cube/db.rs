@@ -1,11 +1,18 @@
-//! `power_to_db` per clip in two launches, each spread over the whole device: every clip's
-//! `[T, D]` array is cut into `chunks` equal pieces (at most one cube's units of them);
-//! [`clip_max_kernel`] reduces each piece's maximum over the clip's valid frames, then
-//! [`db_kernel`] has every cube reduce its clip's partial maxima in shared memory and
-//! convert and clip its own piece. (One cube per clip, as before, left a batch of a few
-//! long recordings on a few of the device's cores.) Launched unchecked: the frame count
-//! read from the tensor is clamped to the array's, so every index is in bounds for the
-//! shapes `FeatureOps::power_to_db` asserts on the host.
+//! `power_to_db` per clip, spread over the whole device. Two ways to the clip's peak:
+//!
+//! - [`FeatureOps::power_to_db`](crate::FeatureOps::power_to_db) on a mel spectrum already in
+//!   memory: every clip's `[T, D]` array is cut into `chunks` equal pieces (at most one
+//!   cube's units of them); [`clip_max_kernel`] reduces each piece's maximum over the clip's
+//!   valid frames, then [`db_kernel`] has every cube reduce its clip's partial maxima in
+//!   shared memory and convert and clip its own piece (one cube per clip, as before, left a
+//!   batch of a few long recordings on a few of the device's cores). Two reads of the mel
+//!   spectrum, one write.
+//! - [`FeatureOps::log_mel`](crate::FeatureOps::log_mel): the spectrum kernel has already
+//!   left each clip's peak power in `peaks` (as `f32` bits), so [`db_peak_kernel`] converts
+//!   the mel spectrum in place, one element per unit: one read, one write.
+//!
+//! Launched unchecked: the frame count read from the tensor is clamped to the array's, so
+//! every index is in bounds for the shapes the host asserts.
 
 use cubecl::prelude::*;
 
@@ -113,10 +120,7 @@ pub fn db_kernel<F: Float>(
     let (b, total, valid, start, end) = clip_piece(frames, chunks, n_frames as usize, dim as usize);
     let unit = UNIT_POS as usize;
 
-    let scale = F::new(DB_PER_NEPER);
-    let amin = F::cast_from(amin);
-    let mut ref_db = scale * F::max(amin, F::cast_from(reference)).ln();
-    let mut floor = F::new(0.0);
+    let mut peak = F::new(0.0);
     if comptime![reference_is_max || clip] {
         let mut red = Shared::new_slice(threads);
         let mut m = F::new(0.0);
@@ -125,24 +129,90 @@ pub fn db_kernel<F: Float>(
         }
         red[unit] = m;
         reduce_max(&mut red, unit, threads);
-        let peak_db = scale * F::max(amin, red[0]).ln();
-        if comptime![reference_is_max] {
-            ref_db = peak_db;
-        }
-        floor = peak_db - ref_db - F::cast_from(top_db);
+        peak = red[0];
     }
+    let (ref_db, floor) = db_offsets::<F>(peak, reference, amin, top_db, reference_is_max, clip);
 
     let base = b * total;
     let mut i = start + unit;
     while i < end {
         let mut v = F::new(0.0);
         if i < valid {
-            v = scale * F::max(amin, x[base + i]).ln() - ref_db;
-            if comptime![clip] {
-                v = F::max(v, floor);
-            }
+            v = to_db::<F>(x[base + i], amin, ref_db, floor, clip);
         }
         output[base + i] = v;
         i += threads;
+    }
+}
+
+/// The reference and the floor in dB for a clip whose peak power is `peak` (read only when
+/// the reference is the maximum or `top_db` clips).
+#[cube]
+fn db_offsets<F: Float>(
+    peak: F,
+    reference: f32,
+    amin: f32,
+    top_db: f32,
+    #[comptime] reference_is_max: bool,
+    #[comptime] clip: bool,
+) -> (F, F) {
+    let scale = F::new(DB_PER_NEPER);
+    let amin = F::cast_from(amin);
+    let mut ref_db = scale * F::max(amin, F::cast_from(reference)).ln();
+    let mut floor = F::new(0.0);
+    if comptime![reference_is_max || clip] {
+        let peak_db = scale * F::max(amin, peak).ln();
+        if comptime![reference_is_max] {
+            ref_db = peak_db;
+        }
+        floor = peak_db - ref_db - F::cast_from(top_db);
+    }
+    (ref_db, floor)
+}
+
+/// One power value in dB against `ref_db`, clipped at `floor` when `clip`.
+#[cube]
+fn to_db<F: Float>(power: F, amin: f32, ref_db: F, floor: F, #[comptime] clip: bool) -> F {
+    let mut v = F::new(DB_PER_NEPER) * F::max(F::cast_from(amin), power).ln() - ref_db;
+    if comptime![clip] {
+        v = F::max(v, floor);
+    }
+    v
+}
+
+/// See `FeatureOps::log_mel`: `x [B, T, D]` (`total` values) to dB in place, each clip
+/// against its peak power in `peaks[b]` (`f32` bits, as the spectrum kernel's atomic
+/// maximum left it); values of frames past the clip's count (`frames[b]`) are left as they
+/// are (the spectrum kernel wrote zeros there). One value per unit.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+pub fn db_peak_kernel<F: Float>(
+    x: &mut Tensor<F>,
+    frames: &Tensor<F>,
+    peaks: &Tensor<u32>,
+    total: u32,
+    n_frames: u32,
+    dim: u32,
+    reference: f32,
+    amin: f32,
+    top_db: f32,
+    #[comptime] reference_is_max: bool,
+    #[comptime] clip: bool,
+    #[define(F)] _dtype: ElemType,
+) {
+    let i = ABSOLUTE_POS;
+    if i >= total as usize {
+        terminate!();
+    }
+    let n_frames = n_frames as usize;
+    let per_clip = n_frames * dim as usize;
+    let b = i / per_clip;
+    let count = u32::cast_from(frames[b]) as usize;
+    let valid = select(count < n_frames, count, n_frames) * dim as usize;
+    if i % per_clip < valid {
+        let peak = F::cast_from(f32::reinterpret(peaks[b]));
+        let (ref_db, floor) =
+            db_offsets::<F>(peak, reference, amin, top_db, reference_is_max, clip);
+        x[i] = to_db::<F>(x[i], amin, ref_db, floor, clip);
     }
 }

@@ -7,8 +7,12 @@ mod spectrum;
 
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::backend::tensor::FloatTensor;
+use burn::tensor::DType;
 use burn_cubecl::{
-    CubeBackend, kernel::into_contiguous, ops::numeric::empty_device_dtype, tensor::CubeTensor,
+    CubeBackend,
+    kernel::into_contiguous,
+    ops::numeric::{empty_device_dtype, zeros_client},
+    tensor::CubeTensor,
 };
 use cubecl::prelude::*;
 use cubecl::{CubeDim, calculate_cube_count_elemwise};
@@ -57,6 +61,161 @@ fn frame_stride(m: usize, radix: usize, units: usize, pad: bool) -> usize {
     }
 }
 
+/// The spectrum kernel's launch for [`FeatureOps::spectrum`], and with `peaks` (`[B]` u32
+/// zeros, mel only) for [`FeatureOps::log_mel`], which then finds each clip's peak power
+/// there.
+#[allow(clippy::too_many_arguments)]
+fn launch_spectrum(
+    signal: CubeTensor,
+    lengths: CubeTensor,
+    window: CubeTensor,
+    twiddles: CubeTensor,
+    mel: CubeTensor,
+    bounds: CubeTensor,
+    plan: SpectrumPlan,
+    peaks: Option<CubeTensor>,
+) -> CubeTensor {
+    assert!(
+        plan.n_fft.is_power_of_two() && plan.n_fft >= 4,
+        "GPU spectra need a power-of-two n_fft >= 4"
+    );
+    let signal = into_contiguous(signal);
+    let shape = signal.meta.shape().clone();
+    // The kernel runs unchecked: these shapes are what keeps its indices in bounds.
+    let n_bins = plan.n_fft / 2 + 1;
+    expect_len("lengths", &lengths, 2 * shape[0]);
+    expect_len("window", &window, plan.n_fft);
+    expect_len("twiddles", &twiddles, 2 * plan.n_fft);
+    if plan.use_mel {
+        expect_len("mel", &mel, plan.out_dim * n_bins);
+        expect_len("bounds", &bounds, 2 * plan.out_dim);
+    } else {
+        assert_eq!(
+            plan.out_dim, n_bins,
+            "a spectrum without mel is n_fft / 2 + 1 wide"
+        );
+    }
+    let output = output_like(&signal, spectrum_shape(&shape, &plan));
+    if let Some(peaks) = &peaks {
+        assert!(plan.use_mel, "clip peaks are tracked for mel spectra only");
+        expect_len("peaks", peaks, shape[0]);
+    }
+    let cubes = shape[0] * plan.n_frames;
+    if cubes == 0 || plan.out_dim == 0 {
+        return output;
+    }
+    let client = signal.client.clone();
+    // One butterfly of the plan's radix per unit and stage (n_fft / 2 / radix units per
+    // frame), frames packed into cubes of up to 256 units; shared memory: 4 buffers (2
+    // in place) of n_fft / 2 values per frame, kept within 16 KiB unpadded (padded:
+    // below).
+    assert!(
+        FFT_RADICES.contains(&plan.radix),
+        "FFT radix {} is not one of {FFT_RADICES:?}",
+        plan.radix
+    );
+    let m = plan.n_fft / 2;
+    let per_frame = units(&client, (m / plan.radix).max(1));
+    // The kernel unrolls its FFT loops on `per_frame` dividing every stage's butterflies.
+    assert_eq!((m / plan.radix).max(1) % per_frame, 0, "units per frame");
+    let mut per_cube = (256 / per_frame).clamp(1, (1024 / m).max(1));
+    // Padded shared memory (`SpectrumPlan::pad_shared`) needs up to m / r0 more values
+    // per frame: fewer frames per cube where the device's shared memory is short, the
+    // plain layout where even one frame does not fit.
+    let max_shared = client.properties().hardware.max_shared_memory_size;
+    let mut pad = plan.pad_shared;
+    let mut stride = frame_stride(m, plan.radix, per_frame, pad);
+    let buffers = if plan.in_place { 2 } else { 4 };
+    while pad && buffers * 4 * per_cube * stride > max_shared.max(16 << 10) {
+        if per_cube == 1 {
+            pad = false;
+            stride = frame_stride(m, plan.radix, per_frame, false);
+        } else {
+            per_cube /= 2;
+        }
+    }
+    // Frames per mel-projection task: each weight serves `group` frames, as many as
+    // leave no unit of the cube without a task.
+    let mut group = per_cube;
+    while group > 1 && plan.out_dim * (per_cube / group) < per_frame * per_cube {
+        group /= 2;
+    }
+    let power_mode = if plan.power == 2.0 {
+        2
+    } else if plan.power == 1.0 {
+        1
+    } else {
+        0
+    };
+    // The window's non-zero samples as points (samples 2n, 2n + 1 form point n).
+    let [lo, hi] = plan.window_support;
+    assert!(
+        lo <= hi && hi <= plan.n_fft,
+        "window support {lo}..{hi} is not within the {}-sample frame",
+        plan.n_fft
+    );
+    // Interior frames load their samples as pairs (2-vectors) where every frame starts at
+    // an even sample of an even-length row.
+    let paired = plan.hop.is_multiple_of(2) && shape[1].is_multiple_of(2);
+    let dtype = signal.dtype;
+    let window = into_contiguous(window);
+    let track_peak = peaks.is_some();
+    // Untouched without `track_peak`: one value stands in.
+    let peaks = peaks.unwrap_or_else(|| {
+        empty_device_dtype(
+            client.clone(),
+            signal.device.clone(),
+            burn::tensor::Shape::from(vec![1]),
+            DType::U32,
+        )
+    });
+    // SAFETY: every index the kernel forms is in bounds for the shapes checked above
+    // (see the kernel's module doc); loops are bounded by comptime sizes.
+    unsafe {
+        spectrum::spectrum_kernel::launch_unchecked(
+            &client,
+            calculate_cube_count_elemwise(&client, cubes.div_ceil(per_cube), CubeDim::new_single()),
+            CubeDim::new_1d((per_frame * per_cube) as u32),
+            if paired { 2 } else { 1 },
+            signal.clone().into_tensor_arg(),
+            signal.into_tensor_arg(),
+            into_contiguous(lengths).into_tensor_arg(),
+            window.clone().into_tensor_arg(),
+            window.into_tensor_arg(),
+            into_contiguous(twiddles).into_tensor_arg(),
+            into_contiguous(mel).into_tensor_arg(),
+            into_contiguous(bounds).into_tensor_arg(),
+            output.clone().into_tensor_arg(),
+            peaks.into_tensor_arg(),
+            shape[0] as u32,
+            shape[1] as u32,
+            plan.n_frames as u32,
+            plan.hop as u32,
+            plan.power,
+            plan.n_fft,
+            per_frame,
+            per_cube,
+            plan.radix,
+            plan.first_from_signal,
+            pad,
+            plan.in_place,
+            stride,
+            group,
+            lo / 2,
+            hi.div_ceil(2),
+            paired,
+            plan.center,
+            plan.pad_mode,
+            power_mode,
+            plan.use_mel,
+            plan.out_dim,
+            track_peak,
+            dtype_to_storage_type(dtype),
+        );
+    }
+    output
+}
+
 impl FeatureOps for CubeBackend {
     fn spectrum(
         signal: FloatTensor<Self>,
@@ -67,129 +226,65 @@ impl FeatureOps for CubeBackend {
         bounds: FloatTensor<Self>,
         plan: SpectrumPlan,
     ) -> FloatTensor<Self> {
-        assert!(
-            plan.n_fft.is_power_of_two() && plan.n_fft >= 4,
-            "GPU spectra need a power-of-two n_fft >= 4"
+        launch_spectrum(signal, lengths, window, twiddles, mel, bounds, plan, None)
+    }
+
+    fn log_mel(
+        signal: FloatTensor<Self>,
+        lengths: FloatTensor<Self>,
+        frames: FloatTensor<Self>,
+        window: FloatTensor<Self>,
+        twiddles: FloatTensor<Self>,
+        mel: FloatTensor<Self>,
+        bounds: FloatTensor<Self>,
+        plan: SpectrumPlan,
+        db: DbPlan,
+    ) -> FloatTensor<Self> {
+        let batch = signal.meta.shape()[0];
+        expect_len("frames", &frames, batch);
+        let peaks = zeros_client(
+            signal.client.clone(),
+            signal.device.clone(),
+            burn::tensor::Shape::from(vec![batch]),
+            DType::U32,
         );
-        let signal = into_contiguous(signal);
-        let shape = signal.meta.shape().clone();
-        // The kernel runs unchecked: these shapes are what keeps its indices in bounds.
-        let n_bins = plan.n_fft / 2 + 1;
-        expect_len("lengths", &lengths, 2 * shape[0]);
-        expect_len("window", &window, plan.n_fft);
-        expect_len("twiddles", &twiddles, 2 * plan.n_fft);
-        if plan.use_mel {
-            expect_len("mel", &mel, plan.out_dim * n_bins);
-            expect_len("bounds", &bounds, 2 * plan.out_dim);
-        } else {
-            assert_eq!(
-                plan.out_dim, n_bins,
-                "a spectrum without mel is n_fft / 2 + 1 wide"
-            );
-        }
-        let output = output_like(&signal, spectrum_shape(&shape, &plan));
-        let cubes = shape[0] * plan.n_frames;
-        if cubes == 0 || plan.out_dim == 0 {
+        let output = launch_spectrum(
+            signal,
+            lengths,
+            window,
+            twiddles,
+            mel,
+            bounds,
+            plan,
+            Some(peaks.clone()),
+        );
+        let shape = output.meta.shape().clone();
+        let total = shape.num_elements();
+        if total == 0 {
             return output;
         }
-        let client = signal.client.clone();
-        // One butterfly of the plan's radix per unit and stage (n_fft / 2 / radix units per
-        // frame), frames packed into cubes of up to 256 units; shared memory: 4 buffers (2
-        // in place) of n_fft / 2 values per frame, kept within 16 KiB unpadded (padded:
-        // below).
-        assert!(
-            FFT_RADICES.contains(&plan.radix),
-            "FFT radix {} is not one of {FFT_RADICES:?}",
-            plan.radix
-        );
-        let m = plan.n_fft / 2;
-        let per_frame = units(&client, (m / plan.radix).max(1));
-        // The kernel unrolls its FFT loops on `per_frame` dividing every stage's butterflies.
-        assert_eq!((m / plan.radix).max(1) % per_frame, 0, "units per frame");
-        let mut per_cube = (256 / per_frame).clamp(1, (1024 / m).max(1));
-        // Padded shared memory (`SpectrumPlan::pad_shared`) needs up to m / r0 more values
-        // per frame: fewer frames per cube where the device's shared memory is short, the
-        // plain layout where even one frame does not fit.
-        let max_shared = client.properties().hardware.max_shared_memory_size;
-        let mut pad = plan.pad_shared;
-        let mut stride = frame_stride(m, plan.radix, per_frame, pad);
-        let buffers = if plan.in_place { 2 } else { 4 };
-        while pad && buffers * 4 * per_cube * stride > max_shared.max(16 << 10) {
-            if per_cube == 1 {
-                pad = false;
-                stride = frame_stride(m, plan.radix, per_frame, false);
-            } else {
-                per_cube /= 2;
-            }
-        }
-        // Frames per mel-projection task: each weight serves `group` frames, as many as
-        // leave no unit of the cube without a task.
-        let mut group = per_cube;
-        while group > 1 && plan.out_dim * (per_cube / group) < per_frame * per_cube {
-            group /= 2;
-        }
-        let power_mode = if plan.power == 2.0 {
-            2
-        } else if plan.power == 1.0 {
-            1
-        } else {
-            0
-        };
-        // The window's non-zero samples as points (samples 2n, 2n + 1 form point n).
-        let [lo, hi] = plan.window_support;
-        assert!(
-            lo <= hi && hi <= plan.n_fft,
-            "window support {lo}..{hi} is not within the {}-sample frame",
-            plan.n_fft
-        );
-        // Interior frames load their samples as pairs (2-vectors) where every frame starts at
-        // an even sample of an even-length row.
-        let paired = plan.hop.is_multiple_of(2) && shape[1].is_multiple_of(2);
-        let dtype = signal.dtype;
-        let window = into_contiguous(window);
-        // SAFETY: every index the kernel forms is in bounds for the shapes checked above
-        // (see the kernel's module doc); loops are bounded by comptime sizes.
+        let client = output.client.clone();
+        let cube_dim = CubeDim::new(&client, total);
+        let dtype = output.dtype;
+        let (reference, amin, top_db, reference_is_max, clip) = db_args(&db);
+        // SAFETY: indices stay within `output` ([B, T, D], `total` values), `frames` and
+        // `peaks` ([B], checked above); the kernel clamps the frame counts it reads.
         unsafe {
-            spectrum::spectrum_kernel::launch_unchecked(
+            db::db_peak_kernel::launch_unchecked(
                 &client,
-                calculate_cube_count_elemwise(
-                    &client,
-                    cubes.div_ceil(per_cube),
-                    CubeDim::new_single(),
-                ),
-                CubeDim::new_1d((per_frame * per_cube) as u32),
-                if paired { 2 } else { 1 },
-                signal.clone().into_tensor_arg(),
-                signal.into_tensor_arg(),
-                into_contiguous(lengths).into_tensor_arg(),
-                window.clone().into_tensor_arg(),
-                window.into_tensor_arg(),
-                into_contiguous(twiddles).into_tensor_arg(),
-                into_contiguous(mel).into_tensor_arg(),
-                into_contiguous(bounds).into_tensor_arg(),
+                calculate_cube_count_elemwise(&client, total, cube_dim),
+                cube_dim,
                 output.clone().into_tensor_arg(),
-                shape[0] as u32,
+                into_contiguous(frames).into_tensor_arg(),
+                peaks.into_tensor_arg(),
+                total as u32,
                 shape[1] as u32,
-                plan.n_frames as u32,
-                plan.hop as u32,
-                plan.power,
-                plan.n_fft,
-                per_frame,
-                per_cube,
-                plan.radix,
-                plan.first_from_signal,
-                pad,
-                plan.in_place,
-                stride,
-                group,
-                lo / 2,
-                hi.div_ceil(2),
-                paired,
-                plan.center,
-                plan.pad_mode,
-                power_mode,
-                plan.use_mel,
-                plan.out_dim,
+                shape[2] as u32,
+                reference,
+                amin,
+                top_db,
+                reference_is_max,
+                clip,
                 dtype_to_storage_type(dtype),
             );
         }
@@ -219,7 +314,8 @@ impl FeatureOps for CubeBackend {
         let cubes =
             calculate_cube_count_elemwise(&client, shape[0] * chunks, CubeDim::new_single());
         let partial = output_like(&x, burn::tensor::Shape::from(vec![shape[0] * chunks]));
-        let needs_max = plan.reference.is_none() || plan.top_db.is_finite();
+        let (reference, amin, top_db, reference_is_max, clip) = db_args(&plan);
+        let needs_max = reference_is_max || clip;
         // SAFETY: indices stay within `x`/`output` ([B, T, D]), `frames` ([B], checked
         // above) and `partial` ([B * chunks]); the kernels clamp the counts they read, and
         // `db_kernel` reads `partial` only when `clip_max_kernel` has filled it.
@@ -252,16 +348,12 @@ impl FeatureOps for CubeBackend {
                 shape[1] as u32,
                 shape[2] as u32,
                 chunks as u32,
-                plan.reference.unwrap_or(1.0),
-                plan.amin,
-                if plan.top_db.is_finite() {
-                    plan.top_db
-                } else {
-                    0.0
-                },
+                reference,
+                amin,
+                top_db,
                 threads,
-                plan.reference.is_none(),
-                plan.top_db.is_finite(),
+                reference_is_max,
+                clip,
                 dtype_to_storage_type(dtype),
             );
         }
@@ -311,6 +403,20 @@ impl FeatureOps for CubeBackend {
         }
         output
     }
+}
+
+/// A [`DbPlan`] as the dB kernels take it: the fixed reference (1 when it is the maximum),
+/// `amin`, `top_db` (0 when infinite), whether the reference is each clip's maximum and
+/// whether `top_db` clips.
+fn db_args(plan: &DbPlan) -> (f32, f32, f32, bool, bool) {
+    let clip = plan.top_db.is_finite();
+    (
+        plan.reference.unwrap_or(1.0),
+        plan.amin,
+        if clip { plan.top_db } else { 0.0 },
+        plan.reference.is_none(),
+        clip,
+    )
 }
 
 /// What a CubeCL device reports about itself: its name and runtime, the memory a whole

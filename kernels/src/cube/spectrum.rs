@@ -627,7 +627,9 @@ fn project_bins<F: Float>(
 /// loaded once for `group` frames (as many as leave no unit idle); frames past the batch
 /// are not written. Bin `k < M` of the frame in slot `f` is `pr[f stride + k]`, bin `M`
 /// (Nyquist) `pi[f stride]`. Frames that are not live have all-zero spectra, so they
-/// project to zeros without a test.
+/// project to zeros without a test. With `track_peak`, each value also raises its slot's
+/// maximum in `peak` (as `f32` bits: for values >= 0 their order as integers is their
+/// order as floats).
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn project_mel<F: Float>(
@@ -636,6 +638,7 @@ fn project_mel<F: Float>(
     mel: &Tensor<F>,
     bounds: &Tensor<F>,
     output: &mut Tensor<F>,
+    peak: &Shared<[Atomic<u32>]>,
     frames: usize,
     #[comptime] n_fft: usize,
     #[comptime] per_cube: usize,
@@ -643,6 +646,7 @@ fn project_mel<F: Float>(
     #[comptime] stride: usize,
     #[comptime] group: usize,
     #[comptime] out_dim: usize,
+    #[comptime] track_peak: bool,
 ) {
     let m = comptime![n_fft / 2];
     let n_bins = comptime![n_fft / 2 + 1];
@@ -684,9 +688,41 @@ fn project_mel<F: Float>(
             let frame = first_frame + g * group + comptime![f];
             if frame < frames {
                 output[frame * out_dim + o] = acc[f];
+                if comptime![track_peak] {
+                    peak[g * group + comptime![f]]
+                        .fetch_max(u32::reinterpret(f32::cast_from(acc[f])));
+                }
             }
         }
         task += comptime![per_cube * units];
+    }
+}
+
+/// Raises `peaks[clip]` to the largest of the cube's `peak` slots (see [`project_mel`]) of
+/// each clip among its frames: one global atomic per clip the cube's frames belong to
+/// (usually one), by the unit of the clip's first slot.
+#[cube]
+fn publish_peaks(
+    peak: &Shared<[Atomic<u32>]>,
+    peaks: &mut Tensor<Atomic<u32>>,
+    frames: usize,
+    n_frames: usize,
+    #[comptime] per_cube: usize,
+) {
+    let first = CUBE_POS * per_cube;
+    let s = UNIT_POS as usize;
+    if s < per_cube && first + s < frames {
+        let clip = (first + s) / n_frames;
+        if s == 0 || (first + s - 1) / n_frames != clip {
+            let mut top = peak[s].load();
+            let mut j = s + 1;
+            while j < per_cube && first + j < frames && (first + j) / n_frames == clip {
+                let v = peak[j].load();
+                top = select(v > top, v, top);
+                j += 1;
+            }
+            peaks[clip].fetch_max(top);
+        }
     }
 }
 
@@ -700,7 +736,9 @@ fn clamp_max(a: usize, b: usize) -> usize {
 /// `per_cube * units` units, `per_cube * frame_stride` shared values per buffer (4 buffers,
 /// 2 `in_place`; `frame_stride` is `n_fft / 2`, or more with `pad`). `units` is a
 /// power of two of at most `max(1, n_fft / 2 / radix)`, so it divides every stage's
-/// butterfly count (the FFT loops are unrolled on that).
+/// butterfly count (the FFT loops are unrolled on that). With `track_peak` (mel only),
+/// `peaks [B]` (zeros before the launch) ends holding each clip's largest mel value as
+/// `f32` bits; otherwise it is not touched.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 pub fn spectrum_kernel<F: Float, N: Size>(
@@ -713,6 +751,7 @@ pub fn spectrum_kernel<F: Float, N: Size>(
     mel: &Tensor<F>,
     bounds: &Tensor<F>,
     output: &mut Tensor<F>,
+    peaks: &mut Tensor<Atomic<u32>>,
     batch: u32,
     signal_len: u32,
     n_frames: u32,
@@ -735,6 +774,7 @@ pub fn spectrum_kernel<F: Float, N: Size>(
     #[comptime] power_mode: u32,
     #[comptime] use_mel: bool,
     #[comptime] out_dim: usize,
+    #[comptime] track_peak: bool,
     #[define(F)] _dtype: ElemType,
 ) {
     let m = comptime![n_fft / 2];
@@ -772,6 +812,12 @@ pub fn spectrum_kernel<F: Float, N: Size>(
     // many values in every stage, `M / units`.
     let mut yr = Array::<F>::new(comptime![m / units]);
     let mut yi = Array::<F>::new(comptime![m / units]);
+    // Each frame slot's largest mel value, as `f32` bits (see `project_mel`); zeroed here,
+    // long before the first barrier-separated use.
+    let peak = Shared::<[Atomic<u32>]>::new_slice(comptime![if track_peak { per_cube } else { 1 }]);
+    if comptime![track_peak] && (UNIT_POS as usize) < per_cube {
+        peak[UNIT_POS as usize].store(0u32);
+    }
 
     let offset = select(center, m, 0usize);
     let start = (t * hop) as i32 - offset as i32;
@@ -888,6 +934,7 @@ pub fn spectrum_kernel<F: Float, N: Size>(
             mel,
             bounds,
             output,
+            &peak,
             frames,
             n_fft,
             per_cube,
@@ -895,7 +942,12 @@ pub fn spectrum_kernel<F: Float, N: Size>(
             frame_stride,
             group,
             out_dim,
+            track_peak,
         );
+        if comptime![track_peak] {
+            sync_cube();
+            publish_peaks(&peak, peaks, frames, n_frames, per_cube);
+        }
     } else if active {
         project_bins(pr, pi, output, base, out_base, unit, live, n_fft, units);
     }
