@@ -61,6 +61,55 @@ fn frame_stride(m: usize, radix: usize, units: usize, pad: bool) -> usize {
     }
 }
 
+/// Units per frame of the spectrum kernel: one butterfly of the plan's radix per unit and
+/// stage, as far as the device's cubes allow.
+fn frame_units(client: &Client, plan: &SpectrumPlan) -> usize {
+    units(client, (plan.n_fft / 2 / plan.radix).max(1))
+}
+
+/// How the spectrum kernel's cubes use shared memory: frames per cube, padded or not, and
+/// values per frame in each buffer.
+#[derive(Debug, PartialEq)]
+struct SharedLayout {
+    per_cube: usize,
+    pad: bool,
+    stride: usize,
+}
+
+/// The spectrum kernel's shared-memory layout for `plan` with `per_frame` units per frame,
+/// on a device with `max_shared` bytes per cube: up to 1,024 FFT values per cube (16 KiB
+/// in 4 buffers, which every device offers), fewer frames per cube where padding
+/// (`SpectrumPlan::pad_shared`, up to m / r0 more values per frame) or the clip peaks'
+/// slots (`track_peak`, 4 bytes per frame) would not fit, the plain layout where even one
+/// padded frame does not; `None` where one frame and its peak slot do not fit.
+fn shared_layout(
+    plan: &SpectrumPlan,
+    per_frame: usize,
+    track_peak: bool,
+    max_shared: usize,
+) -> Option<SharedLayout> {
+    let m = plan.n_fft / 2;
+    let buffers = if plan.in_place { 2 } else { 4 };
+    let limit = max_shared.max(16 << 10);
+    let bytes = |l: &SharedLayout| 4 * l.per_cube * (buffers * l.stride + usize::from(track_peak));
+    let mut layout = SharedLayout {
+        per_cube: (256 / per_frame).clamp(1, (1024 / m).max(1)),
+        pad: plan.pad_shared,
+        stride: frame_stride(m, plan.radix, per_frame, plan.pad_shared),
+    };
+    while bytes(&layout) > limit {
+        if layout.per_cube > 1 {
+            layout.per_cube /= 2;
+        } else if layout.pad {
+            layout.pad = false;
+            layout.stride = frame_stride(m, plan.radix, per_frame, false);
+        } else {
+            return None;
+        }
+    }
+    Some(layout)
+}
+
 /// The spectrum kernel's launch for [`FeatureOps::spectrum`], and with `peaks` (`[B]` u32
 /// zeros, mel only) for [`FeatureOps::log_mel`], which then finds each clip's peak power
 /// there.
@@ -115,25 +164,16 @@ fn launch_spectrum(
         plan.radix
     );
     let m = plan.n_fft / 2;
-    let per_frame = units(&client, (m / plan.radix).max(1));
+    let per_frame = frame_units(&client, &plan);
     // The kernel unrolls its FFT loops on `per_frame` dividing every stage's butterflies.
     assert_eq!((m / plan.radix).max(1) % per_frame, 0, "units per frame");
-    let mut per_cube = (256 / per_frame).clamp(1, (1024 / m).max(1));
-    // Padded shared memory (`SpectrumPlan::pad_shared`) needs up to m / r0 more values
-    // per frame: fewer frames per cube where the device's shared memory is short, the
-    // plain layout where even one frame does not fit.
     let max_shared = client.properties().hardware.max_shared_memory_size;
-    let mut pad = plan.pad_shared;
-    let mut stride = frame_stride(m, plan.radix, per_frame, pad);
-    let buffers = if plan.in_place { 2 } else { 4 };
-    while pad && buffers * 4 * per_cube * stride > max_shared.max(16 << 10) {
-        if per_cube == 1 {
-            pad = false;
-            stride = frame_stride(m, plan.radix, per_frame, false);
-        } else {
-            per_cube /= 2;
-        }
-    }
+    let SharedLayout {
+        per_cube,
+        pad,
+        stride,
+    } = shared_layout(&plan, per_frame, peaks.is_some(), max_shared)
+        .expect("log_mel checks that the clip peaks fit in shared memory");
     // Frames per mel-projection task: each weight serves `group` frames, as many as
     // leave no unit of the cube without a task.
     let mut group = per_cube;
@@ -242,8 +282,17 @@ impl FeatureOps for CubeBackend {
     ) -> FloatTensor<Self> {
         let batch = signal.meta.shape()[0];
         expect_len("frames", &frames, batch);
+        let client = signal.client.clone();
+        let max_shared = client.properties().hardware.max_shared_memory_size;
+        let per_frame = frame_units(&client, &plan);
+        if shared_layout(&plan, per_frame, true, max_shared).is_none() {
+            // No room for a frame's peak slot beside its FFT (one frame of n_fft 2048 fills
+            // 16 KiB): the two-kernel path.
+            let power = Self::spectrum(signal, lengths, window, twiddles, mel, bounds, plan);
+            return Self::power_to_db(power, frames, db);
+        }
         let peaks = zeros_client(
-            signal.client.clone(),
+            client.clone(),
             signal.device.clone(),
             burn::tensor::Shape::from(vec![batch]),
             DType::U32,
@@ -263,7 +312,6 @@ impl FeatureOps for CubeBackend {
         if total == 0 {
             return output;
         }
-        let client = output.client.clone();
         let cube_dim = CubeDim::new(&client, total);
         let dtype = output.dtype;
         let (reference, amin, top_db, reference_is_max, clip) = db_args(&db);
@@ -440,5 +488,69 @@ pub(crate) fn info(device: &burn::tensor::Device) -> Option<CubeInfo> {
             })
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SharedLayout, frame_stride, shared_layout};
+    use crate::ops::SpectrumPlan;
+
+    fn plan(n_fft: usize, radix: usize, pad_shared: bool, in_place: bool) -> SpectrumPlan {
+        SpectrumPlan {
+            n_fft,
+            hop: n_fft / 4,
+            center: true,
+            pad_mode: 0,
+            power: 2.0,
+            n_frames: 1,
+            use_mel: true,
+            out_dim: 64,
+            radix,
+            first_from_signal: false,
+            pad_shared,
+            in_place,
+            window_support: [0, n_fft],
+        }
+    }
+
+    #[test]
+    fn shared_layouts_fit_the_device_and_make_room_for_clip_peaks() {
+        let small = 16 << 10; // what every device offers; WebGPU's default limit
+        // n_fft 512 (m 256) at radix 4: 64 units and 4 frames per cube, 16 KiB in 4 buffers.
+        let p = plan(512, 4, false, false);
+        let plain = SharedLayout {
+            per_cube: 4,
+            pad: false,
+            stride: 256,
+        };
+        assert_eq!(shared_layout(&p, 64, false, small), Some(plain));
+        // The peak slots (16 bytes) do not fit beside a full 16 KiB: 2 frames per cube.
+        let halved = SharedLayout {
+            per_cube: 2,
+            pad: false,
+            stride: 256,
+        };
+        assert_eq!(shared_layout(&p, 64, true, small), Some(halved));
+        // With room to spare nothing changes.
+        let four = shared_layout(&p, 64, true, 48 << 10).unwrap();
+        assert_eq!((four.per_cube, four.pad), (4, false));
+        // Padded: fewer frames per cube first, the plain layout only where one frame
+        // does not fit padded.
+        let p = plan(512, 4, true, false);
+        let padded = shared_layout(&p, 64, false, small).unwrap();
+        assert_eq!(
+            (padded.per_cube, padded.pad, padded.stride),
+            (2, true, frame_stride(256, 4, 64, true))
+        );
+        let p = plan(2048, 16, true, false);
+        let one = shared_layout(&p, 64, false, small).unwrap();
+        assert_eq!((one.per_cube, one.pad, one.stride), (1, false, 1024));
+        // n_fft 2048 fills 16 KiB with one frame: no room for its peak slot (log_mel then
+        // takes the two-kernel path), unless in place (8 KiB) or on a larger device.
+        let p = plan(2048, 4, false, false);
+        assert_eq!(shared_layout(&p, 256, true, small), None);
+        assert!(shared_layout(&p, 256, true, 32 << 10).is_some());
+        assert!(shared_layout(&plan(2048, 4, false, true), 256, true, small).is_some());
     }
 }
