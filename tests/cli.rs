@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use ser_cache::Cache;
+use ser_check::assert_close;
 
 #[path = "support/paths.rs"]
 mod paths;
@@ -486,18 +487,15 @@ fn configs_never_mix_and_bad_configs_name_the_key() {
     assert!(text(&o).contains("no such file or folder"), "{}", text(&o));
 }
 
-/// Largest absolute difference between two caches' frame arrays `name`.
-fn max_frame_diff(a: &Cache, b: &Cache, name: &str) -> f32 {
+/// Largest absolute difference between two caches' frame arrays `name` (NaN: infinite).
+fn max_frame_diff(a: &Cache, b: &Cache, name: &str) -> f64 {
     let rows: usize = a.clips.iter().map(|c| c.n_frames as usize).sum();
     let (x, y) = (
         a.frame_rows(name, 0, rows).unwrap(),
         b.frame_rows(name, 0, rows).unwrap(),
     );
     assert_eq!(x.len(), y.len(), "{name}: sizes differ");
-    x.iter()
-        .zip(&y)
-        .map(|(p, q)| (p - q).abs())
-        .fold(0.0, f32::max)
+    ser_check::max_abs_diff(&x, &y).error
 }
 
 #[test]
@@ -622,13 +620,8 @@ fn on_the_fly_training_recomputes_the_cached_features_and_refuses_changed_audio(
             let w = ser_train::Waveforms::load(&cache, &ds, &some, &frames, &gpu).unwrap();
             assert!(w.describe.starts_with("wgpu"), "{}", w.describe);
             for (f, &i) in w.features(&audio).iter().zip(&some) {
-                assert_eq!(f.len(), ds.frames[i].len());
-                let err = f
-                    .iter()
-                    .zip(&ds.frames[i])
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0f32, f32::max);
-                assert!(err <= 2e-3, "{}: wgpu vs cache {err}", ds.meta[i].path);
+                let what = format!("{}: wgpu vs cache", ds.meta[i].path);
+                ser_check::assert_all_close(f, &ds.frames[i], 2e-3, what);
             }
         }
         Err(e) => {
@@ -890,9 +883,10 @@ fn predict_gives_the_runs_own_test_probabilities_and_lists_bad_files() {
             .find(|o| Path::new(&o[0]) == Path::new(&t[0]))
             .unwrap_or_else(|| panic!("{} not predicted", t[0]));
         assert_eq!(o[1], t[4], "{}: predicted class", t[0]);
+        assert_eq!(o.len() - 3, t.len() - 5, "{}: class columns", t[0]);
         for (a, b) in o[3..].iter().zip(&t[5..]) {
             let (a, b): (f64, f64) = (a.parse().unwrap(), b.parse().unwrap());
-            assert!((a - b).abs() <= 1e-4, "{}: {a} vs {b}", t[0]);
+            assert_close(a, b, 1e-4, &t[0]);
         }
     }
     // JSON lines carry the same numbers.
@@ -918,7 +912,7 @@ fn predict_gives_the_runs_own_test_probabilities_and_lists_bad_files() {
         .values()
         .map(|v| v.as_f64().unwrap())
         .sum();
-    assert!((sum - 1.0).abs() < 1e-5, "{line}");
+    assert_close(sum, 1.0, 1e-5, &line);
 
     // Timeline of a recording: 8 clips of the test speaker with 1.5 s of silence after each.
     let clips: Vec<PathBuf> = (1..=8)
@@ -1043,21 +1037,16 @@ fn predict_gives_the_runs_own_test_probabilities_and_lists_bad_files() {
     let mut both = 0;
     for (l, r) in lines.iter().zip(&rows) {
         let (a, b) = span(r);
-        assert!(
-            (l["start_s"].as_f64().unwrap() - a).abs() < 1e-3,
-            "{l} vs {r:?}"
-        );
-        assert!(
-            (l["end_s"].as_f64().unwrap() - b).abs() < 1e-3,
-            "{l} vs {r:?}"
-        );
+        let what = format!("{l} vs {r:?}");
+        assert_close(l["start_s"].as_f64().unwrap(), a, 1e-3, &what);
+        assert_close(l["end_s"].as_f64().unwrap(), b, 1e-3, &what);
         if l["speech"].as_bool().unwrap() && r[3] == "1" {
             both += 1;
             assert_eq!(l["predicted"].as_str().unwrap(), r[4], "{l} vs {r:?}");
             let probs = l["probabilities"].as_object().unwrap();
             for (v, class_p) in probs.values().zip(&r[5..]) {
                 let (x, y): (f64, f64) = (v.as_f64().unwrap(), class_p.parse().unwrap());
-                assert!((x - y).abs() <= 1e-5, "{a}-{b}: {x} vs {y}");
+                assert_close(x, y, 1e-5, format!("{a}-{b}"));
             }
         }
     }
@@ -1183,12 +1172,7 @@ fn predict_gives_the_runs_own_test_probabilities_and_lists_bad_files() {
             assert_eq!(r[1], o[1], "{}: {}", model.display(), r[0]);
             for (a, b) in r[3..].iter().zip(&o[3..]) {
                 let (a, b): (f64, f64) = (a.parse().unwrap(), b.parse().unwrap());
-                assert!(
-                    (a - b).abs() <= 1e-4,
-                    "{}: {}: {a} vs {b}",
-                    model.display(),
-                    r[0]
-                );
+                assert_close(a, b, 1e-4, format!("{}: {}", model.display(), r[0]));
             }
         }
     }
@@ -1206,7 +1190,7 @@ fn predict_gives_the_runs_own_test_probabilities_and_lists_bad_files() {
                 .zip(b["probabilities"].as_object().unwrap().values())
             {
                 let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-                assert!((x - y).abs() <= 1e-4, "{a} vs {b}");
+                assert_close(x, y, 1e-4, format!("{a} vs {b}"));
             }
         }
     }

@@ -6,6 +6,7 @@
 //! log-mel); power / mel spectra within 1e-4 of each clip's peak value.
 
 use burn::tensor::{Device, Tensor, TensorData};
+use ser_check::{assert_all_close, nan_max};
 use ser_features::{ClipFeatures, Extractor, FeatureConfig, Precision};
 use ser_kernels::GpuExtractor;
 
@@ -97,17 +98,12 @@ fn check(
         assert_eq!(g.n_frames, w.n_frames, "{ctx}: frame count");
         for ((feat, _), (ga, wa)) in layout.iter().zip(g.frames.iter().zip(&w.frames)) {
             assert_eq!(ga.len(), wa.len(), "{ctx} {feat}: length");
-            let err = ga
-                .iter()
-                .zip(wa)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
             let tol = if feat == "spectrogram" || feat == "mel" {
-                1e-4 * wa.iter().fold(1e-12f32, |m, v| m.max(v.abs()))
+                1e-4 * nan_max(wa.iter().map(|v| v.abs() as f64)).max(1e-12)
             } else {
                 1e-3
             };
-            assert!(err <= tol, "{ctx} {feat}: max error {err} > {tol}");
+            assert_all_close(ga, wa, tol, format!("{ctx} {feat}"));
         }
         assert_eq!(
             g.functionals.len(),
@@ -328,16 +324,8 @@ fn a_clip_longer_than_f32_exact_integers_is_framed_to_its_last_sample() {
         let (g, w) = (&got.frames[0], &want.frames[0]);
         // The last frame holds the loud sample: |X|^2 = w[8]^2 = 1 in every bin (Hann).
         let last = &g[g.len() - 9..];
-        assert!(
-            last.iter().all(|v| (v - 1.0).abs() < 1e-4),
-            "{dev_name}: last frame {last:?}"
-        );
-        let err = g
-            .iter()
-            .zip(w)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
-        assert!(err <= 1e-4, "{dev_name}: max error {err}");
+        assert_all_close(last, &[1.0f32; 9], 1e-4, format!("{dev_name}: last frame"));
+        assert_all_close(g, w, 1e-4, &dev_name);
     }
 }
 
@@ -385,16 +373,8 @@ fn peaks_of_long_clips(cfg: FeatureConfig) {
             .unwrap()
             .compute_batch(&signals);
         for (c, (g, w)) in got.iter().zip(&want).enumerate() {
-            let err = g.frames[logmel]
-                .iter()
-                .zip(&w.frames[logmel])
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
-            assert!(
-                err <= 1e-3,
-                "{dev_name} {:?} clip {c}: max error {err} dB",
-                cfg.frames
-            );
+            let what = format!("{dev_name} {:?} clip {c} log-mel (dB)", cfg.frames);
+            assert_all_close(&g.frames[logmel], &w.frames[logmel], 1e-3, what);
         }
     }
 }

@@ -107,12 +107,8 @@ mod tests {
             let reference = tone(440.0, to, 1.0);
             // Compare away from the edges, where the filter has settled.
             let (a, b) = (to as usize / 10, to as usize * 9 / 10);
-            let err = y[a..b]
-                .iter()
-                .zip(&reference[a..b])
-                .map(|(p, q)| (p - q).abs())
-                .fold(0.0, f32::max);
-            assert!(err < 1e-4, "{from}->{to}: max error {err}");
+            let what = format!("{from}->{to}");
+            ser_check::assert_all_close(&y[a..b], &reference[a..b], 1e-4, what);
         }
     }
 

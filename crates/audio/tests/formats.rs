@@ -76,10 +76,5 @@ fn compressed_files_go_through_the_cleaning_pipeline() {
     let ogg = cleaner
         .clean(&decode_file(&fixture("ogg")).unwrap())
         .unwrap();
-    let err = wav
-        .iter()
-        .zip(&ogg)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    assert!(err < 0.05, "ogg differs from wav by {err}");
+    ser_check::assert_all_close(&ogg, &wav, 0.05, "ogg against wav");
 }

@@ -483,12 +483,7 @@ mod tests {
             let back = Istft::<f64>::new(p)
                 .unwrap()
                 .process(&spec, frames, y.len());
-            let err = y
-                .iter()
-                .zip(&back)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
-            assert!(err < 1e-9, "n_fft={n_fft}: max error {err}");
+            ser_check::assert_all_close(&back, &y, 1e-9, format!("n_fft={n_fft}: round trip"));
         }
     }
 

@@ -216,11 +216,9 @@ mod tests {
                 }
             }
             let total: f64 = n.iter().sum();
-            n.iter()
-                .map(|x| (x / total - 0.25).abs())
-                .fold(0.0, f64::max)
+            ser_check::Worst::of(n.iter().map(|x| (x / total - 0.25).abs())).error
         };
-        let worst = f.folds.iter().map(|x| spread(x)).fold(0.0, f64::max);
+        let worst = ser_check::Worst::of(f.folds.iter().map(|x| spread(x))).error;
         let naive: Vec<Vec<String>> = (0..3)
             .map(|i| {
                 (4 * i..4 * i + 4)
@@ -228,7 +226,7 @@ mod tests {
                     .collect()
             })
             .collect();
-        let naive_worst = naive.iter().map(|x| spread(x)).fold(0.0, f64::max);
+        let naive_worst = ser_check::Worst::of(naive.iter().map(|x| spread(x))).error;
         assert!(
             worst < 0.12 && worst < naive_worst / 2.0,
             "{worst} vs {naive_worst}"

@@ -150,11 +150,14 @@ fn run_case(dir: &Path, c: &Case) {
         ser_export::frontend_to_onnx(&frontend, &[]).unwrap(),
     )
     .unwrap();
-    let scale = feeds
-        .iter()
-        .flat_map(|(_, f)| f.iter().flatten())
-        .fold(0f32, |m, v| m.max(v.abs()));
+    let scale = ser_check::nan_max(
+        feeds
+            .iter()
+            .flat_map(|(_, f)| f.iter().flatten())
+            .map(|v| v.abs() as f64),
+    );
     let tol = if c.linear { 2e-5 * scale } else { 2e-3 };
+    assert!(tol.is_finite(), "{}: reference features hold NaN", c.name);
     let json_feeds: Vec<serde_json::Value> = feeds
         .iter()
         .map(|(w, f)| serde_json::json!({ "input": w, "expected": nested(f, dim) }))
@@ -233,7 +236,7 @@ fn run_case(dir: &Path, c: &Case) {
         net = optim.step(1e-2, net, grads);
     }
     let net = net.valid();
-    let mut spread = 0f32;
+    let mut spread = 0f64;
     let json_feeds: Vec<serde_json::Value> = feeds
         .iter()
         .map(|(w, f)| {
@@ -247,9 +250,8 @@ fn run_case(dir: &Path, c: &Case) {
                 .into_data()
                 .try_to_vec::<f32>()
                 .unwrap();
-            spread = probs
-                .iter()
-                .fold(spread, |m, v| m.max(*v - 1.0 / CLASSES as f32));
+            let top = ser_check::nan_max(probs.iter().map(|&v| v as f64 - 1.0 / CLASSES as f64));
+            spread = ser_check::nan_max([spread, top]);
             let expected: Vec<Vec<f32>> = probs.chunks(CLASSES).map(|r| r.to_vec()).collect();
             serde_json::json!({ "input": w, "expected": expected })
         })

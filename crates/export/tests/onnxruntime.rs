@@ -60,8 +60,8 @@ fn case(dir: &Path, name: &str, cfg: &NetConfig) {
         .into_data()
         .try_to_vec::<f32>()
         .unwrap();
-    let spread =
-        probs.iter().cloned().fold(0f32, f32::max) - probs.iter().cloned().fold(1f32, f32::min);
+    let spread = ser_check::nan_max(probs.iter().map(|&p| p as f64))
+        + ser_check::nan_max(probs.iter().map(|&p| -p as f64));
     assert!(
         spread > 0.05,
         "{name}: probabilities nearly uniform ({spread}), a weak check"

@@ -546,12 +546,7 @@ mod tests {
         );
         let y = chirp(20_000);
         let (a, b) = (e32.compute(&y), e64.compute(&y));
-        let err = a.frames[0]
-            .iter()
-            .zip(&b.frames[0])
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max);
-        assert!(err < 0.01, "logmel f32 vs f64: {err} dB");
+        ser_check::assert_all_close(&a.frames[0], &b.frames[0], 0.01, "logmel f32 vs f64 (dB)");
         let batch = e32.compute_batch(&[y.clone(), chirp(3_000)]);
         assert_eq!(batch[0], a);
         assert_eq!(batch[1], e32.compute(&chirp(3_000)));

@@ -114,9 +114,7 @@ fn lstm_pooling_ignores_padding() {
             .unwrap()
         };
         let (a, b) = (run(x), run(noisy));
-        for (u, v) in a.iter().zip(&b) {
-            assert!((u - v).abs() < 1e-5, "{pooling:?}: {a:?} vs {b:?}");
-        }
+        ser_check::assert_all_close(&a, &b, 1e-5, format!("{pooling:?}"));
     }
 }
 

@@ -268,7 +268,7 @@ fn tensorboard_reads_the_event_files() {
     for (i, p) in ua.iter().enumerate() {
         assert_eq!(p[0].as_i64().unwrap(), i as i64 + 1);
         let want = m[i]["val_ua"].as_f64().unwrap();
-        assert!((p[1].as_f64().unwrap() - want).abs() < 1e-6);
+        ser_check::assert_close(p[1].as_f64().unwrap(), want, 1e-6, "val UA in TensorBoard");
     }
     assert!(v["scalars"]["loss/train"].as_array().unwrap().len() == 2);
     assert!(
@@ -333,7 +333,7 @@ fn speaker_kfold_tests_every_clip_once_and_a_killed_cross_validation_resumes_to_
     speakers.dedup();
     assert_eq!(speakers.len(), 8, "every speaker tested once: {speakers:?}");
     let mean = c.folds.iter().map(|f| f.test.ua).sum::<f64>() / 3.0;
-    assert!((c.ua.mean - mean).abs() < 1e-12);
+    ser_check::assert_close(c.ua.mean, mean, 1e-12, "mean UA over folds");
     assert!(full.protocol.contains("3-fold"), "{}", full.protocol);
     for f in [
         "folds.json",
