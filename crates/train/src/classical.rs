@@ -106,7 +106,11 @@ pub(crate) fn run(
             per_corpus: BTreeMap::new(),
             per_corpus_auc: BTreeMap::new(),
             cross_corpus: None,
-        },
+            learned: true,
+            learning: None,
+            not_learned: Vec::new(),
+        }
+        .judged(None),
         0,
     )
 }

@@ -239,7 +239,11 @@ pub(crate) fn run_matrix(
         per_corpus: Default::default(),
         per_corpus_auc: Default::default(),
         cross_corpus: Some(matrix),
-    };
+        learned: true,
+        learning: None,
+        not_learned: Vec::new(),
+    }
+    .over_models(sets.iter().map(|s| s.folder.as_str()).zip(&runs));
     let m = summary.cross_corpus.as_ref().expect("set above");
     save_figure(dir, "ua_matrix", &heatmap(m, what))?;
     write_atomic(&dir.join("report.md"), report(dir, &summary, m)?.as_bytes())?;

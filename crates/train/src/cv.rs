@@ -114,7 +114,7 @@ pub(crate) fn run_folds(
             i + 1,
             folds.folds[i].join(", ")
         );
-        let fdir = dir.join(format!("fold-{:02}", i + 1));
+        let fdir = dir.join(fold_folder(i + 1));
         let part = Part::Fold(&folds, i);
         let summary = sub_run(exp, &fdir, opts, obs, ds.clone(), &part, &what)?;
         runs.push(summary);
@@ -143,6 +143,11 @@ pub(crate) fn run_folds(
     Ok(summary)
 }
 
+/// The folder of fold `k` (from 1).
+fn fold_folder(k: usize) -> String {
+    format!("fold-{k:02}")
+}
+
 /// Metrics of the clips behind summed confusion matrices (each clip counted once).
 pub(crate) fn pooled(matrices: impl Iterator<Item = Vec<Vec<u64>>>, n_classes: usize) -> Metrics {
     let (mut truth, mut pred) = (Vec::new(), Vec::new());
@@ -159,6 +164,7 @@ pub(crate) fn pooled(matrices: impl Iterator<Item = Vec<Vec<u64>>>, n_classes: u
 
 fn combine(dir: &Path, folds: &Folds, runs: &[RunSummary], opts: &RunOptions) -> RunSummary {
     let classes = runs[0].classes.clone();
+    let names: Vec<String> = (1..=runs.len()).map(fold_folder).collect();
     let k = classes.len();
     let figure =
         |f: fn(&Metrics) -> f64| MeanStd::of(&runs.iter().map(|r| f(&r.test)).collect::<Vec<_>>());
@@ -196,7 +202,11 @@ fn combine(dir: &Path, folds: &Folds, runs: &[RunSummary], opts: &RunOptions) ->
         per_corpus: Default::default(),
         per_corpus_auc: Default::default(),
         cross_corpus: None,
+        learned: true,
+        learning: None,
+        not_learned: Vec::new(),
     }
+    .over_models(names.iter().map(String::as_str).zip(runs))
 }
 
 /// `report.md` of a cross-validation: protocol, each fold's audit verdict, the fold table,
@@ -207,7 +217,7 @@ fn cv_report(dir: &Path, s: &RunSummary) -> Result<String, TrainError> {
     let mut r = heading(s, &format!("Classes: {}.", s.classes.join(", ")));
     r.push_str("## Leakage audit (every fold)\n\n| fold | train / val / test clips | findings |\n|---|---|---|\n");
     for f in &cv.folds {
-        let a = read_audit(&dir.join(format!("fold-{:02}", f.fold)))?;
+        let a = read_audit(&dir.join(fold_folder(f.fold)))?;
         let _ = writeln!(
             r,
             "| {} | {} / {} / {} | {} |",

@@ -13,6 +13,7 @@ mod corpus;
 mod cv;
 mod dataset;
 mod experiment;
+mod learning;
 mod loader;
 mod plot;
 mod predict;
@@ -29,6 +30,7 @@ pub use experiment::{
     AugmentConfig, Balance, DataConfig, Experiment, ModelConfig, ModelKind, OptimizerKind,
     Schedule, SegmentConfig, SegmentPolicy, TrainConfig,
 };
+pub use learning::{LOSS_SHARE, LearningCheck};
 pub use loader::centre_segment;
 pub use plot::{Lines, confusion_png, render};
 pub use predict::{Prediction, Predictor, Scorer, TimelineConfig, TimelineSummary, Window, rms_db};

@@ -135,7 +135,8 @@ pub(crate) fn write_run_outputs(
     Ok(s)
 }
 
-fn read_epochs(dir: &Path) -> Vec<EpochRecord> {
+/// The epochs a run has finished (`metrics.jsonl`).
+pub(crate) fn read_epochs(dir: &Path) -> Vec<EpochRecord> {
     fs::read_to_string(dir.join("metrics.jsonl"))
         .unwrap_or_default()
         .lines()
@@ -285,16 +286,23 @@ fn counts(ds: &Dataset, split: &ser_eval::Split) -> String {
     t
 }
 
-/// The top of every `report.md`: run name, protocol, device, and `classes` (a sentence
-/// naming the classes).
+/// The top of every `report.md`: run name, a warning for every model that did not learn,
+/// protocol, device, and `classes` (a sentence naming the classes).
 pub(crate) fn heading(s: &RunSummary, classes: &str) -> String {
     let name = s
         .dir
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
+    let mut warn = String::new();
+    for w in s.warnings() {
+        let _ = writeln!(
+            warn,
+            "> **Warning: {w}.** Its figures below are those of a model at chance level; check the learning rate, the features and their normalization.\n"
+        );
+    }
     format!(
-        "# {name}\n\n**Protocol:** {}\n\nDevice: {}. {classes}\n\n",
+        "# {name}\n\n{warn}**Protocol:** {}\n\nDevice: {}. {classes}\n\n",
         s.protocol, s.device
     )
 }

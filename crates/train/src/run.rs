@@ -31,9 +31,10 @@ use crate::corpus::CrossCorpus;
 use crate::cv::CrossValidation;
 use crate::dataset::{Dataset, Normalizer};
 use crate::experiment::{Balance, Experiment, OptimizerKind, Schedule};
+use crate::learning::LearningCheck;
 use crate::loader::{Batch, BatchSource, Loader, epoch_order, epoch_rng, mix};
 use crate::plot::confusion_png;
-use crate::report::{Scored, write_run_outputs};
+use crate::report::{Scored, read_epochs, write_run_outputs};
 use crate::waveform::Waveforms;
 
 /// Where and how a run executes (not part of the experiment: the same experiment runs
@@ -138,6 +139,57 @@ pub struct RunSummary {
     /// The train x test matrix of a cross-corpus or leave-one-corpus-out study.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cross_corpus: Option<CrossCorpus>,
+    /// False when this model, or any model of this study, did not learn (see
+    /// [`LearningCheck`]): the figures above are then those of a chance-level model.
+    #[serde(default = "yes")]
+    pub learned: bool,
+    /// This model's verdict and the figures it rests on (single models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learning: Option<LearningCheck>,
+    /// Models of this study that did not learn, as `folder: why` (folds, corpus sets).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_learned: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl RunSummary {
+    /// A single model's summary, judged by [`LearningCheck`] (`epochs`: `None` for the
+    /// classical baselines).
+    pub(crate) fn judged(mut self, epochs: Option<&[EpochRecord]>) -> Self {
+        let check = LearningCheck::judge(&self.val, epochs);
+        self.learned = check.learned;
+        self.learning = Some(check);
+        self
+    }
+
+    /// A study's summary over its models `(folder, summary)`: which of them did not learn.
+    pub(crate) fn over_models<'a>(
+        mut self,
+        models: impl IntoIterator<Item = (&'a str, &'a RunSummary)>,
+    ) -> Self {
+        self.not_learned = models
+            .into_iter()
+            .flat_map(|(folder, s)| {
+                let own = s.learning.as_ref().filter(|l| !l.learned);
+                own.map(|l| format!("{folder}: {}", l.describe()))
+                    .into_iter()
+                    .chain(s.not_learned.iter().map(move |n| format!("{folder}/{n}")))
+            })
+            .collect();
+        self.learned = self.not_learned.is_empty();
+        self
+    }
+
+    /// What the user must be told before any figure: every model that did not learn.
+    pub fn warnings(&self) -> Vec<String> {
+        let own = self.learning.iter().filter(|l| !l.learned);
+        own.map(|l| format!("the model {}", l.describe()))
+            .chain(self.not_learned.iter().map(|n| format!("model {n}")))
+            .collect()
+    }
 }
 
 pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> TrainError + '_ {
@@ -853,7 +905,11 @@ fn train_net(
             per_corpus: BTreeMap::new(),
             per_corpus_auc: BTreeMap::new(),
             cross_corpus: None,
-        },
+            learned: true,
+            learning: None,
+            not_learned: Vec::new(),
+        }
+        .judged(Some(&read_epochs(dir))),
         state.epochs_done as i64,
     )
 }

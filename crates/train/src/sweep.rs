@@ -407,7 +407,7 @@ fn write_summary(sweep: &Sweep, base: &Experiment, r: &SweepReport) -> Result<()
     head.extend(keys.iter().cloned());
     head.extend(
         [
-            "ua_mean", "ua_std", "wa", "macro_f1", "clips", "status", "protocol",
+            "ua_mean", "ua_std", "wa", "macro_f1", "clips", "status", "protocol", "learned",
         ]
         .map(String::from),
     );
@@ -439,6 +439,11 @@ fn write_summary(sweep: &Sweep, base: &Experiment, r: &SweepReport) -> Result<()
     for p in order {
         let setting = |k: &String| p.point.settings.get(k).map(show).unwrap_or_default();
         let status = match &p.status {
+            PointStatus::Ran | PointStatus::Done
+                if p.summary.as_ref().is_some_and(|s| !s.learned) =>
+            {
+                "finished; DID NOT LEARN".to_string()
+            }
             PointStatus::Ran | PointStatus::Done => "finished".to_string(),
             PointStatus::Pending => "pending".to_string(),
             PointStatus::Failed(e) => format!("failed: {e}"),
@@ -480,6 +485,11 @@ fn write_summary(sweep: &Sweep, base: &Experiment, r: &SweepReport) -> Result<()
                 .as_ref()
                 .map(|s| s.protocol.clone())
                 .unwrap_or_default(),
+        );
+        row.push(
+            p.summary
+                .as_ref()
+                .map_or(String::new(), |s| s.learned.to_string()),
         );
         w.write_record(&row).map_err(err)?;
     }

@@ -116,6 +116,19 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .filter_map(|p| p.ua().map(|(m, s)| (p.point.id.as_str(), m, s)))
         .collect();
     best.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let unlearned: Vec<&str> = r
+        .points
+        .iter()
+        .filter(|p| p.summary.as_ref().is_some_and(|s| !s.learned))
+        .map(|p| p.point.id.as_str())
+        .collect();
+    if !unlearned.is_empty() {
+        println!(
+            "WARNING: {} point(s) did not learn (a model at chance level; see their report.md): {}",
+            unlearned.len(),
+            unlearned.join(", ")
+        );
+    }
     println!(
         "{} ran now, {} finished before, {} pending, {} failed{}",
         count(&|s| *s == PointStatus::Ran),
@@ -130,7 +143,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     );
     for (id, m, s) in best.iter().take(5) {
         let sd = s.map_or(String::new(), |v| format!(" +- {v:.4}"));
-        println!("{id}  test UA {m:.4}{sd}");
+        let flag = if unlearned.contains(id) {
+            "  (did not learn)"
+        } else {
+            ""
+        };
+        println!("{id}  test UA {m:.4}{sd}{flag}");
     }
     println!("summary:  {}", r.dir.join("summary.md").display());
     Ok(if failed.is_empty() {

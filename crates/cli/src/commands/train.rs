@@ -161,6 +161,9 @@ impl Observer for Bars {
 }
 
 pub(crate) fn report(s: &RunSummary) {
+    for w in s.warnings() {
+        println!("WARNING: {w}");
+    }
     println!("run:      {}", s.dir.display());
     println!("protocol: {}", s.protocol);
     println!("device:   {}", s.device);
