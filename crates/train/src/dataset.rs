@@ -1,4 +1,11 @@
 //! Clips, labels and speakers read from a ser feature cache into memory once per run.
+//!
+//! Frames stay in the units the cache stores (log-mel in dB): augmentations that are defined
+//! in those units (gain, noise at an SNR, speed) act on them in the loader, and only then are
+//! they standardized, first with their group's own statistics (`split.normalize = "corpus"` /
+//! `"speaker"`, kept in [`Dataset::group_norms`]), then with the training split's
+//! ([`Normalizer`]). Functionals, which no augmentation touches, are standardized per group
+//! in place.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -29,6 +36,12 @@ pub struct Dataset {
     pub fingerprints: Vec<Fingerprint>,
     /// The feature config the cache was made with (TOML), for features computed afresh.
     pub feature_config: String,
+    /// Per clip: its normalization group, an index into `group_norms` (unused when that is
+    /// empty).
+    pub group: Vec<usize>,
+    /// Per group (corpus or speaker, by `split.normalize`): its key and the statistics of its
+    /// raw frames; empty for `normalize = "train"`.
+    pub group_norms: Vec<(String, Normalizer)>,
 }
 
 /// Identity of a clip, for splits and reports.
@@ -112,6 +125,8 @@ impl Dataset {
             functional_names: cache.header.functional_names.clone(),
             fingerprints: Vec::new(),
             feature_config: cache.header.config_toml.clone(),
+            group: Vec::new(),
+            group_norms: Vec::new(),
         };
         for (i, c) in cache.clips.iter().enumerate() {
             let Some(class) = classes.iter().position(|l| *l == c.label) else {
@@ -141,6 +156,7 @@ impl Dataset {
                 (None, None) => Fingerprint::from_frames(&[], 0),
             };
             ds.fingerprints.push(fp);
+            ds.group.push(0);
             ds.frames.push(x);
             ds.labels.push(class);
             ds.meta.push(ClipInfo {
@@ -199,42 +215,46 @@ impl Dataset {
         retain(&mut self.meta, &keep);
         retain(&mut self.functionals, &keep);
         retain(&mut self.fingerprints, &keep);
+        retain(&mut self.group, &keep);
         self.labels = self.labels.iter().filter_map(|&l| map[l]).collect();
         self.classes = classes.to_vec();
     }
 
-    /// Standardizes frames and functionals of each corpus or speaker with that group's own
-    /// statistics (nothing for [`NormScope::Train`]): labels are not used, so a test group's
-    /// statistics come from its unlabeled audio, as in the cross-corpus literature.
+    /// Fits each corpus's or speaker's own statistics (nothing for [`NormScope::Train`]):
+    /// the frames' into [`Dataset::group_norms`] (the loader applies them after augmenting),
+    /// the functionals' applied in place. Labels are not used, so a test group's statistics
+    /// come from its unlabeled audio, as in the cross-corpus literature.
     pub fn normalize_groups(&mut self, scope: NormScope) {
-        let key = |m: &ClipInfo| match scope {
-            NormScope::Train => String::new(),
-            NormScope::Corpus => m.corpus.clone(),
-            NormScope::Speaker => format!("{}/{}", m.corpus, m.speaker),
-        };
         if scope == NormScope::Train {
             return;
         }
         let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, m) in self.meta.iter().enumerate() {
-            groups.entry(key(m)).or_default().push(i);
+            groups.entry(group_key(scope, m)).or_default().push(i);
         }
-        for idx in groups.values() {
-            let norm = Normalizer::fit(self, idx);
-            for &i in idx {
-                norm.apply(&mut self.frames[i]);
+        self.group_norms.clear();
+        for (g, (key, idx)) in groups.into_iter().enumerate() {
+            for &i in &idx {
+                self.group[i] = g;
             }
+            let norm = Normalizer::fit_raw(self, &idx);
+            self.group_norms.push((key, norm));
             let rows: Vec<&[f32]> = idx
                 .iter()
                 .map(|&i| self.functionals[i].as_slice())
                 .collect();
             let (mean, std) = column_mean_std(&rows);
-            for &i in idx {
+            for &i in &idx {
                 for (k, v) in self.functionals[i].iter_mut().enumerate() {
                     *v = (*v - mean[k] as f32) / (std[k] as f32).max(1e-5);
                 }
             }
         }
+    }
+
+    /// The statistics of clip `i`'s own group, when frames are standardized per group.
+    pub fn group_norm(&self, i: usize) -> Option<&Normalizer> {
+        self.group_norms.get(self.group[i]).map(|(_, n)| n)
     }
 
     /// What the leakage audit reads of each clip.
@@ -260,6 +280,15 @@ impl Dataset {
                 content_hash: &m.content_hash,
             })
             .collect()
+    }
+}
+
+/// The group a clip is standardized with under `scope`: its corpus, or `corpus/speaker`.
+pub fn group_key(scope: NormScope, m: &ClipInfo) -> String {
+    match scope {
+        NormScope::Train => String::new(),
+        NormScope::Corpus => m.corpus.clone(),
+        NormScope::Speaker => format!("{}/{}", m.corpus, m.speaker),
     }
 }
 
@@ -293,13 +322,29 @@ pub struct Normalizer {
 }
 
 impl Normalizer {
-    /// Statistics of the frames of `clips` (f64 sums).
+    /// Statistics of the frames of `clips` as the model sees them before this normalizer:
+    /// standardized with their group's statistics where the dataset has them (f64 sums).
     pub fn fit(ds: &Dataset, clips: &[usize]) -> Self {
+        Self::fit_frames(ds, clips, true)
+    }
+
+    /// Statistics of the raw (cached, unstandardized) frames of `clips`.
+    pub fn fit_raw(ds: &Dataset, clips: &[usize]) -> Self {
+        Self::fit_frames(ds, clips, false)
+    }
+
+    fn fit_frames(ds: &Dataset, clips: &[usize], grouped: bool) -> Self {
         let d = ds.dim;
         let (mut s, mut s2, mut n) = (vec![0f64; d], vec![0f64; d], 0f64);
+        let mut row_buf = vec![0f32; d];
         for &i in clips.iter().filter(|_| d > 0) {
+            let group = ds.group_norm(i).filter(|_| grouped);
             for row in ds.frames[i].chunks(d) {
-                for (k, &v) in row.iter().enumerate() {
+                row_buf.copy_from_slice(row);
+                if let Some(g) = group {
+                    g.apply(&mut row_buf);
+                }
+                for (k, &v) in row_buf.iter().enumerate() {
                     s[k] += v as f64;
                     s2[k] += (v as f64) * (v as f64);
                 }
@@ -316,6 +361,21 @@ impl Normalizer {
                 .map(|(v, m)| ((v / n - m * m).max(0.0).sqrt() as f32).max(1e-5))
                 .collect(),
         }
+    }
+
+    /// The one standardization equal to this one followed by `next` (for exporters and
+    /// prediction, which take a single mean and std per feature).
+    pub fn then(&self, next: &Normalizer) -> Normalizer {
+        let mean = (self.mean.iter().zip(&self.std).zip(&next.mean))
+            .map(|((m, s), nm)| m + nm * s)
+            .collect();
+        let std = self
+            .std
+            .iter()
+            .zip(&next.std)
+            .map(|(s, ns)| s * ns)
+            .collect();
+        Normalizer { mean, std }
     }
 
     /// Standardizes frames in place.

@@ -384,12 +384,6 @@ impl Experiment {
                 "split.train_sets has an empty set; name at least one corpus in each".into(),
             );
         }
-        if self.data.on_the_fly && sp.normalize != ser_eval::NormScope::Train {
-            return bad(format!(
-                "split.normalize = {:?} standardizes the cached features per group; with data.on_the_fly the features are computed afresh, so use normalize = \"train\" there",
-                sp.normalize
-            ));
-        }
         if self.segment.frames == 0 {
             return bad("segment.frames must be >= 1".into());
         }

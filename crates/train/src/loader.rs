@@ -1,6 +1,17 @@
 //! Batches for training and evaluation: fixed-length segments (crop / pad / tile), per-feature
 //! standardization and augmentation, made on a background thread so the model never waits
 //! for them (the trainer reports how long it did).
+//!
+//! Order of operations for one training segment, so that every augmentation acts in the
+//! units it is defined in, whatever `split.normalize` says:
+//! 1. speed (time-axis resampling of the cached dB frames), then the segment window;
+//! 2. gain and noise at an SNR, in dB (with `data.on_the_fly`, 1 and 2 act on the audio
+//!    before its features instead);
+//! 3. standardization: the clip's group statistics (corpus or speaker, when
+//!    `split.normalize` asks for them), then the training split's;
+//! 4. SpecAugment masks, in standardized units (a masked bin becomes 0, the mean).
+//!
+//! Evaluation segments take steps 3 only (centre window, no augmentation).
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
@@ -83,13 +94,15 @@ impl BatchSource {
     /// real length. `rng` picks the crop window and the augmentations; without it
     /// (evaluation) the centre is taken.
     fn segment(&self, i: usize, rng: Option<&mut ChaCha8Rng>) -> (Vec<f32>, usize) {
-        self.segment_frames(&self.ds.frames[i], rng, true)
+        self.segment_frames(i, &self.ds.frames[i], rng, true)
     }
 
-    /// Segment of the frames `src` (`[n, dim]`); `frame_augment` applies gain, noise and
-    /// speed to the frames (off when the audio was augmented before its features).
+    /// Segment of the frames `src` (`[n, dim]`, raw) of clip `clip`; `frame_augment` applies
+    /// gain, noise and speed to the frames (off when the audio was augmented before its
+    /// features).
     fn segment_frames(
         &self,
+        clip: usize,
         src: &[f32],
         rng: Option<&mut ChaCha8Rng>,
         frame_augment: bool,
@@ -107,11 +120,20 @@ impl BatchSource {
         if let Some(r) = rng.as_deref_mut().filter(|_| frame_augment) {
             self.augment_db(&mut out[..real * d], r);
         }
-        self.norm.apply(&mut out[..real * d]);
+        self.standardize(clip, &mut out[..real * d]);
         if let Some(r) = rng {
             self.spec_augment(&mut out, real, r);
         }
         (out, real)
+    }
+
+    /// Standardizes augmented frames of `clip`: its group's statistics (when the dataset has
+    /// them), then the training split's.
+    fn standardize(&self, clip: usize, x: &mut [f32]) {
+        if let Some(g) = self.ds.group_norm(clip) {
+            g.apply(x);
+        }
+        self.norm.apply(x);
     }
 
     /// Gain and additive noise on dB frames (before standardization).
@@ -164,8 +186,8 @@ impl BatchSource {
                     .iter()
                     .map(|&i| w.segment_audio(i, self.segment.frames, policy, &self.augment, r))
                     .collect();
-                for f in w.features(&audio) {
-                    let (seg, real) = self.segment_frames(&f, Some(&mut *r), false);
+                for (f, &i) in w.features(&audio).iter().zip(clips) {
+                    let (seg, real) = self.segment_frames(i, f, Some(&mut *r), false);
                     x.extend_from_slice(&seg);
                     lengths.push(real);
                 }
@@ -323,6 +345,8 @@ mod tests {
             functional_names: Vec::new(),
             fingerprints: vec![ser_eval::Fingerprint::from_frames(&[], 0)],
             feature_config: String::new(),
+            group: vec![0],
+            group_norms: Vec::new(),
         };
         BatchSource {
             ds: Arc::new(ds),
@@ -334,6 +358,52 @@ mod tests {
             augment: AugmentConfig::default(),
             wave: None,
         }
+    }
+
+    #[test]
+    fn gain_acts_in_db_before_the_group_and_training_standardization() {
+        // Frame k is (k, -k) dB; the clip's group has mean (1, -1), std (2, 4); the
+        // training statistics on top have mean (0.5, 0) and std (1, 0.5).
+        let mut src = source(3, 3, SegmentPolicy::Tile);
+        let ds = Arc::get_mut(&mut src.ds).unwrap();
+        ds.group_norms = vec![(
+            "c".into(),
+            Normalizer {
+                mean: vec![1.0, -1.0],
+                std: vec![2.0, 4.0],
+            },
+        )];
+        src.norm = Normalizer {
+            mean: vec![0.5, 0.0],
+            std: vec![1.0, 0.5],
+        };
+        src.augment.gain_db = vec![6.0, 6.0];
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let (x, real) = src.segment(0, Some(&mut rng));
+        assert_eq!(real, 3);
+        // ((k + 6 - 1) / 2 - 0.5) / 1 and ((-k + 6 + 1) / 4 - 0) / 0.5: the 6 dB are 6 dB of
+        // the cache's units, not 6 standard deviations.
+        let want: Vec<f32> = (0..3)
+            .flat_map(|k| {
+                let k = k as f32;
+                [(k + 5.0) / 2.0 - 0.5, (7.0 - k) / 4.0 / 0.5]
+            })
+            .collect();
+        ser_check::assert_all_close(&x, &want, 1e-6, "gain then standardization");
+        // Evaluation: the same standardization, no gain.
+        let (x, _) = src.segment(0, None);
+        let want: Vec<f32> = (0..3)
+            .flat_map(|k| {
+                let k = k as f32;
+                [(k - 1.0) / 2.0 - 0.5, (1.0 - k) / 4.0 / 0.5]
+            })
+            .collect();
+        ser_check::assert_all_close(&x, &want, 1e-6, "evaluation standardization");
+        // The composed normalizer exporters use gives the same values.
+        let one = src.ds.group_norms[0].1.then(&src.norm);
+        let mut raw: Vec<f32> = (0..3).flat_map(|k| [k as f32, -(k as f32)]).collect();
+        one.apply(&mut raw);
+        ser_check::assert_all_close(&raw, &want, 1e-6, "composed normalizer");
     }
 
     #[test]

@@ -458,6 +458,8 @@ impl Predictor {
             functional_names: Vec::new(),
             fingerprints: Vec::new(),
             feature_config: String::new(),
+            group: vec![0; n],
+            group_norms: Vec::new(),
         };
         let src = Arc::new(BatchSource {
             ds: Arc::new(ds),

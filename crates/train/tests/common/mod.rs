@@ -19,6 +19,7 @@ fn rnd(state: &mut u64) -> f32 {
 }
 
 /// Writes the toy cache: `speakers` speakers, `per_class` clips per class each.
+#[allow(dead_code)] // not every test file uses it
 pub fn write_cache(path: &Path, speakers: usize, per_class: usize) {
     write_corpora(path, &[("toy", speakers, per_class, 0.0)]);
 }
@@ -26,6 +27,30 @@ pub fn write_cache(path: &Path, speakers: usize, per_class: usize) {
 /// Writes a toy cache of several corpora: (name, speakers, clips per class, channel shift
 /// in dB added to every frame of the corpus: a domain difference).
 pub fn write_corpora(path: &Path, corpora: &[(&str, usize, usize, f32)]) {
+    write_toy(path, corpora, Toy::default());
+}
+
+/// How the toy classes differ and how much else varies.
+#[derive(Debug, Clone, Copy)]
+pub struct Toy {
+    /// dB added to the class's own quarter of the mel bands.
+    pub class_db: f32,
+    /// Spread (uniform, +-half) of each clip's overall level in dB: recording gain, as real
+    /// corpora have it, which makes the features' spread realistic (several dB).
+    pub clip_level_db: f32,
+}
+
+impl Default for Toy {
+    fn default() -> Self {
+        Toy {
+            class_db: 12.0,
+            clip_level_db: 0.0,
+        }
+    }
+}
+
+/// [`write_corpora`] with the class contrast and level spread of `toy`.
+pub fn write_toy(path: &Path, corpora: &[(&str, usize, usize, f32)], toy: Toy) {
     let header = CacheHeader {
         config_toml: "test".into(),
         config_hash: "test".into(),
@@ -41,17 +66,24 @@ pub fn write_corpora(path: &Path, corpora: &[(&str, usize, usize, f32)]) {
             for (c, label) in CLASSES.iter().enumerate() {
                 for k in 0..per_class {
                     let n = 40 + ((sp * 7 + k * 13 + c * 5) % 30);
+                    let level = if toy.clip_level_db > 0.0 {
+                        toy.clip_level_db * rnd(&mut s)
+                    } else {
+                        0.0
+                    };
                     let mut x = Vec::with_capacity(n * MELS);
                     for t in 0..n {
                         for m in 0..MELS {
                             let band = m * CLASSES.len() / MELS;
-                            let on = if band == c { 12.0 } else { 0.0 };
+                            let on = if band == c { toy.class_db } else { 0.0 };
                             let wobble = if c == 1 {
                                 4.0 * ((t as f32) * 0.7).sin()
                             } else {
                                 0.0
                             };
-                            x.push(-40.0 + on + wobble + offset + shift + 3.0 * rnd(&mut s));
+                            x.push(
+                                -40.0 + on + wobble + offset + shift + level + 3.0 * rnd(&mut s),
+                            );
                         }
                     }
                     let f: Vec<f32> = (0..6)
