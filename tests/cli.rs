@@ -2,7 +2,7 @@
 //! bad input, kill and resume, config mixing, help texts.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ser_cache::Cache;
@@ -10,67 +10,12 @@ use ser_check::assert_close;
 
 #[path = "support/paths.rs"]
 mod paths;
-use paths::manifest_dir;
 #[path = "support/python.rs"]
 mod python;
 use python::python_with;
-
-fn ser() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ser"))
-}
-
-fn repo() -> PathBuf {
-    manifest_dir().join("../..").canonicalize().unwrap()
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("ser runs");
-    if std::env::var_os("SER_TEST_VERBOSE").is_some() {
-        eprintln!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    out
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn synth_tiny(dir: &Path) {
-    let o = run(ser()
-        .args(["synth", "--tiny", "--seed", "3", "--out"])
-        .arg(dir));
-    assert!(o.status.success(), "{}", text(&o));
-}
-
-/// `ser extract` of both synthetic corpora under `synth` into `out`, with `extra` options
-/// before the subcommand's own.
-fn extract_synth(synth: &Path, out: &Path, global: &[&str], extra: &[&str]) -> Command {
-    let mut c = ser();
-    c.args(global)
-        .arg("extract")
-        .args(extra)
-        .arg("--corpus")
-        .arg(synth.join("ravdess"));
-    c.arg("--corpus")
-        .arg(synth.join("cremad"))
-        .arg("--features")
-        .arg(features())
-        .arg("--out")
-        .arg(out);
-    c
-}
-
-fn features() -> PathBuf {
-    repo().join("experiments/features/logmel_16k.toml")
-}
+#[path = "support/cli.rs"]
+mod support;
+use support::{extract_synth, features, read_csv, repo, run, ser, synth_tiny, text};
 
 /// Python with h5py (see tests/support/python.rs).
 fn python_with_h5py() -> Option<PathBuf> {
@@ -862,13 +807,7 @@ fn predict_gives_the_runs_own_test_probabilities_and_lists_bad_files() {
         .args(["--batch", "7"]));
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("broken.wav"), "{}", text(&o));
-    let read = |p: &Path| -> Vec<Vec<String>> {
-        csv::Reader::from_path(p)
-            .unwrap()
-            .records()
-            .map(|r| r.unwrap().iter().map(String::from).collect())
-            .collect()
-    };
+    let read = read_csv;
     let ours = read(&out);
     assert_eq!(
         ours.len(),

@@ -18,7 +18,7 @@ use crate::TrainError;
 use crate::dataset::{ClipInfo, Dataset, Normalizer};
 use crate::experiment::{AugmentConfig, Experiment};
 use crate::loader::BatchSource;
-use crate::run::{evaluate, io, read_experiment, read_summary};
+use crate::run::{GROUP_NORMS, evaluate, io, read_experiment, read_summary};
 use crate::waveform::FramePipeline;
 
 /// A trained network ready to score audio.
@@ -339,10 +339,55 @@ impl Scorer for Predictor {
     }
 }
 
+/// The statistics of group `name` a run kept, or none for a run standardized with its
+/// training statistics only; refuses a missing or unknown group with the ones there are.
+fn group_norm(
+    dir: &Path,
+    scope: NormScope,
+    name: Option<&str>,
+) -> Result<Option<Normalizer>, TrainError> {
+    if scope == NormScope::Train {
+        return match name {
+            None => Ok(None),
+            Some(n) => Err(TrainError::Config(format!(
+                "--norm-group {n}: {} was trained with split.normalize = \"train\" (one set of statistics for every input); leave --norm-group out",
+                dir.display()
+            ))),
+        };
+    }
+    let path = dir.join(GROUP_NORMS);
+    #[derive(serde::Deserialize)]
+    struct Groups {
+        groups: std::collections::BTreeMap<String, Normalizer>,
+    }
+    let g: Groups = serde_json::from_str(&fs::read_to_string(&path).map_err(io(&path))?)
+        .map_err(|e| TrainError::Io(format!("{}: {e}", path.display())))?;
+    let unit = if scope == NormScope::Corpus {
+        "corpus"
+    } else {
+        "speaker (corpus/speaker)"
+    };
+    let names: Vec<&str> = g.groups.keys().map(String::as_str).collect();
+    let Some(name) = name else {
+        return Err(TrainError::Config(format!(
+            "{} was trained with split.normalize = {scope:?}: each {unit} standardized with its own statistics; say whose statistics the input gets with --norm-group NAME, one of {names:?}",
+            dir.display()
+        )));
+    };
+    g.groups.get(name).cloned().map(Some).ok_or_else(|| {
+        TrainError::Config(format!(
+            "--norm-group {name}: {} kept the statistics of {names:?} only (each {unit} of its data)",
+            dir.display()
+        ))
+    })
+}
+
 impl Predictor {
     /// Loads the best model of the run in `dir` onto `device` (features too go there when
-    /// the GPU kernels run on it).
-    pub fn load(dir: &Path, device: &Device) -> Result<Self, TrainError> {
+    /// the GPU kernels run on it). A run trained with `split.normalize = "corpus"` or
+    /// `"speaker"` standardizes its input with one group's own statistics first: `norm_group`
+    /// names that corpus (or `corpus/speaker`), one of those the run kept.
+    pub fn load(dir: &Path, device: &Device, norm_group: Option<&str>) -> Result<Self, TrainError> {
         let exp = read_experiment(dir)?;
         let Some(net_cfg) = exp.model.net() else {
             return Err(TrainError::Config(format!(
@@ -369,13 +414,6 @@ impl Predictor {
                 )
             }));
         }
-        if exp.split.normalize != NormScope::Train {
-            return Err(TrainError::Config(format!(
-                "{}: trained with split.normalize = {:?}, which needs the statistics of each new corpus or speaker; predict from a run with normalize = \"train\"",
-                dir.display(),
-                exp.split.normalize
-            )));
-        }
         let results = dir.join("results.json");
         if !results.exists() {
             return Err(TrainError::Io(format!(
@@ -386,9 +424,13 @@ impl Predictor {
         }
         let classes = read_summary(&results)?.classes;
         let norm_path = dir.join("normalizer.json");
-        let norm: Normalizer =
+        let train_norm: Normalizer =
             serde_json::from_str(&fs::read_to_string(&norm_path).map_err(io(&norm_path))?)
                 .map_err(|e| TrainError::Io(format!("{}: {e}", norm_path.display())))?;
+        let norm = match group_norm(dir, exp.split.normalize, norm_group)? {
+            Some(g) => g.then(&train_norm),
+            None => train_norm,
+        };
         // Runs made before features.toml existed: the config of the cache they read.
         let features = dir.join("features.toml");
         let config = if features.exists() {

@@ -192,6 +192,12 @@ impl RunSummary {
     }
 }
 
+/// Per-group statistics of a run trained with `split.normalize = "corpus" | "speaker"`.
+pub(crate) const GROUP_NORMS: &str = "group_normalizers.json";
+
+/// Marks a folder as one model of a study (`{"study": .., "model": ..}`).
+pub(crate) const PART: &str = "part.json";
+
 pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> TrainError + '_ {
     move |e| TrainError::Io(format!("{}: {e}", path.display()))
 }
@@ -386,6 +392,19 @@ fn prepare(
             &dir.join("normalizer.json"),
             serde_json::to_string(&norm).expect("json").as_bytes(),
         )?;
+        if !ds.group_norms.is_empty() {
+            // Each group's own statistics, for scoring new audio of a known corpus or
+            // speaker (`ser predict --norm-group`).
+            let groups: BTreeMap<&str, &Normalizer> = ds
+                .group_norms
+                .iter()
+                .map(|(k, n)| (k.as_str(), n))
+                .collect();
+            write_json(
+                &dir.join(GROUP_NORMS),
+                &serde_json::json!({ "scope": exp.split.normalize, "groups": groups }),
+            )?;
+        }
         // The run folder alone then says how to compute its model's input (`ser predict`).
         write_atomic(&dir.join("features.toml"), ds.feature_config.as_bytes())?;
     }
@@ -516,6 +535,15 @@ pub fn resume(
     opts: &RunOptions,
     obs: &mut dyn Observer,
 ) -> Result<RunSummary, TrainError> {
+    if dir.join(PART).exists() {
+        let study = dir.parent().unwrap_or(Path::new(".."));
+        return Err(TrainError::Config(format!(
+            "{} is one model of the study in {}; resume the study: `ser train --resume {}`",
+            dir.display(),
+            study.display(),
+            study.display()
+        )));
+    }
     let exp = read_experiment(dir)?;
     exp.validate()?;
     let resume = dir.join("split.json").exists();
@@ -568,6 +596,12 @@ pub(crate) fn sub_run(
         return read_summary(&done);
     }
     fs::create_dir_all(sub).map_err(io(sub))?;
+    // The folder then holds everything `ser predict` / `ser export` read of a run.
+    write_atomic(&sub.join("experiment.toml"), exp.to_toml().as_bytes())?;
+    write_json(
+        &sub.join(PART),
+        &serde_json::json!({ "study": "..", "model": what }),
+    )?;
     obs.note(what);
     let resume = sub.join("split.json").exists();
     run_one(exp, sub, opts, obs, resume, ds, part)

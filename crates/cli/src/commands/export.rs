@@ -38,11 +38,16 @@ pub struct Args {
     /// Put the feature front end in the graph: waveform samples in, probabilities out.
     #[arg(long)]
     with_frontend: bool,
+    /// Runs trained with split.normalize = "corpus" / "speaker": the corpus (or
+    /// corpus/speaker) whose own statistics the graph applies before the training
+    /// statistics (one the run folder kept in group_normalizers.json); the card names it.
+    #[arg(long, value_name = "NAME")]
+    norm_group: Option<String>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let flex: burn::tensor::Device = burn::backend::FlexDevice.into();
-    let p = Predictor::load(&a.run, &flex)
+    let p = Predictor::load(&a.run, &flex, a.norm_group.as_deref())
         .with_context(|| format!("loading the model of {}", a.run.display()))?;
     let exp = p.experiment();
     let norm = p.normalizer();
@@ -142,7 +147,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             .as_str()
             .unwrap_or("tile")
             .to_string(),
-        normalization: serde_json::json!({ "mean": norm.mean, "std": norm.std }),
+        normalization: serde_json::json!({
+            "mean": norm.mean,
+            "std": norm.std,
+            "scope": exp.split.normalize,
+            "group": a.norm_group,
+        }),
         model: serde_json::to_value(exp.model.kind)?,
         training_corpora: exp.data.corpora.clone(),
         protocol: results["protocol"].clone(),

@@ -11,9 +11,20 @@ use ser_train::{FramePipeline, Predictor, Scorer, SegmentConfig, SegmentPolicy, 
 
 use crate::commands::train::device;
 
-/// Loads MODEL: `(scorer, where it runs)`.
-pub fn load(model: &Path, device_name: &str) -> anyhow::Result<(Box<dyn Scorer>, String)> {
+/// Loads MODEL: `(scorer, where it runs)`; `norm_group` as `Predictor::load` (exported files
+/// carry their statistics and refuse it).
+pub fn load(
+    model: &Path,
+    device_name: &str,
+    norm_group: Option<&str>,
+) -> anyhow::Result<(Box<dyn Scorer>, String)> {
     if model.extension().is_some_and(|e| e == "onnx") {
+        if let Some(g) = norm_group {
+            anyhow::bail!(
+                "--norm-group {g}: {} carries the statistics it was exported with (its card's `normalization`); leave --norm-group out, or export again with another --norm-group",
+                model.display()
+            );
+        }
         let s = OnnxScorer::load(model)
             .with_context(|| format!("loading the exported model {}", model.display()))?;
         let on = format!(
@@ -23,7 +34,7 @@ pub fn load(model: &Path, device_name: &str) -> anyhow::Result<(Box<dyn Scorer>,
         return Ok((Box::new(s), on));
     }
     let (device, on) = device(device_name)?;
-    let p = Predictor::load(model, &device)
+    let p = Predictor::load(model, &device, norm_group)
         .with_context(|| format!("loading the model of {}", model.display()))?;
     Ok((Box::new(p), on))
 }

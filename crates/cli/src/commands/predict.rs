@@ -44,6 +44,11 @@ pub struct Args {
     /// Where the model (and, on a GPU, the features) run: flex, wgpu, cuda or auto.
     #[arg(long, default_value = "flex", value_name = "DEVICE")]
     device: String,
+    /// Runs trained with split.normalize = "corpus" / "speaker": the corpus (or
+    /// corpus/speaker) whose own statistics standardize the input, one the run folder kept
+    /// in group_normalizers.json.
+    #[arg(long, value_name = "NAME")]
+    norm_group: Option<String>,
     /// Long recordings: score windows over each file and write, into the folder --out, an
     /// emotion timeline per file (<stem>.timeline.csv, .png, .svg) and a summary
     /// (<stem>.summary.json: share of speech per emotion, longest stretches).
@@ -278,7 +283,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     for p in &a.paths {
         expand(p, &mut files)?;
     }
-    let (predictor, device_name) = crate::commands::model::load(&a.model, &a.device)?;
+    let (predictor, device_name) =
+        crate::commands::model::load(&a.model, &a.device, a.norm_group.as_deref())?;
     let predictor = predictor.as_ref();
     eprintln!(
         "{} file(s); model {} on {device_name}, features on {}",

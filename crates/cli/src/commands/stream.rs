@@ -41,6 +41,11 @@ pub struct Args {
     /// Where the model runs: flex, wgpu, cuda or auto.
     #[arg(long, default_value = "flex", value_name = "DEVICE")]
     device: String,
+    /// Runs trained with split.normalize = "corpus" / "speaker": the corpus (or
+    /// corpus/speaker) whose own statistics standardize the input, one the run folder kept
+    /// in group_normalizers.json.
+    #[arg(long, value_name = "NAME")]
+    norm_group: Option<String>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -53,7 +58,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         bail!("--rate and --channels must be > 0");
     }
     let t = a.windows.config()?;
-    let (predictor, device_name) = crate::commands::model::load(&a.model, &a.device)?;
+    let (predictor, device_name) =
+        crate::commands::model::load(&a.model, &a.device, a.norm_group.as_deref())?;
     eprintln!(
         "streaming {}-channel {} at {} Hz into {} on {device_name}: {} s windows every {} s",
         a.channels,
