@@ -8,6 +8,13 @@
 //! the old cache or the new one, never a partial file. Re-running resumes from the shards;
 //! re-running after success reuses every clip whose file size and modification time are
 //! unchanged.
+//!
+//! Several processes may extract into the same `<out>` at once (array tasks of a sweep whose
+//! cache is missing, on a shared file system): each takes `<out>.lock` ([`ser_lock`]: host +
+//! pid inside, stale locks of killed tasks recognised) for the whole extraction, and the
+//! others wait on it, then find the cache up to date. Temporary files carry the host and
+//! pid in their names, and a merged cache is read back whole ([`Cache::verify`]) before its
+//! rename, so nothing corrupt ever sits under a final name.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -90,13 +97,41 @@ fn parts_dir(out: &Path) -> PathBuf {
     out.with_file_name(name)
 }
 
-fn tmp_path(out: &Path) -> PathBuf {
+/// `<out>.lock`: held for the whole of an extraction into `out`.
+pub fn lock_path(out: &Path) -> PathBuf {
     let mut name = out
         .file_name()
         .map(|n| n.to_os_string())
         .unwrap_or_default();
-    name.push(".tmp");
+    name.push(".lock");
     out.with_file_name(name)
+}
+
+/// Temporary files an extraction into `out` left when it was killed (`<out>.<host>.<pid>...tmp`):
+/// removed by the next one, which holds the lock.
+fn stale_tmps(out: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (out.parent(), out.file_name()) else {
+        return Vec::new();
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!("{}.", name.to_string_lossy());
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name().is_some_and(|n| {
+                        let n = n.to_string_lossy();
+                        n.starts_with(&prefix) && n.ends_with(".tmp")
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> CacheError + '_ {
@@ -135,6 +170,21 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
     let out = &job.out;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    let lock_file = lock_path(out);
+    let _lock = ser_lock::Lock::acquire(
+        &lock_file,
+        &format!("ser extract --out {}", out.display()),
+        |h| {
+            progress.note(&format!(
+                "waiting for {h}, which is writing {}; this run goes on when it is done",
+                out.display()
+            ))
+        },
+    )
+    .map_err(io(&lock_file))?;
+    for p in stale_tmps(out) {
+        let _ = std::fs::remove_file(p);
     }
 
     // The previous cache, if compatible.
@@ -331,7 +381,7 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
         drop(signals);
         let total_frames: usize = features.iter().map(|f| f.n_frames).sum();
         let shard_path = parts.join(format!("shard-{:06}.h5", first_shard + k));
-        let tmp = shard_path.with_extension("h5.tmp");
+        let tmp = ser_lock::unique_sibling(&shard_path, "tmp");
         let mut w = Writer::create(&tmp, &shard_header, total_frames, false)?;
         let mut secs = 0.0;
         for (meta, f) in metas.into_iter().zip(features) {
@@ -340,6 +390,7 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
             w.push(meta, f.n_frames, &f.frames, &f.functionals)?;
         }
         w.finish(&batch_skips)?;
+        Cache::open(&tmp)?.verify()?;
         std::fs::rename(&tmp, &shard_path).map_err(io(&shard_path))?;
         let shard = Cache::open(&shard_path)?;
         let s_idx = shards.len();
@@ -421,7 +472,7 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
         .values()
         .map(|s| meta_of(*s).n_frames as usize)
         .sum();
-    let tmp = tmp_path(out);
+    let tmp = ser_lock::unique_sibling(out, "tmp");
     // Devices of the clips kept from the old cache and of the new shards.
     let keeps_old = entries.values().any(|s| matches!(s, Source::Old(_)));
     let mut devices: Vec<String> = old
@@ -463,6 +514,10 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
     w.finish(&skipped)?;
     drop(old);
     drop(shards);
+    if let Err(e) = Cache::open(&tmp).and_then(|c| c.verify()) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     std::fs::rename(&tmp, out).map_err(io(out))?;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
         && let Ok(d) = std::fs::File::open(dir)

@@ -698,6 +698,45 @@ impl Cache {
         Ok(None)
     }
 
+    /// Reads every frame array (in blocks of rows), the functionals and the clip table back,
+    /// checking each clip's rows lie inside the arrays: a file that passes decompresses
+    /// whole. Run on a new cache before it gets its final name.
+    pub fn verify(&self) -> Result<(), CacheError> {
+        let bad = |m: String| CacheError::Format {
+            path: self.path.clone(),
+            message: m,
+        };
+        let rows: usize = self.clips.iter().map(|c| c.n_frames as usize).sum();
+        for (k, (name, dim)) in self.header.frame_layout.iter().enumerate() {
+            let have = self.frame_sets[k].shape();
+            if have != [rows, *dim] {
+                return Err(bad(format!(
+                    "frames/{name} is {have:?}, the clips need [{rows}, {dim}]"
+                )));
+            }
+            const BLOCK: usize = 65_536;
+            for start in (0..rows).step_by(BLOCK) {
+                self.frame_rows(name, start, BLOCK.min(rows - start))?;
+            }
+        }
+        if let Some(c) = self
+            .clips
+            .iter()
+            .find(|c| (c.frame_offset + c.n_frames) as usize > rows)
+        {
+            return Err(bad(format!("clip {} points past the frame arrays", c.path)));
+        }
+        let f = self.functionals()?;
+        let want = self.clips.len() * self.header.functional_names.len();
+        if f.len() != want {
+            return Err(bad(format!(
+                "{} functionals, the clips need {want}",
+                f.len()
+            )));
+        }
+        Ok(())
+    }
+
     /// The `[n_clips, n_functionals]` matrix, flattened (empty when not computed).
     pub fn functionals(&self) -> Result<Vec<f32>, CacheError> {
         if self.header.functional_names.is_empty() {

@@ -62,6 +62,9 @@ pub enum TrainError {
     /// The loss became NaN or infinite; the run folder keeps the last good epoch.
     #[error("training stopped: {0}")]
     NonFinite(String),
+    /// Another process holds the run folder (or sweep point); nothing was changed.
+    #[error("busy: {0}")]
+    Busy(String),
     /// Stopped on request after this many finished epochs (resumable).
     #[error("stopped after epoch {0} as asked; resume to continue")]
     Interrupted(usize),

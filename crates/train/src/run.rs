@@ -205,7 +205,7 @@ pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> TrainError + '_ {
 /// Writes `bytes` to `path` through a temporary file and a rename, so a kill leaves either
 /// the old or the new file.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let tmp = path.with_extension("tmp");
+    let tmp = ser_lock::unique_sibling(path, "tmp");
     fs::write(&tmp, bytes).map_err(io(&tmp))?;
     fs::rename(&tmp, path).map_err(io(path))
 }
@@ -442,6 +442,17 @@ pub fn train(
 ) -> Result<RunSummary, TrainError> {
     exp.validate()?;
     let dir = opts.runs_dir.join(&exp.name);
+    let _claim = claim(&dir)?;
+    start(exp, &dir, opts, obs)
+}
+
+/// Starts a new run of `exp` in `dir` (claimed by the caller).
+fn start(
+    exp: &Experiment,
+    dir: &Path,
+    opts: &RunOptions,
+    obs: &mut dyn Observer,
+) -> Result<RunSummary, TrainError> {
     if ["state.json", "results.json", "folds.json", "plan.json"]
         .iter()
         .any(|f| dir.join(f).exists())
@@ -452,9 +463,25 @@ pub fn train(
             dir.display()
         )));
     }
-    fs::create_dir_all(&dir).map_err(io(&dir))?;
     write_atomic(&dir.join("experiment.toml"), exp.to_toml().as_bytes())?;
-    run(exp, &dir, opts, obs, false)
+    run(exp, dir, opts, obs, false)
+}
+
+/// Claims the run folder `dir` (creating it) for this process: two processes never train in
+/// one folder (a duplicated or requeued array task, two `ser run` of one experiment). A
+/// claim left by a killed process is taken over ([`ser_lock`]).
+pub(crate) fn claim(dir: &Path) -> Result<ser_lock::Lock, TrainError> {
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let path = dir.join("run.lock");
+    match ser_lock::Lock::try_acquire(&path, &format!("training {}", dir.display())) {
+        Ok(Ok(lock)) => Ok(lock),
+        Ok(Err(holder)) => Err(TrainError::Busy(format!(
+            "{} is being trained by {holder}; wait for it to finish (a claim of a killed process is taken over after at most {} s)",
+            dir.display(),
+            ser_lock::STALE_AFTER.as_secs()
+        ))),
+        Err(e) => Err(TrainError::Io(format!("{}: {e}", path.display()))),
+    }
 }
 
 /// Starts `exp` in `<runs_dir>/<name>`, or, when that folder holds a run of the same
@@ -467,9 +494,10 @@ pub fn run_or_resume(
 ) -> Result<RunSummary, TrainError> {
     exp.validate()?;
     let dir = opts.runs_dir.join(&exp.name);
+    let _claim = claim(&dir)?;
     let path = dir.join("experiment.toml");
     if !path.exists() {
-        return train(exp, opts, obs);
+        return start(exp, &dir, opts, obs);
     }
     let old = fs::read_to_string(&path).map_err(io(&path))?;
     // Compared as experiments, so that keys added to ser since (with their defaults) match.
@@ -546,6 +574,7 @@ pub fn resume(
     }
     let exp = read_experiment(dir)?;
     exp.validate()?;
+    let _claim = claim(dir)?;
     let resume = dir.join("split.json").exists();
     run(&exp, dir, opts, obs, resume)
 }
@@ -949,7 +978,7 @@ fn train_net(
 }
 
 fn save_model(net: &Net, path: &Path) -> Result<(), TrainError> {
-    let tmp = path.with_extension("tmp.bpk");
+    let tmp = ser_lock::unique_sibling(path, "tmp.bpk");
     net.clone()
         .save_file(&tmp)
         .map_err(|e| TrainError::Io(format!("{}: {e:?}", tmp.display())))?;

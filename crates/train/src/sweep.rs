@@ -314,48 +314,32 @@ pub fn run_sweep(
         device_name: opts.device_name.clone(),
         stop_after: opts.stop_after,
     };
+    let ctx = PointContext {
+        dir: &dir,
+        base,
+        opts: &point_opts,
+        total: points.len(),
+    };
     let mut results = Vec::with_capacity(points.len());
+    let mut claimed_elsewhere = Vec::new();
     for (k, p) in points.iter().enumerate() {
         let mine = !collect_only && shard.is_none_or(|(i, n)| k % n == i - 1);
-        let done = dir.join(&p.id).join("results.json");
-        let failed = dir.join(&p.id).join("failed.txt");
-        let (status, summary) = if done.exists() {
-            (PointStatus::Done, Some(read_summary(&done)?))
-        } else if !mine {
-            match fs::read_to_string(&failed) {
-                Ok(why) => (PointStatus::Failed(why.trim().to_string()), None),
-                Err(_) => (PointStatus::Pending, None),
-            }
-        } else {
-            obs.note(&format!(
-                "point {} of {} ({}): {}",
-                k + 1,
-                points.len(),
-                p.id,
-                describe(&p.settings)
-            ));
-            match point_experiment(base, p).and_then(|e| run_or_resume(&e, &point_opts, obs)) {
-                Ok(s) => {
-                    let _ = fs::remove_file(&failed);
-                    (PointStatus::Ran, Some(s))
-                }
-                Err(e @ TrainError::Interrupted(_)) => return Err(e),
-                Err(e) => {
-                    // Kept beside the point so that collecting another shard's sweep lists
-                    // it; the next run of its shard tries it again.
-                    obs.note(&format!("point {} failed: {e}", p.id));
-                    let pdir = dir.join(&p.id);
-                    fs::create_dir_all(&pdir).map_err(io(&pdir))?;
-                    write_atomic(&failed, e.to_string().as_bytes())?;
-                    (PointStatus::Failed(e.to_string()), None)
-                }
-            }
-        };
+        let (status, summary) = ctx.point(k, p, mine, obs)?;
+        if mine && status == PointStatus::Pending {
+            claimed_elsewhere.push(k);
+        }
         results.push(PointResult {
             point: p.clone(),
             status,
             summary,
         });
+    }
+    // Points another task held: taken over now if that task has died since (a requeued
+    // array task finds its killed predecessor's points this way), else left to it.
+    for k in claimed_elsewhere {
+        let (status, summary) = ctx.point(k, &points[k], true, obs)?;
+        results[k].status = status;
+        results[k].summary = summary;
     }
     let report = SweepReport {
         dir,
@@ -363,6 +347,82 @@ pub fn run_sweep(
     };
     write_summary(sweep, base, &report)?;
     Ok(report)
+}
+
+/// What every point of one sweep call shares.
+struct PointContext<'a> {
+    dir: &'a Path,
+    base: &'a Experiment,
+    opts: &'a RunOptions,
+    total: usize,
+}
+
+impl PointContext<'_> {
+    /// Point `k`: read back when finished; run when `mine` and no other task holds its claim
+    /// (`<sweep>/<id>.lock`; held by a live task: `Pending`).
+    fn point(
+        &self,
+        k: usize,
+        p: &Point,
+        mine: bool,
+        obs: &mut dyn Observer,
+    ) -> Result<(PointStatus, Option<RunSummary>), TrainError> {
+        let done = self.dir.join(&p.id).join("results.json");
+        let failed = self.dir.join(&p.id).join("failed.txt");
+        let recorded = || match fs::read_to_string(&failed) {
+            Ok(why) => (PointStatus::Failed(why.trim().to_string()), None),
+            Err(_) => (PointStatus::Pending, None),
+        };
+        if done.exists() {
+            return Ok((PointStatus::Done, Some(read_summary(&done)?)));
+        }
+        if !mine {
+            return Ok(recorded());
+        }
+        let lock = self.dir.join(format!("{}.lock", p.id));
+        let _claim = match ser_lock::Lock::try_acquire(&lock, &format!("sweep point {}", p.id)) {
+            Ok(Ok(claim)) => claim,
+            Ok(Err(holder)) => {
+                obs.note(&format!(
+                    "point {}: being run by {holder}; left to it",
+                    p.id
+                ));
+                return Ok((PointStatus::Pending, None));
+            }
+            Err(e) => return Err(TrainError::Io(format!("{}: {e}", lock.display()))),
+        };
+        // Another task may have finished it between the check above and the claim.
+        if done.exists() {
+            return Ok((PointStatus::Done, Some(read_summary(&done)?)));
+        }
+        obs.note(&format!(
+            "point {} of {} ({}): {}",
+            k + 1,
+            self.total,
+            p.id,
+            describe(&p.settings)
+        ));
+        match point_experiment(self.base, p).and_then(|e| run_or_resume(&e, self.opts, obs)) {
+            Ok(s) => {
+                let _ = fs::remove_file(&failed);
+                Ok((PointStatus::Ran, Some(s)))
+            }
+            Err(e @ TrainError::Interrupted(_)) => Err(e),
+            Err(TrainError::Busy(why)) => {
+                obs.note(&format!("point {}: {why}", p.id));
+                Ok((PointStatus::Pending, None))
+            }
+            Err(e) => {
+                // Kept beside the point so that collecting another shard's sweep lists it;
+                // the next run of its shard tries it again.
+                obs.note(&format!("point {} failed: {e}", p.id));
+                let pdir = self.dir.join(&p.id);
+                fs::create_dir_all(&pdir).map_err(io(&pdir))?;
+                write_atomic(&failed, e.to_string().as_bytes())?;
+                Ok((PointStatus::Failed(e.to_string()), None))
+            }
+        }
+    }
 }
 
 fn describe(s: &BTreeMap<String, Value>) -> String {

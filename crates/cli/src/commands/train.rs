@@ -63,9 +63,24 @@ pub(crate) fn device(name: &str) -> anyhow::Result<(burn::tensor::Device, String
     }
 }
 
-/// Builds the cache an experiment reads when it is missing.
+/// Builds the cache an experiment reads when it is missing. Processes started together
+/// (array tasks of a sweep) take turns on `<cache>.prepare.lock`: one writes the corpora and
+/// extracts, the others wait and then find the cache.
 pub(crate) fn ensure_data(exp: &Experiment) -> anyhow::Result<()> {
     let d = &exp.data;
+    if d.cache.exists() {
+        return Ok(());
+    }
+    if let Some(dir) = d.cache.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut name = d.cache.file_name().unwrap_or_default().to_os_string();
+    name.push(".prepare.lock");
+    let lock = d.cache.with_file_name(name);
+    let _turn = ser_lock::Lock::acquire(&lock, "preparing the data of an experiment", |h| {
+        eprintln!("waiting for {h}, which is preparing {}", d.cache.display())
+    })
+    .with_context(|| format!("taking {}", lock.display()))?;
     if d.cache.exists() {
         return Ok(());
     }
@@ -92,9 +107,6 @@ pub(crate) fn ensure_data(exp: &Experiment) -> anyhow::Result<()> {
         }
     }
     eprintln!("extracting features into {}", d.cache.display());
-    if let Some(dir) = d.cache.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
     crate::commands::extract::run(crate::commands::extract::Args::for_cache(
         d.corpora.clone(),
         d.features.clone(),
