@@ -19,7 +19,7 @@ use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::prosody::{Speaker, utterance_prosody};
+use crate::prosody::{Speaker, utterance_prosody_spread};
 use crate::voice::{sentence, synthesize};
 use ser_data::{CorpusKind, Emotion, LabelMap, Mapped};
 
@@ -39,6 +39,26 @@ pub struct SynthConfig {
     pub cremad_sentences: usize,
     /// Sample rate of the CREMA-D-layout corpus (default 16000, as CREMA-D).
     pub cremad_rate: u32,
+    /// How far each utterance moves from the speaker's neutral voice toward its emotion's
+    /// prosody, as a factor on the intensity (default 1.0; 0.5: subtler emotions, harder).
+    pub emotion_strength: f64,
+    /// Scale of the random spread of each utterance's prosody around its emotion's means
+    /// (default 1.0; larger: classes overlap more).
+    pub prosody_spread: f64,
+    /// Scale of the spread between speakers' voices: F0, vocal-tract length, rate, effort,
+    /// level (default 1.0; larger: more speaker variation).
+    pub speaker_spread: f64,
+    /// Statement x repetition takes per RAVDESS emotion and intensity, 1-4 (default 4:
+    /// 2 statements x 2 repetitions, as RAVDESS; fewer: fewer clips per speaker).
+    pub ravdess_takes: usize,
+    /// SNR range in dB of background noise in the RAVDESS-layout corpus, e.g. `[15, 35]`
+    /// (default `[]`: a studio's -70 dBFS floor).
+    pub ravdess_snr_db: Vec<f64>,
+    /// Pass band in Hz of the RAVDESS-layout corpus's microphone, e.g. `[100, 6000]`
+    /// (default `[]`: full band).
+    pub ravdess_band_hz: Vec<f64>,
+    /// SNR range in dB of the CREMA-D-layout corpus's background noise (default `[10, 25]`).
+    pub cremad_snr_db: [f64; 2],
 }
 
 impl Default for SynthConfig {
@@ -50,6 +70,13 @@ impl Default for SynthConfig {
             cremad_actors: 10,
             cremad_sentences: 6,
             cremad_rate: 16_000,
+            emotion_strength: 1.0,
+            prosody_spread: 1.0,
+            speaker_spread: 1.0,
+            ravdess_takes: 4,
+            ravdess_snr_db: Vec::new(),
+            ravdess_band_hz: Vec::new(),
+            cremad_snr_db: [10.0, 25.0],
         }
     }
 }
@@ -64,6 +91,30 @@ impl SynthConfig {
             cremad_actors: 4,
             cremad_sentences: 2,
             cremad_rate: 16_000,
+            ..SynthConfig::default()
+        }
+    }
+
+    /// Corpora closer to real ones, for tuning recipes and catching regressions (`ser synth
+    /// --hard`): 24 + 40 speakers with few clips each, subtler emotions
+    /// (strength 0.6), wider spreads within emotions (1.4) and between speakers (1.5), a
+    /// band-limited, noisy "studio" corpus (100-7000 Hz, 15-35 dB SNR) and a noisier telephone
+    /// corpus (5-20 dB SNR), 8 and 6 emotions: 360 + 1,120 clips (15 and 28 per speaker).
+    pub fn hard(seed: u64) -> Self {
+        SynthConfig {
+            seed,
+            ravdess_actors: 24,
+            ravdess_rate: 48_000,
+            cremad_actors: 40,
+            cremad_sentences: 3,
+            cremad_rate: 16_000,
+            emotion_strength: 0.6,
+            prosody_spread: 1.4,
+            speaker_spread: 1.5,
+            ravdess_takes: 1,
+            ravdess_snr_db: vec![15.0, 35.0],
+            ravdess_band_hz: vec![100.0, 7000.0],
+            cremad_snr_db: [5.0, 20.0],
         }
     }
 
@@ -91,6 +142,44 @@ impl SynthConfig {
             if !(8_000..=96_000).contains(&r) {
                 return bad(format!("sample rate {r} must be 8000..=96000"));
             }
+        }
+        if !(self.emotion_strength > 0.0 && self.emotion_strength <= 2.0) {
+            return bad(format!(
+                "emotion_strength = {} must be in (0, 2]",
+                self.emotion_strength
+            ));
+        }
+        for (name, v) in [
+            ("prosody_spread", self.prosody_spread),
+            ("speaker_spread", self.speaker_spread),
+        ] {
+            if !(0.0..=3.0).contains(&v) {
+                return bad(format!("{name} = {v} must be in [0, 3]"));
+            }
+        }
+        if !(1..=4).contains(&self.ravdess_takes) {
+            return bad(format!(
+                "ravdess_takes = {} must be 1..=4 (2 statements x 2 repetitions)",
+                self.ravdess_takes
+            ));
+        }
+        let range = |r: &[f64]| r.len() == 2 && r[0] <= r[1] && r.iter().all(|v| v.is_finite());
+        if !(self.ravdess_snr_db.is_empty() || range(&self.ravdess_snr_db))
+            || !range(&self.cremad_snr_db)
+        {
+            return bad("ravdess_snr_db and cremad_snr_db take [low, high] in dB (ravdess_snr_db may be [])".into());
+        }
+        let nyquist = self.ravdess_rate as f64 / 2.0;
+        if !(self.ravdess_band_hz.is_empty()
+            || (range(&self.ravdess_band_hz)
+                && self.ravdess_band_hz[0] > 0.0
+                && self.ravdess_band_hz[0] < self.ravdess_band_hz[1]
+                && self.ravdess_band_hz[1] < nyquist))
+        {
+            return bad(format!(
+                "ravdess_band_hz = {:?}: give [low, high] with 0 < low < high < {nyquist} Hz, or []",
+                self.ravdess_band_hz
+            ));
         }
         Ok(())
     }
@@ -160,20 +249,29 @@ fn key(seed: u64, what: &str) -> u64 {
     u64::from_le_bytes(h.as_bytes()[..8].try_into().unwrap())
 }
 
-fn speakers(seed: u64, corpus: &str, n: usize, male: impl Fn(usize) -> bool) -> Vec<Speaker> {
+fn speakers(
+    cfg: &SynthConfig,
+    corpus: &str,
+    n: usize,
+    male: impl Fn(usize) -> bool,
+) -> Vec<Speaker> {
     (0..n)
         .map(|i| {
-            let mut rng = ChaCha8Rng::seed_from_u64(key(seed, &format!("{corpus}/speaker/{i}")));
-            Speaker::sample(&mut rng, male(i))
+            let mut rng =
+                ChaCha8Rng::seed_from_u64(key(cfg.seed, &format!("{corpus}/speaker/{i}")));
+            Speaker::sample_spread(&mut rng, male(i), cfg.speaker_spread)
         })
         .collect()
 }
 
+/// RAVDESS's (statement, repetition) pairs, the first `takes` of them.
+fn takes(takes: usize) -> impl Iterator<Item = (u64, u64)> {
+    [(1, 1), (2, 1), (1, 2), (2, 2)].into_iter().take(takes)
+}
+
 fn jobs(cfg: &SynthConfig) -> (Vec<Job>, Vec<Speaker>) {
     let mut jobs = Vec::new();
-    let rav = speakers(cfg.seed, "ravdess", cfg.ravdess_actors, |i| {
-        (i + 1) % 2 == 1
-    });
+    let rav = speakers(cfg, "ravdess", cfg.ravdess_actors, |i| (i + 1) % 2 == 1);
     for (a, spk) in rav.iter().enumerate() {
         let actor = a + 1;
         for (code, emo) in emotion_codes(CorpusKind::Ravdess) {
@@ -184,27 +282,25 @@ fn jobs(cfg: &SynthConfig) -> (Vec<Job>, Vec<Speaker>) {
                 &[(1, 0.75), (2, 1.3)]
             };
             for &(ii, intensity) in intensities {
-                for statement in 1..=2u64 {
-                    for rep in 1..=2 {
-                        let name = format!(
-                            "03-01-{code}-{:02}-{:02}-{:02}-{:02}.wav",
-                            ii, statement, rep, actor
-                        );
-                        jobs.push(Job {
-                            rel: PathBuf::from(format!("ravdess/Actor_{actor:02}/{name}")),
-                            speaker: *spk,
-                            emotion: emo,
-                            intensity,
-                            text_key: statement,
-                            rate: cfg.ravdess_rate,
-                            condition: Condition::Studio,
-                        });
-                    }
+                for (statement, rep) in takes(cfg.ravdess_takes) {
+                    let name = format!(
+                        "03-01-{code}-{:02}-{:02}-{:02}-{:02}.wav",
+                        ii, statement, rep, actor
+                    );
+                    jobs.push(Job {
+                        rel: PathBuf::from(format!("ravdess/Actor_{actor:02}/{name}")),
+                        speaker: *spk,
+                        emotion: emo,
+                        intensity,
+                        text_key: statement,
+                        rate: cfg.ravdess_rate,
+                        condition: Condition::Studio,
+                    });
                 }
             }
         }
     }
-    let cre = speakers(cfg.seed, "cremad", cfg.cremad_actors, |i| i % 2 == 0);
+    let cre = speakers(cfg, "cremad", cfg.cremad_actors, |i| i % 2 == 0);
     for (a, spk) in cre.iter().enumerate() {
         let actor = 1001 + a;
         for sentence_code in CREMAD_SENTENCES.iter().take(cfg.cremad_sentences) {
@@ -233,10 +329,15 @@ fn jobs(cfg: &SynthConfig) -> (Vec<Job>, Vec<Speaker>) {
     (jobs, cre)
 }
 
-fn render(job: &Job, seed: u64) -> Vec<f32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(key(seed, &job.rel.to_string_lossy()));
+fn render(job: &Job, cfg: &SynthConfig) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(key(cfg.seed, &job.rel.to_string_lossy()));
     let sr = job.rate as f64;
-    let prosody = utterance_prosody(&mut rng, job.emotion, job.intensity);
+    let prosody = utterance_prosody_spread(
+        &mut rng,
+        job.emotion,
+        job.intensity * cfg.emotion_strength,
+        cfg.prosody_spread,
+    );
     let mic_db: f64 = rng.random_range(-6.0..6.0);
     let level = -22.0 + job.speaker.gain_db + prosody.gain_db + mic_db;
     let mut speech = synthesize(
@@ -257,9 +358,18 @@ fn render(job: &Job, seed: u64) -> Vec<f32> {
     y.extend(std::iter::repeat_n(0.0, (trail * sr) as usize));
     match job.condition {
         Condition::Studio => {
+            if let [lo, hi] = cfg.ravdess_band_hz[..] {
+                let band = ser_dsp::butter(4, ser_dsp::Band::Bandpass(lo, hi), sr)
+                    .expect("band checked by validate");
+                band.filter(&mut y);
+            }
             let floor = 10f64.powf(-70.0 / 20.0);
             for v in y.iter_mut() {
                 *v += (floor * z.sample(&mut rng)) as f32;
+            }
+            if let [lo, hi] = cfg.ravdess_snr_db[..] {
+                let snr = uniform(lo, hi, &mut rng);
+                add_background(&mut y, sr, snr, &mut rng);
             }
         }
         Condition::Telephone => {
@@ -270,24 +380,9 @@ fn render(job: &Job, seed: u64) -> Vec<f32> {
             )
             .expect("valid band");
             band.filter(&mut y);
-            let speech_rms = ser_audio::rms_dbfs(&y);
-            let snr: f64 = rng.random_range(10.0..25.0);
-            let noise_rms = 10f64.powf((speech_rms - snr) / 20.0);
-            // Brownish background (one-pole low-passed white) plus mains hum.
-            let mut lp = 0.0f64;
-            let mut noise: Vec<f64> = (0..y.len())
-                .map(|i| {
-                    lp = 0.95 * lp + 0.05 * z.sample(&mut rng);
-                    lp + 0.3 * (2.0 * std::f64::consts::PI * 50.0 * i as f64 / sr).sin()
-                })
-                .collect();
-            let nr = (noise.iter().map(|v| v * v).sum::<f64>() / noise.len().max(1) as f64)
-                .sqrt()
-                .max(1e-12);
-            noise.iter_mut().for_each(|v| *v *= noise_rms / nr);
-            for (v, n) in y.iter_mut().zip(noise) {
-                *v += n as f32;
-            }
+            let [lo, hi] = cfg.cremad_snr_db;
+            let snr = uniform(lo, hi, &mut rng);
+            add_background(&mut y, sr, snr, &mut rng);
         }
     }
     let peak = y.iter().fold(0.0f32, |m, v| m.max(v.abs()));
@@ -295,6 +390,37 @@ fn render(job: &Job, seed: u64) -> Vec<f32> {
         y.iter_mut().for_each(|v| *v *= 0.99 / peak);
     }
     y
+}
+
+/// A draw from `[lo, hi)` (`lo` when the range is empty).
+fn uniform(lo: f64, hi: f64, rng: &mut ChaCha8Rng) -> f64 {
+    if lo < hi {
+        rng.random_range(lo..hi)
+    } else {
+        lo
+    }
+}
+
+/// Adds brownish background noise (one-pole low-passed white) with mains hum at `snr` dB
+/// below the signal's RMS level.
+fn add_background(y: &mut [f32], sr: f64, snr: f64, rng: &mut ChaCha8Rng) {
+    let z = Normal::new(0.0, 1.0).unwrap();
+    let speech_rms = ser_audio::rms_dbfs(y);
+    let noise_rms = 10f64.powf((speech_rms - snr) / 20.0);
+    let mut lp = 0.0f64;
+    let mut noise: Vec<f64> = (0..y.len())
+        .map(|i| {
+            lp = 0.95 * lp + 0.05 * z.sample(&mut *rng);
+            lp + 0.3 * (2.0 * std::f64::consts::PI * 50.0 * i as f64 / sr).sin()
+        })
+        .collect();
+    let nr = (noise.iter().map(|v| v * v).sum::<f64>() / noise.len().max(1) as f64)
+        .sqrt()
+        .max(1e-12);
+    noise.iter_mut().for_each(|v| *v *= noise_rms / nr);
+    for (v, n) in y.iter_mut().zip(noise) {
+        *v += n as f32;
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SynthError + '_ {
@@ -359,7 +485,7 @@ pub fn generate(
             if path.is_file() {
                 reused.fetch_add(1, Ordering::Relaxed);
             } else {
-                let y = render(job, cfg.seed);
+                let y = render(job, cfg);
                 ser_audio::write_wav_i16(&path, &y, job.rate).map_err(io_err(&path))?;
             }
             progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);

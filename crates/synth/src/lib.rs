@@ -12,5 +12,5 @@ mod prosody;
 mod voice;
 
 pub use corpus::{SynthConfig, SynthError, SynthReport, generate};
-pub use prosody::{EmotionProsody, Speaker, prosody, utterance_prosody};
+pub use prosody::{EmotionProsody, Speaker, prosody, utterance_prosody, utterance_prosody_spread};
 pub use voice::{Consonant, Syllable, sentence, synthesize};

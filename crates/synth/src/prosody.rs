@@ -117,8 +117,14 @@ pub struct Speaker {
 impl Speaker {
     /// Draws a speaker of the given sex from the population.
     pub fn sample(rng: &mut impl RngExt, male: bool) -> Speaker {
+        Self::sample_spread(rng, male, 1.0)
+    }
+
+    /// Draws a speaker with every spread between speakers scaled by `spread` (1.0: the
+    /// population above; larger: voices further apart, as real corpora's are).
+    pub fn sample_spread(rng: &mut impl RngExt, male: bool, spread: f64) -> Speaker {
         let n = |m: f64, s: f64, rng: &mut dyn FnMut() -> f64| m + s * rng();
-        let mut z = || Normal::new(0.0, 1.0).unwrap().sample(&mut *rng);
+        let mut z = || spread * Normal::new(0.0, 1.0).unwrap().sample(&mut *rng);
         Speaker {
             male,
             f0: if male {
@@ -146,11 +152,22 @@ pub fn utterance_prosody(
     emotion: Emotion,
     intensity: f64,
 ) -> EmotionProsody {
+    utterance_prosody_spread(rng, emotion, intensity, 1.0)
+}
+
+/// [`utterance_prosody`] with every random perturbation scaled by `spread` (larger: the
+/// classes overlap more).
+pub fn utterance_prosody_spread(
+    rng: &mut impl RngExt,
+    emotion: Emotion,
+    intensity: f64,
+    spread: f64,
+) -> EmotionProsody {
     let base = prosody(Emotion::Neutral);
     let e = prosody(emotion);
     let k = intensity;
     let mix = |n: f64, v: f64| n + k * (v - n);
-    let mut z = || -> f64 { Normal::new(0.0, 1.0).unwrap().sample(&mut *rng) };
+    let mut z = || -> f64 { spread * Normal::new(0.0, 1.0).unwrap().sample(&mut *rng) };
     EmotionProsody {
         f0_mult: mix(base.f0_mult, e.f0_mult) * (0.07 * z()).exp(),
         range_st: (mix(base.range_st, e.range_st) * (0.30 * z()).exp()).max(0.3),

@@ -113,3 +113,87 @@ fn invalid_sizes_are_refused() {
     .unwrap_err();
     assert!(err.to_string().contains("ravdess_actors"), "{err}");
 }
+
+/// Mean level in dB of the quietest 10 % of 20 ms blocks: the noise floor of a clip.
+fn floor_db(path: &Path) -> f64 {
+    let d = ser_audio::decode_file(path).unwrap();
+    let y: Vec<f64> = d.samples.iter().map(|&v| v as f64).collect();
+    let mut blocks: Vec<f64> = y
+        .chunks(320)
+        .map(|b| {
+            10.0 * (b.iter().map(|v| v * v).sum::<f64>() / b.len() as f64)
+                .max(1e-12)
+                .log10()
+        })
+        .collect();
+    blocks.sort_by(f64::total_cmp);
+    let k = (blocks.len() / 10).max(1);
+    blocks[..k].iter().sum::<f64>() / k as f64
+}
+
+#[test]
+fn the_hardness_knobs_cut_clips_add_noise_and_are_checked() {
+    let (easy, hard) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let base = SynthConfig {
+        ravdess_actors: 2,
+        cremad_actors: 1,
+        cremad_sentences: 1,
+        ravdess_rate: 16_000,
+        ..SynthConfig::default()
+    };
+    generate(&base, easy.path(), &|_, _| {}).unwrap();
+    let knobs = SynthConfig {
+        emotion_strength: 0.6,
+        prosody_spread: 1.4,
+        speaker_spread: 1.5,
+        ravdess_takes: 1,
+        ravdess_snr_db: vec![15.0, 15.0],
+        ravdess_band_hz: vec![100.0, 7000.0],
+        cremad_snr_db: [5.0, 5.0],
+        ..base.clone()
+    };
+    let r = generate(&knobs, hard.path(), &|_, _| {}).unwrap();
+    // One statement and repetition per emotion and intensity: 15 clips per RAVDESS actor.
+    assert_eq!(r.corpora[0].3, 2 * 15);
+    let clip = "ravdess/Actor_01/03-01-05-02-01-01-01.wav";
+    let (quiet, noisy) = (
+        floor_db(&easy.path().join(clip)),
+        floor_db(&hard.path().join(clip)),
+    );
+    assert!(
+        quiet < -60.0 && noisy > quiet + 20.0,
+        "studio floor {quiet:.1} dB, with 15 dB SNR noise {noisy:.1} dB"
+    );
+    // Deterministic like the defaults.
+    let again = tempfile::tempdir().unwrap();
+    generate(&knobs, again.path(), &|_, _| {}).unwrap();
+    assert_eq!(all_bytes(hard.path()), all_bytes(again.path()));
+    // The preset validates; bad knobs are refused with their name.
+    let d = tempfile::tempdir().unwrap();
+    for (cfg, key) in [
+        (
+            SynthConfig {
+                emotion_strength: 0.0,
+                ..SynthConfig::hard(1)
+            },
+            "emotion_strength",
+        ),
+        (
+            SynthConfig {
+                ravdess_takes: 5,
+                ..SynthConfig::hard(1)
+            },
+            "ravdess_takes",
+        ),
+        (
+            SynthConfig {
+                ravdess_band_hz: vec![100.0, 30_000.0],
+                ..SynthConfig::hard(1)
+            },
+            "ravdess_band_hz",
+        ),
+    ] {
+        let err = generate(&cfg, d.path(), &|_, _| {}).unwrap_err();
+        assert!(err.to_string().contains(key), "{err}");
+    }
+}

@@ -52,6 +52,9 @@ pub struct DataConfig {
     /// Write the built-in synthetic corpora into the parent folder of `corpora` when they are
     /// missing (for the ready-made experiments; a fresh clone needs nothing else).
     pub synthetic: bool,
+    /// Which synthetic corpora `synthetic` writes: `standard` (default, `ser synth`) or
+    /// `hard` (`ser synth --hard`: closer to real corpora).
+    pub synth: SynthPreset,
     /// Compute the training batches' features from the audio, after augmenting the audio
     /// (`[augment]` gain, noise, speed then act on the waveform), with the cache's feature
     /// config: on the CubeCL kernels on a GPU device, the CPU reference on flex (default
@@ -69,9 +72,22 @@ impl Default for DataConfig {
             corpora: Vec::new(),
             features: None,
             synthetic: false,
+            synth: SynthPreset::Standard,
             on_the_fly: false,
         }
     }
+}
+
+/// The built-in synthetic corpora an experiment writes when they are missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SynthPreset {
+    /// `ser synth`: 940 clips the shipped recipes learn easily.
+    #[default]
+    Standard,
+    /// `ser synth --hard`: 1,480 clips of subtler emotions, more speakers with fewer clips
+    /// each, band limits and noise.
+    Hard,
 }
 
 /// Fixed-length segments: what happens to clips longer or shorter than `frames`.

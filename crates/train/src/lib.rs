@@ -28,7 +28,7 @@ pub use cv::{CrossValidation, FoldResult, MeanStd};
 pub use dataset::{ClipInfo, Dataset, Normalizer};
 pub use experiment::{
     AugmentConfig, Balance, DataConfig, Experiment, ModelConfig, ModelKind, OptimizerKind,
-    Schedule, SegmentConfig, SegmentPolicy, TrainConfig,
+    Schedule, SegmentConfig, SegmentPolicy, SynthPreset, TrainConfig,
 };
 pub use learning::{LOSS_SHARE, LearningCheck};
 pub use loader::centre_segment;

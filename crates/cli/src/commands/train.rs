@@ -103,7 +103,11 @@ pub(crate) fn ensure_data(exp: &Experiment) -> anyhow::Result<()> {
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
             eprintln!("writing the synthetic corpora to {}", parent.display());
-            crate::commands::synth::write(&ser_synth::SynthConfig::default(), parent)?;
+            let cfg = match d.synth {
+                ser_train::SynthPreset::Standard => ser_synth::SynthConfig::default(),
+                ser_train::SynthPreset::Hard => ser_synth::SynthConfig::hard(7),
+            };
+            crate::commands::synth::write(&cfg, parent)?;
         }
     }
     eprintln!("extracting features into {}", d.cache.display());
