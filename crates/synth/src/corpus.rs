@@ -96,22 +96,23 @@ impl SynthConfig {
     }
 
     /// Corpora closer to real ones, for tuning recipes and catching regressions (`ser synth
-    /// --hard`): 24 + 40 speakers with few clips each, subtler emotions
-    /// (strength 0.6), wider spreads within emotions (1.4) and between speakers (1.5), a
+    /// --hard`): 24 + 30 speakers with fewer clips each (30 and 28), subtler emotions
+    /// (strength 0.7), wider spreads within emotions (1.4) and between speakers (1.5), a
     /// band-limited, noisy "studio" corpus (100-7000 Hz, 15-35 dB SNR) and a noisier telephone
-    /// corpus (5-20 dB SNR), 8 and 6 emotions: 360 + 1,120 clips (15 and 28 per speaker).
+    /// corpus (5-20 dB SNR), 8 and 6 emotions: 720 + 840 clips, the sizes of the corpora
+    /// users study.
     pub fn hard(seed: u64) -> Self {
         SynthConfig {
             seed,
             ravdess_actors: 24,
             ravdess_rate: 48_000,
-            cremad_actors: 40,
+            cremad_actors: 30,
             cremad_sentences: 3,
             cremad_rate: 16_000,
-            emotion_strength: 0.6,
+            emotion_strength: 0.7,
             prosody_spread: 1.4,
             speaker_spread: 1.5,
-            ravdess_takes: 1,
+            ravdess_takes: 2,
             ravdess_snr_db: vec![15.0, 35.0],
             ravdess_band_hz: vec![100.0, 7000.0],
             cremad_snr_db: [5.0, 20.0],

@@ -85,7 +85,7 @@ pub enum SynthPreset {
     /// `ser synth`: 940 clips the shipped recipes learn easily.
     #[default]
     Standard,
-    /// `ser synth --hard`: 1,480 clips of subtler emotions, more speakers with fewer clips
+    /// `ser synth --hard`: 1,560 clips of subtler emotions, more speakers with fewer clips
     /// each, band limits and noise.
     Hard,
 }

@@ -14,9 +14,9 @@ use crate::progress::ClipBar;
     after_help = "Writes DIR/ravdess (studio, 48 kHz, 8 emotions) and DIR/cremad (telephone band, \
 noisy, 16 kHz, 6 emotions) with different speakers, for cross-corpus experiments.\n\
 Runs are deterministic for a seed, and an interrupted run resumes where it stopped.\n\n\
---hard writes corpora closer to real ones (24 + 40 speakers with few clips each, subtler \
+--hard writes corpora closer to real ones (24 + 30 speakers with fewer clips each, subtler \
 emotions, wider spreads within emotions and between speakers, band-limited and noisy \
-recordings; 360 + 1,120 clips): what the shipped recipes are tuned on. --config FILE.toml \
+recordings; 720 + 840 clips): what the shipped recipes are tuned on. --config FILE.toml \
 sets every knob (seed, ravdess_actors, ravdess_rate, cremad_actors, cremad_sentences, \
 cremad_rate, emotion_strength, prosody_spread, speaker_spread, ravdess_takes, ravdess_snr_db, \
 ravdess_band_hz, cremad_snr_db; see the ser-synth docs for each default).\n\n\
