@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use ser_train::{Experiment, NormScope, Protocol, Quiet, RunOptions, RunSummary, train};
+use ser_train::{Experiment, NormScope, Protocol, Quiet, RunSummary, train};
 
 /// Chance is 1/4 (four classes): every model must reach at least chance + this test UA.
 /// With the augmentation acting in the right units every network reaches 0.78 or more here;
@@ -97,12 +97,7 @@ fn matrix(kind: &str) {
         clip_level_db: 20.0,
     };
     common::write_toy(&cache, &[("a", 8, 4, 0.0), ("b", 8, 4, 3.0)], toy);
-    let opts = RunOptions {
-        runs_dir: tmp.path().join("runs"),
-        device: burn::backend::FlexDevice.into(),
-        device_name: "flex".into(),
-        stop_after: None,
-    };
+    let opts = common::flex(&tmp.path().join("runs"), None);
     let mut failures = Vec::new();
     for scope in [NormScope::Train, NormScope::Corpus, NormScope::Speaker] {
         for protocol in [

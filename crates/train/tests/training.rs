@@ -6,7 +6,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use ser_train::{Dataset, Experiment, Protocol, Quiet, RunOptions, TrainError, resume, train};
+use common::flex as opts;
+use ser_train::{Dataset, Experiment, Protocol, Quiet, TrainError, resume, train};
 
 #[path = "../../../tests/support/paths.rs"]
 mod paths;
@@ -56,15 +57,6 @@ speed = [0.9, 1.1]
         cache.display()
     ))
     .unwrap()
-}
-
-fn opts(dir: &Path, stop_after: Option<usize>) -> RunOptions {
-    RunOptions {
-        runs_dir: dir.to_path_buf(),
-        device: burn::backend::FlexDevice.into(),
-        device_name: "flex".into(),
-        stop_after,
-    }
 }
 
 fn metrics(dir: &Path) -> Vec<serde_json::Value> {

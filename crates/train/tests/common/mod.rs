@@ -5,6 +5,17 @@
 use std::path::Path;
 
 use ser_cache::{CacheHeader, ClipMeta, Writer};
+use ser_train::RunOptions;
+
+/// Runs in `dir` on burn's flex CPU backend, stopped after `stop_after` epochs if given.
+pub fn flex(dir: &Path, stop_after: Option<usize>) -> RunOptions {
+    RunOptions {
+        runs_dir: dir.to_path_buf(),
+        device: burn::backend::FlexDevice.into(),
+        device_name: "flex".into(),
+        stop_after,
+    }
+}
 
 /// Labels of the toy corpus.
 pub const CLASSES: [&str; 4] = ["angry", "happy", "neutral", "sad"];
