@@ -19,7 +19,7 @@ confusion_test, recall_test, roc_test, curves) and report.md.\n\
 Kill it at any time; `ser train --resume RUNS/<name>` continues from the last finished epoch.\n\
 When data.cache is missing, it is extracted first (and, with data.synthetic = true, the built-in \
 synthetic corpora are written).\n\n\
-Ready-made experiments: experiments/{cnn,lstm,cnn_lstm,cnn_lstm_on_the_fly,svm,random_forest}.toml, {svm,random_forest}_kfold.toml (speaker 6-fold cross-validation) and cross_corpus_synth.toml (train x test corpus matrix). `ser run` starts or continues a run in one command."
+Ready-made experiments: experiments/{cnn,lstm,cnn_lstm,cnn_lstm_on_the_fly,svm,random_forest}.toml, {svm,random_forest}_kfold.toml (speaker 6-fold cross-validation) cross_corpus_synth.toml (train x test corpus matrix), and cross_corpus_hard_{svm,cnn_lstm}.toml (the same study on the harder `ser synth --hard` corpora). `ser run` starts or continues a run in one command."
 )]
 pub struct Args {
     /// Experiment file (TOML; see experiments/).
