@@ -88,22 +88,14 @@ enum Source {
     Shard(usize, usize),
 }
 
-fn parts_dir(out: &Path) -> PathBuf {
+/// `<out><suffix>` beside `out`: its shards folder (`.parts`), its lock (`.lock`), the lock
+/// of whatever prepares it (`.prepare.lock`).
+pub fn beside(out: &Path, suffix: &str) -> PathBuf {
     let mut name = out
         .file_name()
         .map(|n| n.to_os_string())
         .unwrap_or_default();
-    name.push(".parts");
-    out.with_file_name(name)
-}
-
-/// `<out>.lock`: held for the whole of an extraction into `out`.
-pub fn lock_path(out: &Path) -> PathBuf {
-    let mut name = out
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(".lock");
+    name.push(suffix);
     out.with_file_name(name)
 }
 
@@ -171,7 +163,8 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
     }
-    let lock_file = lock_path(out);
+    // Held for the whole extraction.
+    let lock_file = beside(out, ".lock");
     let _lock = ser_lock::Lock::acquire(
         &lock_file,
         &format!("ser extract --out {}", out.display()),
@@ -207,7 +200,7 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
     };
 
     // Shards of an interrupted run with the same config.
-    let parts = parts_dir(out);
+    let parts = beside(out, ".parts");
     let stamp = parts.join("config_hash");
     if parts.exists() {
         let found = std::fs::read_to_string(&stamp).unwrap_or_default();

@@ -10,7 +10,7 @@ mod chunks;
 mod extract;
 mod store;
 
-pub use extract::{ExtractJob, ExtractReport, NoProgress, Progress, extract, header_for};
+pub use extract::{ExtractJob, ExtractReport, NoProgress, Progress, beside, extract, header_for};
 pub use store::{Cache, CacheHeader, ClipMeta, FORMAT, FORMAT_VERSION, SkipRecord, Writer};
 
 use std::path::PathBuf;

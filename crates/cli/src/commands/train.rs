@@ -74,9 +74,7 @@ pub(crate) fn ensure_data(exp: &Experiment) -> anyhow::Result<()> {
     if let Some(dir) = d.cache.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let mut name = d.cache.file_name().unwrap_or_default().to_os_string();
-    name.push(".prepare.lock");
-    let lock = d.cache.with_file_name(name);
+    let lock = ser_cache::beside(&d.cache, ".prepare.lock");
     let _turn = ser_lock::Lock::acquire(&lock, "preparing the data of an experiment", |h| {
         eprintln!("waiting for {h}, which is preparing {}", d.cache.display())
     })
@@ -105,7 +103,9 @@ pub(crate) fn ensure_data(exp: &Experiment) -> anyhow::Result<()> {
             eprintln!("writing the synthetic corpora to {}", parent.display());
             let cfg = match d.synth {
                 ser_train::SynthPreset::Standard => ser_synth::SynthConfig::default(),
-                ser_train::SynthPreset::Hard => ser_synth::SynthConfig::hard(7),
+                ser_train::SynthPreset::Hard => {
+                    ser_synth::SynthConfig::hard(ser_synth::SynthConfig::default().seed)
+                }
             };
             crate::commands::synth::write(&cfg, parent)?;
         }
