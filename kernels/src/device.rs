@@ -147,14 +147,70 @@ fn probe_hardware_wgpu() -> Result<Device, DeviceError> {
     }
 }
 
+/// Keeps Mesa's Vulkan device-select layer from probing for a Wayland display where there can
+/// be none (`XDG_RUNTIME_DIR` and `WAYLAND_DISPLAY` unset, as on a headless server or in a
+/// batch job): libwayland would print `error: XDG_RUNTIME_DIR is invalid or not set` once per
+/// adapter probe, which reads as a failure. The layer only orders GPUs by the display in use,
+/// so there is nothing for it to do there; it is turned off with its own switch,
+/// `NODEVICE_SELECT=1`, unless the user set that variable.
+///
+/// # Safety
+/// As [`std::env::set_var`]: call it at the start of `main`, before any other thread runs.
+pub unsafe fn quiet_headless_vulkan() {
+    let unset = |k: &str| std::env::var_os(k).is_none_or(|v| v.is_empty());
+    if unset("XDG_RUNTIME_DIR") && unset("WAYLAND_DISPLAY") && unset("NODEVICE_SELECT") {
+        // SAFETY: the caller guarantees no other thread reads the environment now.
+        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
+    }
+}
+
+/// The device a [`DeviceChoice`] resolved to, and why, in words for the one line a command
+/// prints ("auto: no CUDA in this build; no hardware GPU adapter ...").
+#[derive(Debug, Clone)]
+pub struct Chosen {
+    /// The burn device, or `None` for the CPU reference path.
+    pub device: Option<Device>,
+    /// Why this device: the flag, or what `auto` found and did not find.
+    pub reason: String,
+}
+
 impl DeviceChoice {
     /// The burn device to use, or `None` for the CPU reference path.
     pub fn resolve(self) -> Result<Option<Device>, DeviceError> {
+        self.choose().map(|c| c.device)
+    }
+
+    /// The device to use and the reason for it; `auto` tries CUDA, then a hardware wgpu
+    /// adapter, then settles on the CPU.
+    pub fn choose(self) -> Result<Chosen, DeviceError> {
+        let chosen = |device, reason: &str| Chosen {
+            device,
+            reason: reason.to_string(),
+        };
         match self {
-            DeviceChoice::Cpu => Ok(None),
-            DeviceChoice::Wgpu => probe_wgpu().map(Some),
-            DeviceChoice::Cuda => probe_cuda().map(Some),
-            DeviceChoice::Auto => Ok(probe_cuda().or_else(|_| probe_hardware_wgpu()).ok()),
+            DeviceChoice::Cpu => Ok(chosen(None, "--device cpu")),
+            DeviceChoice::Wgpu => Ok(chosen(Some(probe_wgpu()?), "--device wgpu")),
+            DeviceChoice::Cuda => Ok(chosen(Some(probe_cuda()?), "--device cuda")),
+            DeviceChoice::Auto => {
+                let cuda = match probe_cuda() {
+                    Ok(d) => return Ok(chosen(Some(d), "--device auto: a CUDA device")),
+                    Err(DeviceError::NotBuilt(_)) => "no CUDA in this build".to_string(),
+                    Err(e) => format!("no CUDA device ({e})"),
+                };
+                match probe_hardware_wgpu() {
+                    Ok(d) => Ok(chosen(
+                        Some(d),
+                        &format!("--device auto: {cuda}; a hardware wgpu adapter"),
+                    )),
+                    Err(_) => Ok(chosen(
+                        None,
+                        &format!(
+                            "--device auto: {cuda}; no hardware GPU adapter (a software renderer \
+                             such as lavapipe is slower than the CPU path; --device wgpu uses it)"
+                        ),
+                    )),
+                }
+            }
         }
     }
 }

@@ -16,7 +16,10 @@ mod extractor;
 pub mod host;
 mod ops;
 
-pub use device::{DeviceChoice, DeviceError, device_name, probe_wgpu, runs_kernels};
+pub use device::{
+    Chosen, DeviceChoice, DeviceError, device_name, probe_wgpu, quiet_headless_vulkan,
+    runs_kernels,
+};
 pub use extractor::GpuExtractor;
 pub use ops::{
     DbPlan, DeltaPlan, FFT_RADICES, FeatureOps, SpectrumPlan, decode_lengths, encode_lengths,

@@ -19,7 +19,7 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Speech emotion recognition: corpora in, features out.
+/// Speech emotion recognition: corpora in; features, models, reports and ONNX out.
 #[derive(Parser)]
 #[command(name = "ser", version, about, long_about = None, propagate_version = true)]
 struct Cli {
@@ -61,6 +61,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // SAFETY: the first statement of main: no other thread exists yet.
+    unsafe { ser_kernels::quiet_headless_vulkan() };
     let cli = Cli::parse();
     if let Some(n) = cli.threads
         && let Err(e) = rayon::ThreadPoolBuilder::new()

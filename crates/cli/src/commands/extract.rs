@@ -84,13 +84,16 @@ pub fn load_config(path: Option<&PathBuf>) -> anyhow::Result<FeatureConfig> {
     }
 }
 
-/// The feature backend `--device` asks for; `auto` falls back to the CPU, with a notice,
-/// where the GPU cannot run the config.
-fn backend(a: &Args, cfg: FeatureConfig) -> anyhow::Result<Box<dyn FeatureBackend>> {
-    let cpu =
-        |cfg| -> anyhow::Result<Box<dyn FeatureBackend>> { Ok(Box::new(Extractor::new(cfg)?)) };
-    let Some(device) = a.device.resolve().context("--device")? else {
-        return cpu(cfg);
+/// The feature backend `--device` asks for, and why it was chosen; `auto` falls back to the
+/// CPU, with a notice, where the GPU cannot run the config.
+fn backend(a: &Args, cfg: FeatureConfig) -> anyhow::Result<(Box<dyn FeatureBackend>, String)> {
+    let chosen = a.device.choose().context("--device")?;
+    let why = chosen.reason;
+    let cpu = |cfg, why| -> anyhow::Result<(Box<dyn FeatureBackend>, String)> {
+        Ok((Box::new(Extractor::new(cfg)?), why))
+    };
+    let Some(device) = chosen.device else {
+        return cpu(cfg, why);
     };
     match GpuExtractor::new(cfg.clone(), device) {
         Ok(mut gpu) => {
@@ -101,11 +104,10 @@ fn backend(a: &Args, cfg: FeatureConfig) -> anyhow::Result<Box<dyn FeatureBacken
                 let samples = s * cfg.audio.sample_rate as f64;
                 gpu = gpu.with_batch_samples(samples as usize);
             }
-            Ok(Box::new(gpu))
+            Ok((Box::new(gpu), why))
         }
         Err(e @ DeviceError::Unsupported(_)) if a.device == DeviceChoice::Auto => {
-            eprintln!("note: {e}; computing features on the CPU");
-            cpu(cfg)
+            cpu(cfg, format!("{why}, but {e}"))
         }
         Err(e) => Err(e).context("--device"),
     }
@@ -113,8 +115,8 @@ fn backend(a: &Args, cfg: FeatureConfig) -> anyhow::Result<Box<dyn FeatureBacken
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let cfg = load_config(a.features.as_ref())?;
-    let extractor = backend(&a, cfg)?;
-    eprintln!("features on: {}", extractor.describe());
+    let (extractor, why) = backend(&a, cfg)?;
+    eprintln!("features on: {} ({why})", extractor.describe());
     let mut maps = Vec::new();
     for m in &a.label_map {
         let Some((who, file)) = m.split_once('=') else {
