@@ -9,6 +9,9 @@
 
 use std::fmt::Display;
 
+mod device;
+pub use device::{WITHOUT_WGPU, without_wgpu, wgpu_or_opt_out};
+
 /// The largest of some errors and where it is; NaN counts as infinite.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Worst {
