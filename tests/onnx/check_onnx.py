@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks ser's exported ONNX files against ser's own outputs.
 
-For each case folder given (written by crates/export/tests/*.rs and tests/cli.rs): model.onnx
+For each case folder given (written by crates/export/tests/*.rs and tests/cli/export.rs): model.onnx
 and case.json with "input" (nested lists: [batch, time, features] frames, or [batch, samples]
 waveforms) and "expected" (ser's own output for it), or "feeds", a list of such pairs (inputs
 of several lengths for one model). Optional keys: "input_name" (default "frames"),

@@ -1,4 +1,4 @@
-//! Shared by the end-to-end test files through `#[path]`: running the `ser` binary as a user
+//! Shared by the end-to-end test binaries through `#[path]`: running the `ser` binary as a user
 //! does, and the inputs most tests start from.
 #![allow(dead_code)] // each test file uses its own share of these
 

@@ -1,0 +1,31 @@
+//! `ser --help` and every subcommand's help.
+
+use crate::support::{run, ser};
+
+#[test]
+fn every_subcommand_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["synth", "--help"],
+        vec!["corpus", "inspect", "--help"],
+        vec!["extract", "--help"],
+        vec!["features", "show", "--help"],
+        vec!["cache", "info", "--help"],
+        vec!["train", "--help"],
+        vec!["run", "--help"],
+        vec!["sweep", "--help"],
+        vec!["predict", "--help"],
+        vec!["stream", "--help"],
+    ] {
+        let o = run(ser().args(&args));
+        assert!(o.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Usage: ser"),
+            "{args:?}"
+        );
+    }
+    let o = run(ser().args(["extract", "--help"]));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Exit status"));
+    let o = run(ser().args(["sweep", "--help"]));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("SLURM_ARRAY_TASK_ID"));
+}

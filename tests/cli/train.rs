@@ -1,0 +1,219 @@
+//! `ser run` / `ser train`: training on the fly from audio, and the cross-corpus study with
+//! its leakage audit.
+
+use std::path::Path;
+
+use crate::support::{extract_synth, features, repo, run, ser, synth_tiny, text};
+
+#[test]
+fn on_the_fly_training_recomputes_the_cached_features_and_refuses_changed_audio() {
+    let d = tempfile::tempdir().unwrap();
+    let synth = d.path().join("synth");
+    synth_tiny(&synth);
+    let cache = d.path().join("cache.h5");
+    let o = run(&mut extract_synth(
+        &synth,
+        &cache,
+        &[],
+        &["--device", "cpu"],
+    ));
+    assert!(o.status.success(), "{}", text(&o));
+
+    // Unaugmented, the audio path gives exactly the cached frames (same cleaning, same
+    // extractor), so training on the fly and evaluating on the cache see one feature space.
+    let frames = ["mfcc".to_string(), "logmel_delta".to_string()];
+    let ds = ser_train::Dataset::load(&cache, &frames, &[]).unwrap();
+    let some: Vec<usize> = (0..ds.meta.len()).step_by(7).collect();
+    let flex: burn::tensor::Device = burn::backend::FlexDevice.into();
+    let w = ser_train::Waveforms::load(&cache, &ds, &some, &frames, &flex).unwrap();
+    let audio: Vec<Vec<f32>> = some.iter().map(|&i| w.audio(i).to_vec()).collect();
+    for (f, &i) in w.features(&audio).iter().zip(&some) {
+        assert_eq!(f, &ds.frames[i], "{}", ds.meta[i].path);
+    }
+    // On a GPU device the kernels compute them, within the kernels' tested tolerance.
+    if let Some(gpu) = ser_check::wgpu_or_opt_out(ser_kernels::probe_wgpu()) {
+        let w = ser_train::Waveforms::load(&cache, &ds, &some, &frames, &gpu).unwrap();
+        assert!(w.describe.starts_with("wgpu"), "{}", w.describe);
+        for (f, &i) in w.features(&audio).iter().zip(&some) {
+            let what = format!("{}: wgpu vs cache", ds.meta[i].path);
+            ser_check::assert_all_close(f, &ds.frames[i], 2e-3, what);
+        }
+    }
+
+    // Waveform gain / noise / speed on MFCC frames: refused from the cache, fine on the fly.
+    let exp = |name: &str, on_the_fly: bool| {
+        let p = d.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &p,
+            format!(
+                "name = \"{name}\"\n[data]\ncache = \"{}\"\nframes = [\"mfcc\"]\non_the_fly = {on_the_fly}\n\
+                 [split]\ntest_speakers = 0.25\nval_speakers = 0.25\n[segment]\nframes = 120\n\
+                 [model]\nkind = \"lstm\"\n[model.lstm]\nhidden = 16\nlayers = 1\n[model.head]\nhidden = []\n\
+                 [train]\nepochs = 2\nbatch_size = 16\n\
+                 [augment]\ngain_db = [-6.0, 6.0]\nnoise_snr_db = [10.0, 30.0]\nnoise_prob = 0.5\nspeed = [0.9, 1.1]\n",
+                cache.display()
+            ),
+        )
+        .unwrap();
+        let mut c = ser();
+        c.arg("train")
+            .arg(&p)
+            .arg("--runs")
+            .arg(d.path().join("runs"));
+        run(&mut c)
+    };
+    let o = exp("cached", false);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("augment.gain_db"), "{}", text(&o));
+    let o = exp("fly", true);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("on-the-fly features"), "{}", text(&o));
+    let results = d.path().join("runs/fly/results.json");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert!(r.to_string().contains("speaker-independent"), "{r}");
+
+    // A training clip's file replaced after extraction (the split is the same for every run
+    // of this cache and seed): refused, naming the file and the fix.
+    let split: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.path().join("runs/fly/split.json")).unwrap(),
+    )
+    .unwrap();
+    let victim = split["train"][0].as_str().unwrap().to_string();
+    let vhash = &ds
+        .meta
+        .iter()
+        .find(|m| m.path == victim)
+        .unwrap()
+        .content_hash;
+    let other = ds.meta.iter().find(|m| m.content_hash != *vhash).unwrap();
+    std::fs::copy(&other.path, &victim).unwrap();
+    let o = exp("changed", true);
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(
+        t.contains(&victim)
+            && t.contains("changed since the cache was built")
+            && t.contains("ser extract"),
+        "{t}"
+    );
+}
+
+/// Linear-interpolation resampling: a re-encoding by another method than ser's own.
+fn reencode(src: &Path, dst: &Path, rate: u32) {
+    let d = ser_audio::decode_file(src).unwrap();
+    assert_eq!(d.channels, 1);
+    let ratio = d.sample_rate as f64 / rate as f64;
+    let n = (d.samples.len() as f64 / ratio) as usize;
+    let y: Vec<f32> = (0..n)
+        .map(|i| {
+            let x = i as f64 * ratio;
+            let (k, f) = (x as usize, (x - x.floor()) as f32);
+            let a = d.samples[k];
+            let b = *d.samples.get(k + 1).unwrap_or(&a);
+            a + (b - a) * f
+        })
+        .collect();
+    ser_audio::write_wav_i16(dst, &y, rate).unwrap();
+}
+
+/// The shipped cross-corpus study runs with `ser run` (on the tiny corpora here) and writes
+/// the matrix, the heatmap, the audit and report.md; the audit then refuses a clip of a test
+/// speaker copied into a training speaker's folder, re-encoded at another sample rate, and
+/// byte for byte.
+#[test]
+fn ser_run_writes_the_cross_corpus_study_and_the_audit_refuses_injected_copies() {
+    let d = tempfile::tempdir().unwrap();
+    let synth = d.path().join("synth");
+    synth_tiny(&synth);
+    let study = std::fs::read_to_string(repo().join("experiments/cross_corpus_synth.toml"))
+        .unwrap()
+        .replace(
+            "data/cache/synth_logmel16k.h5",
+            &d.path().join("cache.h5").display().to_string(),
+        )
+        .replace("data/synth", &synth.display().to_string())
+        .replace(
+            "experiments/features/logmel_16k.toml",
+            &features().display().to_string(),
+        );
+    let file = d.path().join("study.toml");
+    std::fs::write(&file, study).unwrap();
+    let runs = d.path().join("runs");
+    let o = run(ser().arg("run").arg(&file).arg("--runs").arg(&runs));
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("trained on (rows) x tested on (columns)"), "{t}");
+    let dir = runs.join("cross_corpus_synth");
+    for f in [
+        "report.md",
+        "ua_matrix.png",
+        "ua_matrix.svg",
+        "results.json",
+        "train-synth_ravdess/audit.json",
+        "train-synth_cremad/predictions.csv",
+    ] {
+        assert!(dir.join(f).exists(), "{f} missing");
+    }
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    for part in [
+        "## Leakage audit (every model)",
+        "| synth_ravdess |",
+        "## Test UA, trained on (rows) x tested on (columns)",
+        "standardized per corpus",
+    ] {
+        assert!(report.contains(part), "{part} not in\n{report}");
+    }
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(r["cross_corpus"]["cells"].as_array().unwrap().len(), 4);
+    // Running it again finds the finished study and only rewrites the report.
+    let o = run(ser().arg("run").arg(&file).arg("--runs").arg(&runs));
+    assert!(
+        o.status.success() && !text(&o).contains("model 1 of 2"),
+        "{}",
+        text(&o)
+    );
+
+    // Leakage: actor 01 is the test speaker; one of their clips reaches training.
+    let rav = synth.join("ravdess");
+    let source = rav.join("Actor_01/03-01-05-01-01-01-01.wav");
+    let holdout = |name: &str, cache: &Path| {
+        let p = d.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &p,
+            format!(
+                "name = \"{name}\"\n[data]\ncache = \"{}\"\nframes = []\ncorpora = [\"{}\"]\nfeatures = \"{}\"\n\
+                 [split]\ntest_list = [\"synth_ravdess/01\"]\nval_list = [\"synth_ravdess/04\"]\n\
+                 [model]\nkind = \"random_forest\"\n",
+                cache.display(),
+                rav.display(),
+                features().display()
+            ),
+        )
+        .unwrap();
+        run(ser().arg("run").arg(&p).arg("--runs").arg(&runs))
+    };
+    let o = holdout("clean", &d.path().join("clean.h5"));
+    assert!(o.status.success(), "{}", text(&o));
+    let reencoded = rav.join("Actor_03/03-01-05-01-02-01-03.wav");
+    reencode(&source, &reencoded, 22_050);
+    let o = holdout("reencoded", &d.path().join("reencoded.h5"));
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(
+        t.contains("re-encoded copies") && t.contains("train / test"),
+        "{t}"
+    );
+    for clip in [
+        "Actor_01/03-01-05-01-01-01-01.wav",
+        "Actor_03/03-01-05-01-02-01-03.wav",
+    ] {
+        assert!(t.contains(clip), "{clip} not named: {t}");
+    }
+    std::fs::copy(&source, rav.join("Actor_02/03-01-05-01-01-01-02.wav")).unwrap();
+    let o = holdout("copied", &d.path().join("copied.h5"));
+    let t = text(&o);
+    assert!(!o.status.success() && t.contains("identical audio"), "{t}");
+    assert!(t.contains("Actor_02/03-01-05-01-01-01-02.wav"), "{t}");
+}
