@@ -17,8 +17,7 @@ pub mod host;
 mod ops;
 
 pub use device::{
-    Chosen, DeviceChoice, DeviceError, device_name, probe_wgpu, quiet_headless_vulkan,
-    runs_kernels,
+    Chosen, DeviceChoice, DeviceError, device_name, probe_wgpu, quiet_headless_vulkan, runs_kernels,
 };
 pub use extractor::GpuExtractor;
 pub use ops::{

@@ -51,7 +51,7 @@ fn onnx_exports_reproduce_the_run_in_onnxruntime() {
     let s = scored();
     let d = s.dir("export-ort");
     let onnx = export(s, &d.join("frames"), false);
-    let ds = ser_train::Dataset::load(&s.cache, &["logmel".to_string()], &[]).unwrap();
+    let ds = ser_experiment::Dataset::load(&s.cache, &["logmel".to_string()], &[]).unwrap();
     let (mut input, mut expected) = (Vec::new(), Vec::new());
     for t in s.predictions.iter().take(6) {
         let i = ds.meta.iter().position(|m| m.path == t[0]).unwrap();

@@ -10,7 +10,7 @@
 use std::fmt::Display;
 
 mod device;
-pub use device::{WITHOUT_WGPU, without_wgpu, wgpu_or_opt_out};
+pub use device::{WITHOUT_WGPU, wgpu_or_opt_out, without_wgpu};
 
 /// The largest of some errors and where it is; NaN counts as infinite.
 #[derive(Debug, Clone, Copy, PartialEq)]

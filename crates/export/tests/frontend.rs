@@ -17,12 +17,12 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData, activation};
+use ser_experiment::{FramePipeline, SegmentConfig, SegmentPolicy, centre_segment};
 use ser_export::{Frontend, Segment, ShortFill};
 use ser_features::FeatureConfig;
 use ser_models::{
     Activation, CnnConfig, CnnReduce, HeadConfig, LstmConfig, Net, NetConfig, NetKind, TimePooling,
 };
-use ser_train::{FramePipeline, SegmentConfig, SegmentPolicy, centre_segment};
 
 mod common;
 use common::{check_in_onnxruntime, rnd, small_sections};

@@ -2,7 +2,6 @@
 //! scikit-learn's `SVC`) and a random forest, both from smartcore, after standardization
 //! with the training split's statistics.
 
-use serde::{Deserialize, Serialize};
 use smartcore::ensemble::random_forest_classifier::{
     RandomForestClassifier, RandomForestClassifierParameters,
 };
@@ -10,88 +9,11 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::svm::Kernels;
 use smartcore::svm::svc::{SVC, SVCParameters};
 
-use crate::TrainError;
-
-/// RBF SVM settings (scikit-learn's names and defaults).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SvmConfig {
-    /// Penalty of margin violations.
-    pub c: f64,
-    /// RBF width; 0 means scikit-learn's `"scale"`: 1 / (n_features * var(X)), which is
-    /// 1 / n_features on standardized inputs.
-    pub gamma: f64,
-    /// Stopping tolerance of the solver.
-    pub tol: f64,
-    /// Passes of the solver over the data.
-    pub epochs: usize,
-}
-
-impl Default for SvmConfig {
-    fn default() -> Self {
-        Self {
-            c: 1.0,
-            gamma: 0.0,
-            tol: 1e-3,
-            epochs: 2,
-        }
-    }
-}
-
-impl SvmConfig {
-    pub(crate) fn validate(&self) -> Result<(), TrainError> {
-        if !(self.c > 0.0) || !(self.gamma >= 0.0) || !(self.tol > 0.0) || self.epochs == 0 {
-            return Err(TrainError::Config(
-                "model.svm: c > 0, gamma >= 0 (0 = \"scale\"), tol > 0, epochs >= 1".into(),
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// Random forest settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ForestConfig {
-    /// Trees.
-    pub trees: u16,
-    /// Deepest tree (0: unlimited).
-    pub max_depth: u16,
-    /// Fewest samples to split a node.
-    pub min_samples_split: usize,
-    /// Fewest samples in a leaf.
-    pub min_samples_leaf: usize,
-    /// Features tried per split (0: sqrt(n_features), as scikit-learn).
-    pub max_features: usize,
-}
-
-impl Default for ForestConfig {
-    fn default() -> Self {
-        Self {
-            trees: 200,
-            max_depth: 0,
-            min_samples_split: 2,
-            min_samples_leaf: 1,
-            max_features: 0,
-        }
-    }
-}
-
-impl ForestConfig {
-    pub(crate) fn validate(&self) -> Result<(), TrainError> {
-        if self.trees == 0 || self.min_samples_split < 2 || self.min_samples_leaf == 0 {
-            return Err(TrainError::Config(
-                "model.random_forest: trees >= 1, min_samples_split >= 2, min_samples_leaf >= 1"
-                    .into(),
-            ));
-        }
-        Ok(())
-    }
-}
+use ser_experiment::{ForestConfig, SvmConfig, TrainError, column_mean_std};
 
 /// Column means and standard deviations of the training rows.
 fn standardizer(rows: &[Vec<f32>]) -> (Vec<f64>, Vec<f64>) {
-    let (mean, std) = crate::dataset::column_mean_std(rows);
+    let (mean, std) = column_mean_std(rows);
     (mean, std.into_iter().map(|s| s.max(1e-12)).collect())
 }
 
@@ -191,17 +113,6 @@ pub fn svm(
                 .collect()
         })
         .collect())
-}
-
-/// Index of the highest score, ties to the lowest index.
-pub(crate) fn argmax_first(v: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 /// Trains a random forest on `train` rows and scores each set in `eval`: one-hot on the

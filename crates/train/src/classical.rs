@@ -6,10 +6,13 @@ use std::path::Path;
 
 use ser_tensorboard::EventWriter;
 
-use crate::experiment::{Experiment, ModelKind};
-use crate::report::Scored;
-use crate::run::{Observer, Prepared, RunSummary, finish};
-use crate::{TrainError, baseline};
+use ser_experiment::{Experiment, ModelKind, TrainError};
+use ser_infer::argmax_first;
+
+use crate::baseline;
+use crate::prepare::Prepared;
+use crate::report::{Scored, finish};
+use crate::summary::{Observer, RunSummary};
 
 pub(crate) fn run(
     exp: &Experiment,
@@ -72,7 +75,7 @@ pub(crate) fn run(
         let s = scores.next().expect("one score set per evaluated part");
         Scored {
             clips: clips.to_vec(),
-            pred: s.iter().map(|r| baseline::argmax_first(r)).collect(),
+            pred: s.iter().map(|r| argmax_first(r)).collect(),
             scores: s,
         }
     };

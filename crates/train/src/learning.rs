@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use ser_eval::Metrics;
 
-use crate::run::EpochRecord;
+use crate::record::EpochRecord;
 
 /// Share of ln K below which the training loss must fall at least once.
 pub const LOSS_SHARE: f64 = 0.95;

@@ -10,10 +10,14 @@ use std::path::Path;
 
 use ser_eval::{Audit, Metrics, roc_curves};
 
-use crate::TrainError;
-use crate::dataset::Dataset;
-use crate::plot::{Bars, Figure, Lines, Painter, confusion, render};
-use crate::run::{EpochRecord, Prepared, RunSummary, io, write_atomic};
+use ser_experiment::folder::{io, write_atomic, write_json};
+use ser_experiment::{Dataset, TrainError};
+use ser_plot::{Bars, Figure, Lines, Painter, confusion, confusion_png, render};
+use ser_tensorboard::EventWriter;
+
+use crate::prepare::Prepared;
+use crate::record::{EpochRecord, read_epochs};
+use crate::summary::RunSummary;
 
 /// Predictions of one model on some clips.
 pub(crate) struct Scored {
@@ -34,7 +38,7 @@ impl Scored {
 }
 
 /// Writes `<stem>.png` and `<stem>.svg`.
-pub(crate) fn save_figure(dir: &Path, stem: &str, p: &impl Painter) -> Result<Figure, TrainError> {
+pub fn save_figure(dir: &Path, stem: &str, p: &impl Painter) -> Result<Figure, TrainError> {
     let f = render(p).map_err(TrainError::Io)?;
     write_atomic(&dir.join(format!("{stem}.png")), &f.png)?;
     write_atomic(&dir.join(format!("{stem}.svg")), f.svg.as_bytes())?;
@@ -42,7 +46,7 @@ pub(crate) fn save_figure(dir: &Path, stem: &str, p: &impl Painter) -> Result<Fi
 }
 
 /// Per-class recall bars with the chance line.
-pub(crate) fn recall_bars(m: &Metrics, classes: &[String], title: &str) -> Bars {
+pub fn recall_bars(m: &Metrics, classes: &[String], title: &str) -> Bars {
     Bars {
         title: title.to_string(),
         labels: classes.to_vec(),
@@ -135,15 +139,6 @@ pub(crate) fn write_run_outputs(
     Ok(s)
 }
 
-/// The epochs a run has finished (`metrics.jsonl`).
-pub(crate) fn read_epochs(dir: &Path) -> Vec<EpochRecord> {
-    fs::read_to_string(dir.join("metrics.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
 fn training_curves(epochs: &[EpochRecord]) -> Lines {
     let pts = |f: fn(&EpochRecord) -> f64| -> Vec<(f64, f64)> {
         epochs.iter().map(|r| (r.epoch as f64, f(r))).collect()
@@ -206,7 +201,7 @@ fn fmt(v: f64) -> String {
 }
 
 /// The metrics table rows of `report.md`.
-pub(crate) fn metrics_rows(rows: &[(&str, &Metrics, Option<f64>)]) -> String {
+pub fn metrics_rows(rows: &[(&str, &Metrics, Option<f64>)]) -> String {
     let mut t = String::from(
         "| set | clips | UA | WA | macro-F1 | weighted F1 | kappa | macro AUC |\n|---|---|---|---|---|---|---|---|\n",
     );
@@ -227,7 +222,7 @@ pub(crate) fn metrics_rows(rows: &[(&str, &Metrics, Option<f64>)]) -> String {
 }
 
 /// Per-class precision / recall / F1 / support.
-pub(crate) fn class_rows(m: &Metrics, classes: &[String]) -> String {
+pub fn class_rows(m: &Metrics, classes: &[String]) -> String {
     let mut t =
         String::from("| class | precision | recall | F1 | support |\n|---|---|---|---|---|\n");
     for (c, name) in classes.iter().enumerate() {
@@ -288,7 +283,7 @@ fn counts(ds: &Dataset, split: &ser_eval::Split) -> String {
 
 /// The top of every `report.md`: run name, a warning for every model that did not learn,
 /// protocol, device, and `classes` (a sentence naming the classes).
-pub(crate) fn heading(s: &RunSummary, classes: &str) -> String {
+pub fn heading(s: &RunSummary, classes: &str) -> String {
     let name = s
         .dir
         .file_name()
@@ -353,8 +348,51 @@ fn run_report(
 }
 
 /// Reads a run's audit back (for reports that gather several runs).
-pub(crate) fn read_audit(dir: &Path) -> Result<Audit, TrainError> {
+pub fn read_audit(dir: &Path) -> Result<Audit, TrainError> {
     let p = dir.join("audit.json");
     let t = fs::read_to_string(&p).map_err(io(&p))?;
     serde_json::from_str(&t).map_err(|e| TrainError::Io(format!("{}: {e}", p.display())))
+}
+
+/// Writes `results.json`, `predictions.csv`, the plots and `report.md`, logs the test
+/// confusion matrix to TensorBoard, and returns the summary (with AUC and per-corpus figures).
+pub(crate) fn finish(
+    dir: &Path,
+    tb: &mut EventWriter,
+    p: &Prepared,
+    test: &Scored,
+    s: RunSummary,
+    step: i64,
+) -> Result<RunSummary, TrainError> {
+    let s = write_run_outputs(dir, p, test, s)?;
+    write_json(
+        &dir.join("metrics.json"),
+        &serde_json::json!({
+            "protocol": s.protocol,
+            "classes": s.classes,
+            "val": s.val,
+            "test": s.test,
+            "test_auc": s.test_auc,
+            "per_corpus": s.per_corpus,
+            "per_corpus_auc": s.per_corpus_auc,
+        }),
+    )?;
+    let (png, w, h) = confusion_png(
+        &s.test.confusion,
+        &s.classes,
+        &format!("test ({})", s.protocol.split(':').next().unwrap_or("")),
+    )
+    .map_err(TrainError::Io)?;
+    tb.png(step, "confusion/test", png, w, h)
+        .map_err(|e| TrainError::Io(e.to_string()))?;
+    tb.scalars(
+        step,
+        &[
+            ("unweighted_accuracy/test", s.test.ua),
+            ("accuracy/test", s.test.wa),
+        ],
+    )
+    .map_err(|e| TrainError::Io(e.to_string()))?;
+    write_json(&dir.join("results.json"), &s)?;
+    Ok(s)
 }

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use ser_train::{Predictor, SegmentPolicy};
+use ser_experiment::SegmentPolicy;
+use ser_infer::Predictor;
 
 /// Arguments of `ser export`.
 #[derive(clap::Args)]

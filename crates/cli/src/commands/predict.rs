@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use ser_train::{Lines, Scorer, TimelineConfig, render};
+use ser_infer::{Scorer, TimelineConfig};
+use ser_plot::{Lines, render};
 
 use crate::progress::ClipBar;
 

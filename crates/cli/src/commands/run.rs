@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use ser_train::{Experiment, RunOptions};
+use ser_experiment::Experiment;
+use ser_study::RunOptions;
 
 use crate::commands::train::{Bars, device, ensure_data, outcome};
 
@@ -51,5 +52,5 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         device_name,
         stop_after: None,
     };
-    outcome(ser_train::run_or_resume(&exp, &opts, &mut Bars::new()))
+    outcome(ser_study::run_or_resume(&exp, &opts, &mut Bars::new()))
 }

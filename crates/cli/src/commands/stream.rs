@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use ser_audio::Decoded;
-use ser_train::rms_db;
+use ser_infer::rms_db;
 
 use crate::commands::predict::WindowArgs;
 

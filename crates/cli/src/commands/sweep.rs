@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use ser_train::{PointStatus, RunOptions, Sweep, run_sweep};
+use ser_study::{PointStatus, RunOptions, Sweep, run_sweep};
 
 use crate::commands::train::{Bars, device, ensure_data};
 

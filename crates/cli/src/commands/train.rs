@@ -6,8 +6,10 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use ser_experiment::{Experiment, SynthPreset, TrainError};
 use ser_kernels::DeviceChoice;
-use ser_train::{EpochRecord, Experiment, Observer, RunOptions, RunSummary, TrainError};
+use ser_study::{Observer, RunOptions, RunSummary};
+use ser_train::EpochRecord;
 
 /// Arguments of `ser train`.
 #[derive(clap::Args)]
@@ -102,8 +104,8 @@ pub(crate) fn ensure_data(exp: &Experiment) -> anyhow::Result<()> {
                 .unwrap_or(Path::new("."));
             eprintln!("writing the synthetic corpora to {}", parent.display());
             let cfg = match d.synth {
-                ser_train::SynthPreset::Standard => ser_synth::SynthConfig::default(),
-                ser_train::SynthPreset::Hard => {
+                SynthPreset::Standard => ser_synth::SynthConfig::default(),
+                SynthPreset::Hard => {
                     ser_synth::SynthConfig::hard(ser_synth::SynthConfig::default().seed)
                 }
             };
@@ -269,7 +271,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             device_name,
             stop_after: None,
         };
-        ser_train::resume(dir, &opts, &mut bars)
+        ser_study::resume(dir, &opts, &mut bars)
     } else {
         let path = a.experiment.as_ref().expect("clap requires it");
         let text = std::fs::read_to_string(path)
@@ -292,7 +294,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             device_name,
             stop_after: None,
         };
-        ser_train::train(&exp, &opts, &mut bars)
+        ser_study::train(&exp, &opts, &mut bars)
     };
     outcome(summary)
 }

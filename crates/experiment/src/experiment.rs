@@ -8,7 +8,7 @@ use ser_eval::SplitConfig;
 use ser_models::{CnnConfig, HeadConfig, LstmConfig, NetConfig, NetKind};
 use serde::{Deserialize, Serialize};
 
-use crate::TrainError;
+use crate::error::TrainError;
 
 /// A whole experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -170,10 +170,10 @@ pub struct ModelConfig {
     pub head: HeadConfig,
     /// RBF SVM (svm).
     #[serde(default)]
-    pub svm: crate::baseline::SvmConfig,
+    pub svm: crate::baselines::SvmConfig,
     /// Random forest (random_forest).
     #[serde(default)]
-    pub random_forest: crate::baseline::ForestConfig,
+    pub random_forest: crate::baselines::ForestConfig,
 }
 
 impl ModelConfig {

@@ -7,7 +7,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::flex as opts;
-use ser_train::{Dataset, Experiment, Protocol, Quiet, TrainError, resume, train};
+use ser_experiment::{Dataset, Experiment, Protocol, TrainError};
+use ser_study::{Quiet, resume, train};
 
 #[path = "../../../tests/support/paths.rs"]
 mod paths;
@@ -155,7 +156,7 @@ fn every_network_kind_trains_on_flex() {
         let exp = experiment(kind, &cache, kind, "");
         let mut e = exp.clone();
         e.train.epochs = 2;
-        e.segment.policy = ser_train::SegmentPolicy::Pad;
+        e.segment.policy = ser_experiment::SegmentPolicy::Pad;
         e.segment.frames = 64;
         let s = train(&e, &opts(&runs, None), &mut Quiet).unwrap();
         assert!(
@@ -174,7 +175,7 @@ fn nan_loss_stops_the_run_and_keeps_the_last_good_epoch() {
     // Epoch 1 at lr 5e-3, epoch 2 at 5e27: the weights overflow within two steps.
     let exp = experiment("nan", &cache, "lstm", "");
     let mut e = exp.clone();
-    e.train.schedule = ser_train::Schedule::Step;
+    e.train.schedule = ser_experiment::Schedule::Step;
     e.train.step_every = 1;
     e.train.step_gamma = 1e30;
     e.train.grad_clip = 0.0;
@@ -294,7 +295,7 @@ fn every_shipped_experiment_file_parses_and_validates() {
     let mut sweeps = 0;
     for entry in std::fs::read_dir(dir.join("sweeps")).unwrap() {
         let p = entry.unwrap().path();
-        let (s, _) = ser_train::Sweep::load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let (s, _) = ser_study::Sweep::load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         assert!(p.ends_with(format!("{}.toml", s.name)));
         assert!(!s.points().is_empty());
         sweeps += 1;
@@ -455,10 +456,10 @@ fn random_protocol_is_marked_speaker_dependent_and_reports_predictions() {
     }
     // `ser run` semantics: the same experiment continues (here: refits to the same numbers),
     // another one in the same folder is refused with the key that differs.
-    let again = ser_train::run_or_resume(&e, &opts(&runs, None), &mut Quiet).unwrap();
+    let again = ser_study::run_or_resume(&e, &opts(&runs, None), &mut Quiet).unwrap();
     assert_eq!(again.test, s.test);
     e.model.random_forest.trees += 1;
-    let err = ser_train::run_or_resume(&e, &opts(&runs, None), &mut Quiet).unwrap_err();
+    let err = ser_study::run_or_resume(&e, &opts(&runs, None), &mut Quiet).unwrap_err();
     assert!(
         err.to_string().contains("model.random_forest.trees is"),
         "{err}"
@@ -470,7 +471,7 @@ fn random_protocol_is_marked_speaker_dependent_and_reports_predictions() {
 /// without re-running the finished ones.
 #[test]
 fn sweeps_resume_list_failures_and_shards_collect_to_the_unsharded_summary() {
-    use ser_train::{PointStatus, Sweep, run_sweep};
+    use ser_study::{PointStatus, Sweep, run_sweep};
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (tmp, cache) = cache();
     let base = tmp.path().join("base.toml");

@@ -14,12 +14,13 @@ use ser_audio::Cleaner;
 use ser_eval::NormScope;
 use ser_models::Net;
 
-use crate::TrainError;
-use crate::dataset::{ClipInfo, Dataset, Normalizer};
-use crate::experiment::{AugmentConfig, Experiment};
-use crate::loader::BatchSource;
-use crate::run::{GROUP_NORMS, evaluate, io, read_experiment, read_summary};
-use crate::waveform::FramePipeline;
+use ser_experiment::folder::{GROUP_NORMS, io, read_experiment};
+use ser_experiment::{
+    AugmentConfig, BatchSource, ClipInfo, Dataset, Experiment, FramePipeline, Normalizer,
+    TrainError,
+};
+
+use crate::score::{argmax_first, evaluate};
 
 /// A trained network ready to score audio.
 pub struct Predictor {
@@ -81,9 +82,7 @@ pub struct Window {
 impl Window {
     /// The most probable class of a speech window.
     pub fn class(&self) -> Option<usize> {
-        self.probs
-            .as_ref()
-            .map(|p| crate::baseline::argmax_first(p))
+        self.probs.as_ref().map(|p| argmax_first(p))
     }
 }
 
@@ -193,7 +192,7 @@ pub trait Scorer {
                     let probs = scores[k].clone();
                     let p = Prediction {
                         path: paths[i].clone(),
-                        class: crate::baseline::argmax_first(&probs),
+                        class: crate::score::argmax_first(&probs),
                         probs,
                         seconds: signals[k].len() as f64 / rate,
                     };
@@ -382,6 +381,18 @@ fn group_norm(
     })
 }
 
+/// The class names of a finished run's `results.json`.
+fn read_classes(path: &Path) -> Result<Vec<String>, TrainError> {
+    #[derive(serde::Deserialize)]
+    struct Results {
+        classes: Vec<String>,
+    }
+    let t = fs::read_to_string(path).map_err(io(path))?;
+    serde_json::from_str::<Results>(&t)
+        .map(|r| r.classes)
+        .map_err(|e| TrainError::Io(format!("{}: {e}", path.display())))
+}
+
 impl Predictor {
     /// Loads the best model of the run in `dir` onto `device` (features too go there when
     /// the GPU kernels run on it). A run trained with `split.normalize = "corpus"` or
@@ -422,7 +433,7 @@ impl Predictor {
                 dir.display()
             )));
         }
-        let classes = read_summary(&results)?.classes;
+        let classes = read_classes(&results)?;
         let norm_path = dir.join("normalizer.json");
         let train_norm: Normalizer =
             serde_json::from_str(&fs::read_to_string(&norm_path).map_err(io(&norm_path))?)

@@ -15,8 +15,8 @@ use rayon::prelude::*;
 use ser_features::{Extractor, FeatureBackend, FeatureConfig};
 use ser_kernels::GpuExtractor;
 
-use crate::TrainError;
 use crate::dataset::Dataset;
+use crate::error::TrainError;
 use crate::experiment::{AugmentConfig, SegmentPolicy};
 
 /// The feature pipeline of a cache's config, giving the frame arrays a network reads (in the
@@ -224,7 +224,26 @@ fn clean_audio(path: &str, hash: &str, ex: &Extractor) -> Result<Vec<f32>, Train
 /// Kaldi's speed perturbation), by linear interpolation: the frame-domain speed augmentation
 /// with one value per frame.
 pub fn resample_linear(y: &[f32], factor: f64) -> Vec<f32> {
-    crate::loader::stretch(y, 1, factor)
+    stretch(y, 1, factor)
+}
+
+/// Linear resampling of the time axis by `factor` (> 1: faster, fewer frames).
+pub(crate) fn stretch(src: &[f32], d: usize, factor: f64) -> Vec<f32> {
+    let n = src.len() / d.max(1);
+    if n < 2 || (factor - 1.0).abs() < 1e-9 {
+        return src.to_vec();
+    }
+    let m = ((n as f64 / factor).round() as usize).max(1);
+    let mut out = Vec::with_capacity(m * d);
+    for k in 0..m {
+        let pos = (k as f64 * factor).min((n - 1) as f64);
+        let (i, f) = (pos.floor() as usize, (pos - pos.floor()) as f32);
+        let j = (i + 1).min(n - 1);
+        for c in 0..d {
+            out.push(src[i * d + c] * (1.0 - f) + src[j * d + c] * f);
+        }
+    }
+    out
 }
 
 /// Gain (dB) and white Gaussian noise at a random SNR relative to the segment's mean power.

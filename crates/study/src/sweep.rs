@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Value;
 
-use crate::TrainError;
-use crate::experiment::Experiment;
-use crate::run::{
-    Observer, RunOptions, RunSummary, io, pin_plan, read_summary, run_or_resume, write_atomic,
-};
+use ser_experiment::folder::{io, pin_plan, write_atomic};
+use ser_experiment::{Experiment, TrainError, mix};
+use ser_train::{MeanStd, Observer, RunOptions, RunSummary, read_summary};
+
+use crate::protocol::run_or_resume;
 
 /// A sweep file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -195,7 +195,7 @@ impl Sweep {
             // mix(start + k * golden ratio).
             let mut state = r.seed ^ 0x5eed_5eed;
             let mut next = || {
-                let z = crate::loader::mix(state);
+                let z = mix(state);
                 state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
                 (z >> 11) as f64 / (1u64 << 53) as f64
             };
@@ -583,9 +583,9 @@ fn over_seeds(r: &SweepReport, keys: &[String]) -> String {
             groups.entry(key).or_default().push(ua);
         }
     }
-    let mut rows: Vec<(Vec<String>, crate::cv::MeanStd, usize)> = groups
+    let mut rows: Vec<(Vec<String>, MeanStd, usize)> = groups
         .into_iter()
-        .map(|(k, v)| (k, crate::cv::MeanStd::of(&v), v.len()))
+        .map(|(k, v)| (k, MeanStd::of(&v), v.len()))
         .collect();
     rows.sort_by(|a, b| b.1.mean.total_cmp(&a.1.mean));
     let names: Vec<&str> = seeds.iter().map(|s| s.as_str()).collect();
@@ -663,7 +663,7 @@ seed = 4
         };
         let e = point_experiment(&base, &p).unwrap();
         assert_eq!((e.name.as_str(), e.model.svm.c), ("p007", 3.0));
-        assert_eq!(e.split.protocol, crate::Protocol::SpeakerKfold);
+        assert_eq!(e.split.protocol, ser_experiment::Protocol::SpeakerKfold);
         let t = base.to_table();
         assert!(
             lookup(&t, "model.svm.cc")

@@ -1,6 +1,6 @@
 """Loads a run's TensorBoard folder with TensorBoard's own EventAccumulator and prints its
 scalars ([step, value] per tag) and images (size, and whether the bytes decode as the PNG
-the header says) as JSON, for crates/train/tests/training.rs."""
+the header says) as JSON, for crates/study/tests/training.rs."""
 import json
 import sys
 import zlib

@@ -22,7 +22,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::dataset::{Dataset, Normalizer};
 use crate::experiment::{AugmentConfig, SegmentConfig, SegmentPolicy};
-use crate::waveform::Waveforms;
+use crate::waveform::{Waveforms, stretch};
 
 /// One batch on the host: `x` is `[len, frames, dim]`.
 pub struct Batch {
@@ -209,27 +209,8 @@ impl BatchSource {
     }
 }
 
-/// Linear resampling of the time axis by `factor` (> 1: faster, fewer frames).
-pub(crate) fn stretch(src: &[f32], d: usize, factor: f64) -> Vec<f32> {
-    let n = src.len() / d.max(1);
-    if n < 2 || (factor - 1.0).abs() < 1e-9 {
-        return src.to_vec();
-    }
-    let m = ((n as f64 / factor).round() as usize).max(1);
-    let mut out = Vec::with_capacity(m * d);
-    for k in 0..m {
-        let pos = (k as f64 * factor).min((n - 1) as f64);
-        let (i, f) = (pos.floor() as usize, (pos - pos.floor()) as f32);
-        let j = (i + 1).min(n - 1);
-        for c in 0..d {
-            out.push(src[i * d + c] * (1.0 - f) + src[j * d + c] * f);
-        }
-    }
-    out
-}
-
 /// SplitMix64's finalizer: spreads seeds that differ in a few bits over the whole word.
-pub(crate) fn mix(mut z: u64) -> u64 {
+pub fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

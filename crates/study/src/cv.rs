@@ -6,84 +6,15 @@
 use std::path::Path;
 
 use ser_eval::{Folds, Metrics, Protocol, loso_folds, speaker_folds};
-use serde::{Deserialize, Serialize};
 
-use crate::TrainError;
-use crate::experiment::Experiment;
-use crate::plot::confusion;
-use crate::report::{class_rows, heading, metrics_rows, read_audit, recall_bars, save_figure};
-use crate::run::{
-    Observer, Part, RunOptions, RunSummary, load_dataset, pin_plan, sub_run, write_atomic,
-    write_json,
+use ser_experiment::folder::{pin_plan, write_atomic, write_json};
+use ser_experiment::{Experiment, TrainError};
+use ser_plot::confusion;
+use ser_train::report::{class_rows, heading, metrics_rows, read_audit, recall_bars, save_figure};
+use ser_train::{
+    CrossValidation, FoldResult, MeanStd, Observer, Part, RunOptions, RunSummary, load_dataset,
+    sub_run,
 };
-
-/// A figure over folds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct MeanStd {
-    /// Mean over folds.
-    pub mean: f64,
-    /// Sample standard deviation over folds (0 with one fold).
-    pub std: f64,
-}
-
-impl MeanStd {
-    /// Mean and sample standard deviation of `v`.
-    pub(crate) fn of(v: &[f64]) -> Self {
-        let n = v.len() as f64;
-        let mean = v.iter().sum::<f64>() / n;
-        let var = if v.len() > 1 {
-            v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
-        } else {
-            0.0
-        };
-        Self {
-            mean,
-            std: var.sqrt(),
-        }
-    }
-}
-
-/// One fold's outcome.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FoldResult {
-    /// Fold number, from 1.
-    pub fold: usize,
-    /// Its test speakers (`corpus/speaker`).
-    pub test_speakers: Vec<String>,
-    /// Epoch whose model was kept (networks).
-    pub best_epoch: usize,
-    /// Test metrics of the fold's model.
-    pub test: Metrics,
-}
-
-/// Every fold and the figures over them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CrossValidation {
-    /// The folds, in order.
-    pub folds: Vec<FoldResult>,
-    /// Test UA over folds.
-    pub ua: MeanStd,
-    /// Test WA over folds.
-    pub wa: MeanStd,
-    /// Test macro-F1 over folds.
-    pub macro_f1: MeanStd,
-}
-
-impl CrossValidation {
-    /// "over k folds (mean +- sample std): UA .. +- .., WA .., macro-F1 ..".
-    pub fn describe(&self) -> String {
-        format!(
-            "over {} folds (mean +- sample std): test UA {:.4} +- {:.4}, WA {:.4} +- {:.4}, macro-F1 {:.4} +- {:.4}",
-            self.folds.len(),
-            self.ua.mean,
-            self.ua.std,
-            self.wa.mean,
-            self.wa.std,
-            self.macro_f1.mean,
-            self.macro_f1.std
-        )
-    }
-}
 
 /// Trains (or resumes) every fold of `exp` in `dir` and writes the combined results.
 pub(crate) fn run_folds(

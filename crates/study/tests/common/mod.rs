@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use ser_cache::{CacheHeader, ClipMeta, Writer};
-use ser_train::RunOptions;
+use ser_study::RunOptions;
 
 /// Runs in `dir` on burn's flex CPU backend, stopped after `stop_after` epochs if given.
 pub fn flex(dir: &Path, stop_after: Option<usize>) -> RunOptions {

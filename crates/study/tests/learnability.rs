@@ -9,7 +9,8 @@ mod common;
 
 use std::path::Path;
 
-use ser_train::{Experiment, NormScope, Protocol, Quiet, RunSummary, train};
+use ser_experiment::{Experiment, NormScope, Protocol};
+use ser_study::{Quiet, RunSummary, train};
 
 /// Chance is 1/4 (four classes): every model must reach at least chance + this test UA.
 /// With the augmentation acting in the right units every network reaches 0.78 or more here;

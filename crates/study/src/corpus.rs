@@ -9,61 +9,16 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use ser_eval::{Metrics, Protocol};
-use serde::{Deserialize, Serialize};
 
-use crate::TrainError;
-use crate::cv::pooled;
-use crate::experiment::Experiment;
-use crate::plot::Heatmap;
-use crate::report::{heading, metrics_rows, read_audit, save_figure};
-use crate::run::{
-    Observer, Part, RunOptions, RunSummary, load_dataset, pin_plan, sub_run, write_atomic,
-    write_json,
+use ser_experiment::folder::{pin_plan, write_atomic, write_json};
+use ser_experiment::{Experiment, TrainError};
+use ser_plot::Heatmap;
+use ser_train::report::{heading, metrics_rows, read_audit, save_figure};
+use ser_train::{
+    Cell, CrossCorpus, Observer, Part, RunOptions, RunSummary, TrainSet, load_dataset, sub_run,
 };
 
-/// One model of the study.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainSet {
-    /// Row name in the matrix (`a+b`, or `all but c`).
-    pub name: String,
-    /// Its folder under the run.
-    pub folder: String,
-    /// Corpora it trains on.
-    pub train: Vec<String>,
-    /// Corpora it is tested on.
-    pub test: Vec<String>,
-    /// Whether its own corpora's held-out speakers are tested too.
-    pub own_test: bool,
-}
-
-/// One cell: a model tested on one corpus.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Cell {
-    /// Training set (row).
-    pub train: String,
-    /// Test corpus (column).
-    pub test: String,
-    /// The test corpus is one of the training corpora (its held-out speakers were tested).
-    pub in_corpus: bool,
-    /// Metrics of the cell.
-    pub metrics: Metrics,
-    /// Macro one-vs-rest AUC of the cell.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auc: Option<f64>,
-}
-
-/// The train x test matrix.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CrossCorpus {
-    /// The models, in order (rows).
-    pub sets: Vec<TrainSet>,
-    /// Test corpora (columns).
-    pub corpora: Vec<String>,
-    /// Labels every corpus shares: the classes of every model.
-    pub labels: Vec<String>,
-    /// Every filled cell.
-    pub cells: Vec<Cell>,
-}
+use crate::cv::pooled;
 
 /// The models a corpus-level protocol trains, from the data's corpora.
 fn plan(exp: &Experiment, corpora: &[String]) -> Result<Vec<TrainSet>, TrainError> {
@@ -249,15 +204,6 @@ pub(crate) fn run_matrix(
     write_atomic(&dir.join("report.md"), report(dir, &summary, m)?.as_bytes())?;
     write_json(&dir.join("results.json"), &summary)?;
     Ok(summary)
-}
-
-impl CrossCorpus {
-    /// The cell of a training set and a test corpus.
-    pub fn cell(&self, train: &str, test: &str) -> Option<&Cell> {
-        self.cells
-            .iter()
-            .find(|c| c.train == train && c.test == test)
-    }
 }
 
 fn heatmap(m: &CrossCorpus, what: &str) -> Heatmap {

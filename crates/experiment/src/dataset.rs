@@ -13,7 +13,7 @@ use std::path::Path;
 use ser_cache::Cache;
 use ser_eval::{AuditClip, Fingerprint, NormScope};
 
-use crate::TrainError;
+use crate::error::TrainError;
 
 /// Every clip the experiment uses, with its frames and functionals in memory.
 pub struct Dataset {
@@ -294,7 +294,7 @@ pub fn group_key(scope: NormScope, m: &ClipInfo) -> String {
 
 /// Mean and (population) standard deviation of each column of `rows`, in f64: the
 /// per-group standardization here and the baselines' standardizer.
-pub(crate) fn column_mean_std<R: AsRef<[f32]>>(rows: &[R]) -> (Vec<f64>, Vec<f64>) {
+pub fn column_mean_std<R: AsRef<[f32]>>(rows: &[R]) -> (Vec<f64>, Vec<f64>) {
     let d = rows.first().map_or(0, |r| r.as_ref().len());
     let n = rows.len().max(1) as f64;
     let mut mean = vec![0f64; d];
