@@ -7,5 +7,6 @@ scripts/setup.sh
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
 export SER_PYTHON="$PWD/.venv/bin/python"
 cargo fmt --all --check
+python3 scripts/module_cycles.py
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

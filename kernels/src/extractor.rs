@@ -19,9 +19,8 @@ use ser_features::{
 
 use crate::device::DeviceError;
 use crate::host::{delta_coefficients, pad_code};
-use crate::ops::{
-    DbPlan, DeltaPlan, FFT_RADICES, FeatureOps, SpectrumPlan, encode_lengths, window_support,
-};
+use crate::ops::FeatureOps;
+use crate::plan::{DbPlan, DeltaPlan, FFT_RADICES, SpectrumPlan, encode_lengths, window_support};
 
 /// A batch whose kernels are queued: frames per clip and the `[B, T, D]` outputs.
 struct Launched {

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use realfft::RealFftPlanner;
 use ser_dsp::{PadMode, pad_signal};
 
-use crate::ops::{DbPlan, DeltaPlan, SpectrumPlan};
+use crate::plan::{DbPlan, DeltaPlan, SpectrumPlan};
 
 /// Pad-mode code used by kernels and plans.
 pub fn pad_code(mode: PadMode) -> u32 {

@@ -15,12 +15,14 @@ mod device;
 mod extractor;
 pub mod host;
 mod ops;
+mod plan;
 
 pub use device::{
     Chosen, DeviceChoice, DeviceError, device_name, probe_wgpu, quiet_headless_vulkan, runs_kernels,
 };
 pub use extractor::GpuExtractor;
-pub use ops::{
-    DbPlan, DeltaPlan, FFT_RADICES, FeatureOps, SpectrumPlan, decode_lengths, encode_lengths,
-    spectrum_shape, window_support,
+pub use ops::FeatureOps;
+pub use plan::{
+    DbPlan, DeltaPlan, FFT_RADICES, SpectrumPlan, decode_lengths, encode_lengths, spectrum_shape,
+    window_support,
 };

@@ -205,7 +205,7 @@ impl NetConfig {
             if c.kernel.contains(&0) || c.stride.contains(&0) || c.pool.contains(&0) {
                 return err("cnn.kernel, cnn.stride and cnn.pool must be >= 1".into());
             }
-            let (f, t) = crate::net::cnn_output_size(c, n_features, frames);
+            let (f, t) = cnn_output_size(c, n_features, frames);
             if f == 0 || t == 0 {
                 return err(format!(
                     "{} CNN blocks (stride {:?}, pool {:?}) shrink {n_features} features x {frames} frames to nothing; use fewer blocks, smaller pooling or longer segments",
@@ -226,4 +226,14 @@ impl NetConfig {
         }
         Ok(())
     }
+}
+
+/// Size of the CNN's output map (freq, time) for an input of `f` x `t`, following the
+/// convolutions ("same" padding, so only the stride shrinks) and floor-mode pooling.
+pub fn cnn_output_size(c: &CnnConfig, mut f: usize, mut t: usize) -> (usize, usize) {
+    for _ in &c.channels {
+        f = f.div_ceil(c.stride[0]) / c.pool[0];
+        t = t.div_ceil(c.stride[1]) / c.pool[1];
+    }
+    (f, t)
 }

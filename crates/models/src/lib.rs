@@ -14,8 +14,6 @@ mod net;
 
 pub use config::{
     Activation, CnnConfig, CnnReduce, ConfigError, HeadConfig, LstmConfig, NetConfig, NetKind,
-    PoolKind, TimePooling,
+    PoolKind, TimePooling, cnn_output_size,
 };
-pub use net::{
-    ConvWeights, HostTensor, LstmWeights, Net, NetWeights, cnn_output_size, reduced_lengths,
-};
+pub use net::{ConvWeights, HostTensor, LstmWeights, Net, NetWeights, reduced_lengths};

@@ -12,18 +12,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::config::{
     Activation, CnnConfig, CnnReduce, ConfigError, HeadConfig, LstmConfig, NetConfig, NetKind,
-    PoolKind, TimePooling,
+    PoolKind, TimePooling, cnn_output_size,
 };
-
-/// Size of the CNN's output map (freq, time) for an input of `f` x `t`, following the
-/// convolutions ("same" padding, so only the stride shrinks) and floor-mode pooling.
-pub fn cnn_output_size(c: &CnnConfig, mut f: usize, mut t: usize) -> (usize, usize) {
-    for _ in &c.channels {
-        f = f.div_ceil(c.stride[0]) / c.pool[0];
-        t = t.div_ceil(c.stride[1]) / c.pool[1];
-    }
-    (f, t)
-}
 
 fn activate<const D: usize>(a: Activation, x: Tensor<D>) -> Tensor<D> {
     match a {

@@ -17,7 +17,8 @@ use burn_cubecl::{
 use cubecl::prelude::*;
 use cubecl::{CubeDim, calculate_cube_count_elemwise};
 
-use crate::ops::{DbPlan, DeltaPlan, FFT_RADICES, FeatureOps, SpectrumPlan, spectrum_shape};
+use crate::ops::FeatureOps;
+use crate::plan::{DbPlan, DeltaPlan, FFT_RADICES, SpectrumPlan, spectrum_shape};
 
 /// Values per piece of a clip in `power_to_db` (see `db.rs`): enough work per cube, and
 /// a batch of a few long clips still spreads over the whole device.
@@ -494,7 +495,7 @@ pub(crate) fn info(device: &burn::tensor::Device) -> Option<CubeInfo> {
 #[cfg(test)]
 mod tests {
     use super::{SharedLayout, frame_stride, shared_layout};
-    use crate::ops::SpectrumPlan;
+    use crate::plan::SpectrumPlan;
 
     fn plan(n_fft: usize, radix: usize, pad_shared: bool, in_place: bool) -> SpectrumPlan {
         SpectrumPlan {

@@ -34,7 +34,7 @@
 //! send an access out of bounds.
 use cubecl::prelude::*;
 
-use crate::ops::LENGTH_SPLIT;
+use crate::plan::LENGTH_SPLIT;
 
 /// Index into a clip of `len` samples for position `pos` under the padding mode
 /// (0 zeros, 1 reflect, 2 edge); -1 stands for a zero sample.
@@ -1023,7 +1023,7 @@ mod tests {
     fn padded_layouts_keep_every_value_apart_within_the_frame_stride() {
         for bits in 1..=11 {
             let m = 1usize << bits;
-            for radix in crate::ops::FFT_RADICES {
+            for radix in crate::plan::FFT_RADICES {
                 let units = (m / radix).clamp(1, 256);
                 let stride = frame_stride(m, radix, units, true);
                 for (p, r, _, [span, gap]) in stages(m, radix, true) {
@@ -1039,7 +1039,7 @@ mod tests {
     fn padding_makes_fft_stores_conflict_free_and_never_adds_wavefronts() {
         for bits in 2..=10 {
             let m = 1usize << bits;
-            for radix in crate::ops::FFT_RADICES {
+            for radix in crate::plan::FFT_RADICES {
                 let plain = fft_wavefronts(m, radix, false);
                 let padded = fft_wavefronts(m, radix, true);
                 let ctx = format!("m {m} radix {radix}: plain {plain:?}, padded {padded:?}");
@@ -1064,7 +1064,7 @@ mod tests {
     fn stages_multiply_to_the_transform_size_with_full_radix_after_the_first() {
         for bits in 1..=11 {
             let m = 1usize << bits;
-            for radix in crate::ops::FFT_RADICES {
+            for radix in crate::plan::FFT_RADICES {
                 let r0 = first_radix(m, radix);
                 assert!(
                     r0.is_power_of_two() && r0 >= 2 && r0 <= radix,
