@@ -28,19 +28,18 @@ pub struct SpectrumPlan {
     /// knob, the result is the same to rounding. The host fallback ignores it.
     pub radix: usize,
     /// Feed the CubeCL kernel's first FFT stage straight from the signal instead of from the
-    /// frame loaded into shared memory: a speed knob (same result to rounding) awaiting a
-    /// GPU measurement. The host fallback ignores it.
+    /// frame loaded into shared memory: a speed knob (same result to rounding). The host
+    /// fallback ignores it.
     pub first_from_signal: bool,
     /// Lay the CubeCL kernel's FFT buffers out with gaps so that a stage's strided stores
     /// hit distinct shared-memory banks (up to 25 % more shared memory per frame at radix
-    /// 4): a speed knob (same result) awaiting a GPU measurement; banks are a GPU matter,
-    /// lavapipe has none. The host fallback ignores it.
+    /// 4): a speed knob (same result). The host fallback ignores it.
     pub pad_shared: bool,
     /// Run the CubeCL kernel's FFT stages in place: each reads its inputs into registers,
     /// waits for the whole cube, and writes them back over them, so a frame needs 2 shared
     /// buffers instead of 4 (twice the frames per SM where shared memory bounds occupancy,
-    /// as at radix 16 on Hopper) for one more barrier per stage: a speed knob (same result)
-    /// awaiting a GPU measurement. The host fallback ignores it.
+    /// as at radix 16 on Hopper) for one more barrier per stage: a speed knob (same result).
+    /// The host fallback ignores it.
     pub in_place: bool,
     /// Samples `[lo, hi)` of a frame outside which the window is zero (see
     /// [`window_support`]; `[0, n_fft]` claims nothing): the CubeCL kernel loads no sample
