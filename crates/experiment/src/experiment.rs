@@ -341,9 +341,10 @@ impl Experiment {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         {
-            return bad(format!(
-                "name '{}' must be letters, digits, '-', '_' or '.' (it names the run folder)",
-                self.name
+            return Err(TrainError::key(
+                "name",
+                format!("'{}'", self.name),
+                "must be letters, digits, '-', '_' or '.' (it names the run folder)",
             ));
         }
         if self.data.frames.is_empty() && self.model.kind.net().is_some() {
@@ -357,15 +358,16 @@ impl Experiment {
             return bad("train.epochs and train.batch_size must be >= 1".into());
         }
         if !(t.lr > 0.0) || !t.lr.is_finite() {
-            return bad(format!("train.lr = {} must be > 0", t.lr));
+            return Err(TrainError::key("train.lr", t.lr, "must be > 0"));
         }
         if !(t.weight_decay >= 0.0) || !(t.grad_clip >= 0.0) {
             return bad("train.weight_decay and train.grad_clip must be >= 0".into());
         }
         if !(0.0..1.0).contains(&t.label_smoothing) {
-            return bad(format!(
-                "train.label_smoothing = {} must be in [0, 1)",
-                t.label_smoothing
+            return Err(TrainError::key(
+                "train.label_smoothing",
+                t.label_smoothing,
+                "must be in [0, 1)",
             ));
         }
         if !(0.0..=1.0).contains(&t.min_lr_ratio) || !(t.step_gamma > 0.0) || t.step_every == 0 {
@@ -410,8 +412,10 @@ impl Experiment {
             ("augment.speed", &a.speed, 0.0),
         ] {
             if !(r.is_empty() || (r.len() == 2 && r[0] <= r[1] && r[0] > lo && r[1].is_finite())) {
-                return bad(format!(
-                    "{name} = {r:?}: give [low, high] with low <= high (or [] for off)"
+                return Err(TrainError::key(
+                    name,
+                    format!("{r:?}"),
+                    "give [low, high] with low <= high (or [] for off)",
                 ));
             }
         }

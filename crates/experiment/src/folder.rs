@@ -17,7 +17,7 @@ pub const PART: &str = "part.json";
 
 /// Turns an I/O error on `path` into a [`TrainError::Io`] naming the file.
 pub fn io(path: &Path) -> impl Fn(std::io::Error) -> TrainError + '_ {
-    move |e| TrainError::Io(format!("{}: {e}", path.display()))
+    move |e| TrainError::file(path, e)
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so a kill leaves either
@@ -57,11 +57,7 @@ pub fn pin_plan(path: &Path, text: &str, fix: &str) -> Result<(), TrainError> {
 pub fn read_experiment(dir: &Path) -> Result<Experiment, TrainError> {
     let path = dir.join("experiment.toml");
     let text = fs::read_to_string(&path).map_err(|e| {
-        TrainError::Io(format!(
-            "{}: {e} (is {} a run folder?)",
-            path.display(),
-            dir.display()
-        ))
+        TrainError::file(&path, format!("{e} (is {} a run folder?)", dir.display()))
     })?;
     Experiment::from_toml(&text)
 }

@@ -360,7 +360,7 @@ fn group_norm(
         groups: std::collections::BTreeMap<String, Normalizer>,
     }
     let g: Groups = serde_json::from_str(&fs::read_to_string(&path).map_err(io(&path))?)
-        .map_err(|e| TrainError::Io(format!("{}: {e}", path.display())))?;
+        .map_err(|e| TrainError::file(&path, e))?;
     let unit = if scope == NormScope::Corpus {
         "corpus"
     } else {
@@ -390,7 +390,7 @@ fn read_classes(path: &Path) -> Result<Vec<String>, TrainError> {
     let t = fs::read_to_string(path).map_err(io(path))?;
     serde_json::from_str::<Results>(&t)
         .map(|r| r.classes)
-        .map_err(|e| TrainError::Io(format!("{}: {e}", path.display())))
+        .map_err(|e| TrainError::file(path, e))
 }
 
 impl Predictor {
@@ -412,32 +412,33 @@ impl Predictor {
             let study = ["folds.json", "plan.json"]
                 .iter()
                 .any(|f| dir.join(f).exists());
-            return Err(TrainError::Io(if study {
-                format!(
-                    "{} holds one model per fold or corpus set; give one of its model folders (e.g. {}/fold-01)",
-                    dir.display(),
-                    dir.display()
-                )
-            } else {
-                format!(
-                    "{}: no model_best.bpk; the run has not finished an epoch (resume it)",
-                    dir.display()
-                )
-            }));
+            return Err(TrainError::file(
+                dir,
+                if study {
+                    format!(
+                        "holds one model per fold or corpus set; give one of its model folders (e.g. {}/fold-01)",
+                        dir.display()
+                    )
+                } else {
+                    "no model_best.bpk; the run has not finished an epoch (resume it)".to_string()
+                },
+            ));
         }
         let results = dir.join("results.json");
         if !results.exists() {
-            return Err(TrainError::Io(format!(
-                "{}: no results.json; finish the run first (`ser run` or `ser train --resume {}`)",
-                dir.display(),
-                dir.display()
-            )));
+            return Err(TrainError::file(
+                dir,
+                format!(
+                    "no results.json; finish the run first (`ser run` or `ser train --resume {}`)",
+                    dir.display()
+                ),
+            ));
         }
         let classes = read_classes(&results)?;
         let norm_path = dir.join("normalizer.json");
         let train_norm: Normalizer =
             serde_json::from_str(&fs::read_to_string(&norm_path).map_err(io(&norm_path))?)
-                .map_err(|e| TrainError::Io(format!("{}: {e}", norm_path.display())))?;
+                .map_err(|e| TrainError::file(&norm_path, e))?;
         let norm = match group_norm(dir, exp.split.normalize, norm_group)? {
             Some(g) => g.then(&train_norm),
             None => train_norm,
@@ -471,7 +472,7 @@ impl Predictor {
         let net = Net::new(&net_cfg, dim, exp.segment.frames, classes.len(), device)
             .map_err(|e| TrainError::Config(e.to_string()))?
             .try_load_file(&best)
-            .map_err(|e| TrainError::Io(format!("{}: {e:?}", best.display())))?
+            .map_err(|e| TrainError::file(&best, format!("{e:?}")))?
             .valid();
         Ok(Self {
             classes,

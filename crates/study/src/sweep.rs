@@ -389,7 +389,7 @@ impl PointContext<'_> {
                 ));
                 return Ok((PointStatus::Pending, None));
             }
-            Err(e) => return Err(TrainError::Io(format!("{}: {e}", lock.display()))),
+            Err(e) => return Err(TrainError::file(&lock, e)),
         };
         // Another task may have finished it between the check above and the claim.
         if done.exists() {

@@ -71,7 +71,7 @@ pub(crate) fn read_state(dir: &Path) -> Result<Option<RunState>, TrainError> {
     let text = fs::read_to_string(&p).map_err(io(&p))?;
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|e| TrainError::Io(format!("{}: {e}", p.display())))
+        .map_err(|e| TrainError::file(&p, e))
 }
 
 fn optimizer(exp: &Experiment) -> ModuleOptimizer {
@@ -181,10 +181,10 @@ impl Session {
         let net = if state.epochs_done > 0 {
             optim = optim
                 .load(&files.optim)
-                .map_err(|e| TrainError::Io(format!("{}: {e:?}", files.optim.display())))?;
+                .map_err(|e| TrainError::file(&files.optim, format!("{e:?}")))?;
             fresh
                 .try_load_file(&files.last)
-                .map_err(|e| TrainError::Io(format!("{}: {e:?}", files.last.display())))?
+                .map_err(|e| TrainError::file(&files.last, format!("{e:?}")))?
         } else {
             fresh
         };
@@ -301,7 +301,7 @@ impl Session {
         save_model(&valid, &self.files.last)?;
         self.optim
             .save(&self.files.optim)
-            .map_err(|e| TrainError::Io(format!("{}: {e:?}", self.files.optim.display())))?;
+            .map_err(|e| TrainError::file(&self.files.optim, format!("{e:?}")))?;
         if m.ua > self.state.best_ua {
             save_model(&valid, &self.files.best)?;
             self.state.best_ua = m.ua;
@@ -392,7 +392,7 @@ fn score_kept(
     let best = &s.files.best;
     let kept = new_net(exp, p, &opts.device)?
         .try_load_file(best)
-        .map_err(|e| TrainError::Io(format!("{}: {e:?}", best.display())))?
+        .map_err(|e| TrainError::file(best, format!("{e:?}")))?
         .valid();
     let batch = exp.train.batch_size;
     let eval = |clips: &[usize]| {
@@ -436,7 +436,7 @@ fn save_model(net: &Net, path: &Path) -> Result<(), TrainError> {
     let tmp = ser_lock::unique_sibling(path, "tmp.bpk");
     net.clone()
         .save_file(&tmp)
-        .map_err(|e| TrainError::Io(format!("{}: {e:?}", tmp.display())))?;
+        .map_err(|e| TrainError::file(&tmp, format!("{e:?}")))?;
     fs::rename(&tmp, path).map_err(io(path))
 }
 

@@ -351,7 +351,7 @@ fn run_report(
 pub fn read_audit(dir: &Path) -> Result<Audit, TrainError> {
     let p = dir.join("audit.json");
     let t = fs::read_to_string(&p).map_err(io(&p))?;
-    serde_json::from_str(&t).map_err(|e| TrainError::Io(format!("{}: {e}", p.display())))
+    serde_json::from_str(&t).map_err(|e| TrainError::file(&p, e))
 }
 
 /// Writes `results.json`, `predictions.csv`, the plots and `report.md`, logs the test

@@ -26,7 +26,7 @@ pub fn claim(dir: &Path) -> Result<ser_lock::Lock, TrainError> {
             dir.display(),
             ser_lock::STALE_AFTER.as_secs()
         ))),
-        Err(e) => Err(TrainError::Io(format!("{}: {e}", path.display()))),
+        Err(e) => Err(TrainError::file(&path, e)),
     }
 }
 

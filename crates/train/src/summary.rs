@@ -136,7 +136,7 @@ impl RunSummary {
 /// A finished run's `results.json`.
 pub fn read_summary(path: &Path) -> Result<RunSummary, TrainError> {
     let t = fs::read_to_string(path).map_err(io(path))?;
-    serde_json::from_str(&t).map_err(|e| TrainError::Io(format!("{}: {e}", path.display())))
+    serde_json::from_str(&t).map_err(|e| TrainError::file(path, e))
 }
 
 /// A figure over folds.
