@@ -1,7 +1,6 @@
 //! Runs of the classical baselines: fit on the training split's functionals, report
 //! validation and test metrics in the same run folder layout as the networks.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use ser_tensorboard::EventWriter;
@@ -95,24 +94,13 @@ pub(crate) fn run(
         &mut tb,
         p,
         &test,
-        RunSummary {
-            dir: dir.to_path_buf(),
-            protocol: split.protocol.clone(),
-            classes: ds.classes.clone(),
-            best_epoch: 0,
-            val: val_m,
-            test: test_m,
-            device: "cpu (smartcore)".into(),
-            stopped: None,
-            cv: None,
-            test_auc: None,
-            per_corpus: BTreeMap::new(),
-            per_corpus_auc: BTreeMap::new(),
-            cross_corpus: None,
-            learned: true,
-            learning: None,
-            not_learned: Vec::new(),
-        }
+        RunSummary::one_model(
+            dir,
+            &split.protocol,
+            &ds.classes,
+            (val_m, test_m),
+            "cpu (smartcore)".into(),
+        )
         .judged(None),
         0,
     )

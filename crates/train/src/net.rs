@@ -2,7 +2,6 @@
 //! one epoch at a time (batches, loss, checkpoint, metrics, then `state.json`: the commit
 //! point a resumed run starts from), and the final evaluation of the kept model.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -410,22 +409,15 @@ fn score_kept(
         p,
         &test,
         RunSummary {
-            dir: dir.to_path_buf(),
-            protocol: p.split.protocol.clone(),
-            classes: p.ds.classes.clone(),
             best_epoch: s.state.best_epoch,
-            val: val.metrics(&p.ds),
-            test: test.metrics(&p.ds),
-            device: opts.device_name.clone(),
             stopped,
-            cv: None,
-            test_auc: None,
-            per_corpus: BTreeMap::new(),
-            per_corpus_auc: BTreeMap::new(),
-            cross_corpus: None,
-            learned: true,
-            learning: None,
-            not_learned: Vec::new(),
+            ..RunSummary::one_model(
+                dir,
+                &p.split.protocol,
+                &p.ds.classes,
+                (val.metrics(&p.ds), test.metrics(&p.ds)),
+                opts.device_name.clone(),
+            )
         }
         .judged(Some(&read_epochs(dir))),
         s.state.epochs_done as i64,

@@ -97,6 +97,35 @@ fn yes() -> bool {
 }
 
 impl RunSummary {
+    /// The summary of one trained model, before the report adds per-corpus figures and the
+    /// did-not-learn judgement.
+    pub(crate) fn one_model(
+        dir: &Path,
+        protocol: &str,
+        classes: &[String],
+        (val, test): (Metrics, Metrics),
+        device: String,
+    ) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            protocol: protocol.to_string(),
+            classes: classes.to_vec(),
+            best_epoch: 0,
+            val,
+            test,
+            device,
+            stopped: None,
+            cv: None,
+            test_auc: None,
+            per_corpus: BTreeMap::new(),
+            per_corpus_auc: BTreeMap::new(),
+            cross_corpus: None,
+            learned: true,
+            learning: None,
+            not_learned: Vec::new(),
+        }
+    }
+
     /// A single model's summary, judged by [`LearningCheck`] (`epochs`: `None` for the
     /// classical baselines).
     pub(crate) fn judged(mut self, epochs: Option<&[EpochRecord]>) -> Self {
