@@ -414,6 +414,21 @@ fn powers<F: Float>(
     }
 }
 
+/// One Stockham stage as the kernel compiles it: it combines sub-transforms of span `p` by
+/// radix `r` in an `n_fft`-point frame; `prev_r` is the radix of the stage before (whose
+/// layout it reads), `first` marks the stage that reads the plain frame (`p = 1`, nothing to
+/// twiddle), `pad` the gapped shared layout of [`pad_span`], `units` the units per frame.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+struct Stage {
+    p: usize,
+    n_fft: usize,
+    r: usize,
+    prev_r: usize,
+    first: bool,
+    pad: bool,
+    units: usize,
+}
+
 /// This unit's butterflies of one Stockham stage of radix `r`, combining sub-transforms of
 /// length `p` into length `r p`: butterfly `i < M/r` reads `src[i + q M/r]`, twiddles input
 /// `q` by `W_{rp}^(q k)` with `k = i mod p` (nothing to twiddle in the `first` stage, where
@@ -422,23 +437,23 @@ fn powers<F: Float>(
 /// holds `W_N^j`, j < N. With `pad`, buffers use the layout of [`pad_span`]: this stage
 /// reads the one the stage before (radix `prev_r`) wrote.
 #[cube]
-#[allow(clippy::too_many_arguments)]
 fn butterflies<F: Float>(
     sr: &Shared<[F]>,
     si: &Shared<[F]>,
     twiddles: &Tensor<F>,
     yr: &mut Array<F>,
     yi: &mut Array<F>,
-    base: usize,
-    unit: usize,
-    #[comptime] p: usize,
-    #[comptime] n_fft: usize,
-    #[comptime] r: usize,
-    #[comptime] prev_r: usize,
-    #[comptime] first: bool,
-    #[comptime] pad: bool,
-    #[comptime] units: usize,
+    frame: &Frame,
+    #[comptime] stage: Stage,
 ) {
+    let (base, unit) = (frame.base, frame.unit);
+    let p = comptime![stage.p];
+    let n_fft = comptime![stage.n_fft];
+    let r = comptime![stage.r];
+    let prev_r = comptime![stage.prev_r];
+    let first = comptime![stage.first];
+    let pad = comptime![stage.pad];
+    let units = comptime![stage.units];
     let m = comptime![n_fft / 2];
     let count = comptime![m / r];
     let stride = comptime![n_fft / (r * p)];
@@ -492,31 +507,25 @@ fn butterflies<F: Float>(
 /// output `s` of butterfly `i` (bit-reversed in its `r` values) to `dst[r (i - k) + k + s p]`,
 /// `k = i mod p`, laid out by [`spot`] as [`pad_span`] says with `pad`.
 #[cube]
-#[allow(clippy::too_many_arguments)]
 fn store_stage<F: Float>(
     yr: &Array<F>,
     yi: &Array<F>,
     dr: &mut Shared<[F]>,
     di: &mut Shared<[F]>,
-    base: usize,
-    unit: usize,
-    #[comptime] p: usize,
-    #[comptime] n_fft: usize,
-    #[comptime] r: usize,
-    #[comptime] pad: bool,
-    #[comptime] units: usize,
+    frame: &Frame,
+    #[comptime] stage: Stage,
 ) {
-    let m = comptime![n_fft / 2];
-    let span = comptime![pad_span(m, p, r, pad)];
+    let m = comptime![stage.n_fft / 2];
+    let span = comptime![pad_span(m, stage.p, stage.r, stage.pad)];
     #[unroll]
-    for j in 0..comptime![m / r / units] {
-        let i = unit + comptime![j * units];
-        let k = i & comptime![p - 1];
-        let first = (i - k) * r + k;
+    for j in 0..comptime![m / stage.r / stage.units] {
+        let i = frame.unit + comptime![j * stage.units];
+        let k = i & comptime![stage.p - 1];
+        let first = (i - k) * comptime![stage.r] + k;
         #[unroll]
-        for s in 0..r {
-            let from = comptime![j * r + bit_reverse(s, r)];
-            let at = base + spot(first + comptime![s * p], span, p);
+        for s in 0..comptime![stage.r] {
+            let from = comptime![j * stage.r + bit_reverse(s, stage.r)];
+            let at = frame.base + spot(first + comptime![s * stage.p], span, comptime![stage.p]);
             dr[at] = yr[from];
             di[at] = yi[from];
         }
@@ -844,6 +853,15 @@ pub fn spectrum_kernel<F: Float, N: Size>(
         pad_mode,
     );
     let r0 = comptime![first_radix(m, radix)];
+    let first = comptime![Stage {
+        p: 1,
+        n_fft,
+        r: r0,
+        prev_r: 1,
+        first: true,
+        pad,
+        units,
+    }];
     if comptime![first_from_signal] {
         first_butterflies_from_signal(
             &src, &mut re0, &mut im0, &mut yr, &mut yi, &frame, n_fft, r0, units,
@@ -851,21 +869,14 @@ pub fn spectrum_kernel<F: Float, N: Size>(
     } else {
         load_frame(&src, &mut re0, &mut im0, &frame, n_fft, units);
         sync_cube();
-        butterflies(
-            &re0, &im0, twiddles, &mut yr, &mut yi, base, unit, 1usize, n_fft, r0, 1usize, true,
-            pad, units,
-        );
+        butterflies(&re0, &im0, twiddles, &mut yr, &mut yi, &frame, first);
     }
     if comptime![in_place] {
         // Every unit has read its inputs (or its scratch) before any is overwritten.
         sync_cube();
-        store_stage(
-            &yr, &yi, &mut re0, &mut im0, base, unit, 1usize, n_fft, r0, pad, units,
-        );
+        store_stage(&yr, &yi, &mut re0, &mut im0, &frame, first);
     } else {
-        store_stage(
-            &yr, &yi, &mut re1, &mut im1, base, unit, 1usize, n_fft, r0, pad, units,
-        );
+        store_stage(&yr, &yi, &mut re1, &mut im1, &frame, first);
     }
     sync_cube();
     // The later stages, unrolled: every stage's `p` (and with it the twiddle stride and the
@@ -878,31 +889,25 @@ pub fn spectrum_kernel<F: Float, N: Size>(
         } else {
             radix
         }];
+        let stage = comptime![Stage {
+            p,
+            n_fft,
+            r: radix,
+            prev_r,
+            first: false,
+            pad,
+            units,
+        }];
         if comptime![in_place] {
-            butterflies(
-                &re0, &im0, twiddles, &mut yr, &mut yi, base, unit, p, n_fft, radix, prev_r, false,
-                pad, units,
-            );
+            butterflies(&re0, &im0, twiddles, &mut yr, &mut yi, &frame, stage);
             sync_cube();
-            store_stage(
-                &yr, &yi, &mut re0, &mut im0, base, unit, p, n_fft, radix, pad, units,
-            );
+            store_stage(&yr, &yi, &mut re0, &mut im0, &frame, stage);
         } else if comptime![st % 2 == 0] {
-            butterflies(
-                &re1, &im1, twiddles, &mut yr, &mut yi, base, unit, p, n_fft, radix, prev_r, false,
-                pad, units,
-            );
-            store_stage(
-                &yr, &yi, &mut re0, &mut im0, base, unit, p, n_fft, radix, pad, units,
-            );
+            butterflies(&re1, &im1, twiddles, &mut yr, &mut yi, &frame, stage);
+            store_stage(&yr, &yi, &mut re0, &mut im0, &frame, stage);
         } else {
-            butterflies(
-                &re0, &im0, twiddles, &mut yr, &mut yi, base, unit, p, n_fft, radix, prev_r, false,
-                pad, units,
-            );
-            store_stage(
-                &yr, &yi, &mut re1, &mut im1, base, unit, p, n_fft, radix, pad, units,
-            );
+            butterflies(&re0, &im0, twiddles, &mut yr, &mut yi, &frame, stage);
+            store_stage(&yr, &yi, &mut re1, &mut im1, &frame, stage);
         }
         sync_cube();
     }
