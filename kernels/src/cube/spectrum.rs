@@ -281,7 +281,6 @@ fn padded_point<F: Float, N: Size>(src: &Samples<F, N>, frame: &Frame, n: usize)
 /// interior frames read the row directly (only the points in the window's support
 /// `[lo, hi)`), the others through the padding rule.
 #[cube]
-#[allow(clippy::too_many_arguments)]
 fn load_frame<F: Float, N: Size>(
     src: &Samples<F, N>,
     sr: &mut Shared<[F]>,
@@ -320,7 +319,6 @@ fn load_frame<F: Float, N: Size>(
 /// gather their points into `scratch` (a loop, not unrolled, so the padding code is not
 /// repeated `r` times) at positions only this unit reads back, so no barrier is needed.
 #[cube]
-#[allow(clippy::too_many_arguments)]
 fn first_butterflies_from_signal<F: Float, N: Size>(
     src: &Samples<F, N>,
     scratch_r: &mut Shared<[F]>,
@@ -328,11 +326,11 @@ fn first_butterflies_from_signal<F: Float, N: Size>(
     yr: &mut Array<F>,
     yi: &mut Array<F>,
     frame: &Frame,
-    #[comptime] n_fft: usize,
-    #[comptime] r: usize,
-    #[comptime] units: usize,
+    #[comptime] stage: Stage,
 ) {
-    let count = comptime![n_fft / 2 / r];
+    let r = comptime![stage.r];
+    let units = comptime![stage.units];
+    let count = comptime![stage.n_fft / 2 / r];
     let base = frame.base;
     // `units` divides `count` (both powers of two): a fixed count per unit, unrolled.
     #[unroll]
@@ -863,9 +861,7 @@ pub fn spectrum_kernel<F: Float, N: Size>(
         units,
     }];
     if comptime![first_from_signal] {
-        first_butterflies_from_signal(
-            &src, &mut re0, &mut im0, &mut yr, &mut yi, &frame, n_fft, r0, units,
-        );
+        first_butterflies_from_signal(&src, &mut re0, &mut im0, &mut yr, &mut yi, &frame, first);
     } else {
         load_frame(&src, &mut re0, &mut im0, &frame, n_fft, units);
         sync_cube();
