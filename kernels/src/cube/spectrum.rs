@@ -739,6 +739,48 @@ fn clamp_max(a: usize, b: usize) -> usize {
     select(a < b, a, b)
 }
 
+/// What `spectrum_kernel` is compiled for: sizes, layout and the variant, by name (the
+/// launch in `cube/mod.rs` fills it from the plan and the device's limits).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct SpectrumConfig {
+    /// FFT size (a power of two).
+    pub n_fft: usize,
+    /// Units per frame.
+    pub units: usize,
+    /// Frames per cube.
+    pub per_cube: usize,
+    /// Largest FFT radix (one of `FFT_RADICES`).
+    pub radix: usize,
+    /// Feed the first stage straight from the signal.
+    pub first_from_signal: bool,
+    /// Gapped shared-memory layout (see [`pad_span`]).
+    pub pad: bool,
+    /// FFT stages in place (2 shared buffers instead of 4).
+    pub in_place: bool,
+    /// Shared values per frame and buffer.
+    pub frame_stride: usize,
+    /// Frames per mel-projection task.
+    pub group: usize,
+    /// First point of the window's support.
+    pub win_lo: usize,
+    /// End of the window's support, in points.
+    pub win_hi: usize,
+    /// Interior frames load their samples as pairs.
+    pub paired: bool,
+    /// Frames are centred (padded by `n_fft / 2`).
+    pub center: bool,
+    /// Padding at clip edges: 0 constant, 1 reflect, 2 edge.
+    pub pad_mode: u32,
+    /// 2 power, 1 magnitude, 0 the runtime `power`.
+    pub power_mode: u32,
+    /// Project on the mel filterbank.
+    pub use_mel: bool,
+    /// Output width.
+    pub out_dim: usize,
+    /// Raise each clip's peak in `peaks` (mel only).
+    pub track_peak: bool,
+}
+
 /// See `FeatureOps::spectrum`. Launched with `ceil(batch * n_frames / per_cube)` cubes of
 /// `per_cube * units` units, `per_cube * frame_stride` shared values per buffer (4 buffers,
 /// 2 `in_place`; `frame_stride` is `n_fft / 2`, or more with `pad`). `units` is a
@@ -764,26 +806,27 @@ pub fn spectrum_kernel<F: Float, N: Size>(
     n_frames: u32,
     hop: u32,
     power: f32,
-    #[comptime] n_fft: usize,
-    #[comptime] units: usize,
-    #[comptime] per_cube: usize,
-    #[comptime] radix: usize,
-    #[comptime] first_from_signal: bool,
-    #[comptime] pad: bool,
-    #[comptime] in_place: bool,
-    #[comptime] frame_stride: usize,
-    #[comptime] group: usize,
-    #[comptime] win_lo: usize,
-    #[comptime] win_hi: usize,
-    #[comptime] paired: bool,
-    #[comptime] center: bool,
-    #[comptime] pad_mode: u32,
-    #[comptime] power_mode: u32,
-    #[comptime] use_mel: bool,
-    #[comptime] out_dim: usize,
-    #[comptime] track_peak: bool,
+    #[comptime] cfg: SpectrumConfig,
     #[define(F)] _dtype: ElemType,
 ) {
+    let n_fft = comptime![cfg.n_fft];
+    let units = comptime![cfg.units];
+    let per_cube = comptime![cfg.per_cube];
+    let radix = comptime![cfg.radix];
+    let first_from_signal = comptime![cfg.first_from_signal];
+    let pad = comptime![cfg.pad];
+    let in_place = comptime![cfg.in_place];
+    let frame_stride = comptime![cfg.frame_stride];
+    let group = comptime![cfg.group];
+    let win_lo = comptime![cfg.win_lo];
+    let win_hi = comptime![cfg.win_hi];
+    let paired = comptime![cfg.paired];
+    let center = comptime![cfg.center];
+    let pad_mode = comptime![cfg.pad_mode];
+    let power_mode = comptime![cfg.power_mode];
+    let use_mel = comptime![cfg.use_mel];
+    let out_dim = comptime![cfg.out_dim];
+    let track_peak = comptime![cfg.track_peak];
     let m = comptime![n_fft / 2];
     let slot = UNIT_POS as usize / units;
     let unit = UNIT_POS as usize % units;
