@@ -604,19 +604,17 @@ fn unpack_power<F: Float>(
 /// `live`): bin `k < M` is `pr[base + k]`, bin `M` (Nyquist) `pi[base]`, as
 /// [`unpack_power`] stored them.
 #[cube]
-#[allow(clippy::too_many_arguments)]
 fn project_bins<F: Float>(
     pr: &Shared<[F]>,
     pi: &Shared<[F]>,
     output: &mut Tensor<F>,
-    base: usize,
+    frame: &Frame,
     out_base: usize,
-    unit: usize,
-    live: bool,
-    #[comptime] n_fft: usize,
-    #[comptime] units: usize,
+    #[comptime] cfg: SpectrumConfig,
 ) {
-    let m = comptime![n_fft / 2];
+    let (base, unit, live) = (frame.base, frame.unit, frame.live);
+    let units = comptime![cfg.units];
+    let m = comptime![cfg.n_fft / 2];
     let mut o = unit;
     while o <= m {
         let mut v = F::new(0.0);
@@ -647,14 +645,15 @@ fn project_mel<F: Float>(
     output: &mut Tensor<F>,
     peak: &Shared<[Atomic<u32>]>,
     frames: usize,
-    #[comptime] n_fft: usize,
-    #[comptime] per_cube: usize,
-    #[comptime] units: usize,
-    #[comptime] stride: usize,
-    #[comptime] group: usize,
-    #[comptime] out_dim: usize,
-    #[comptime] track_peak: bool,
+    #[comptime] cfg: SpectrumConfig,
 ) {
+    let n_fft = comptime![cfg.n_fft];
+    let per_cube = comptime![cfg.per_cube];
+    let units = comptime![cfg.units];
+    let stride = comptime![cfg.frame_stride];
+    let group = comptime![cfg.group];
+    let out_dim = comptime![cfg.out_dim];
+    let track_peak = comptime![cfg.track_peak];
     let m = comptime![n_fft / 2];
     let n_bins = comptime![n_fft / 2 + 1];
     let first_frame = CUBE_POS * per_cube;
@@ -817,7 +816,6 @@ pub fn spectrum_kernel<F: Float, N: Size>(
     let pad = comptime![cfg.pad];
     let in_place = comptime![cfg.in_place];
     let frame_stride = comptime![cfg.frame_stride];
-    let group = comptime![cfg.group];
     let win_lo = comptime![cfg.win_lo];
     let win_hi = comptime![cfg.win_hi];
     let paired = comptime![cfg.paired];
@@ -972,28 +970,13 @@ pub fn spectrum_kernel<F: Float, N: Size>(
     };
     if comptime![use_mel] {
         let frames = batch as usize * n_frames;
-        project_mel(
-            pr,
-            pi,
-            mel,
-            bounds,
-            output,
-            &peak,
-            frames,
-            n_fft,
-            per_cube,
-            units,
-            frame_stride,
-            group,
-            out_dim,
-            track_peak,
-        );
+        project_mel(pr, pi, mel, bounds, output, &peak, frames, cfg);
         if comptime![track_peak] {
             sync_cube();
             publish_peaks(&peak, peaks, frames, n_frames, per_cube);
         }
     } else if active {
-        project_bins(pr, pi, output, base, out_base, unit, live, n_fft, units);
+        project_bins(pr, pi, output, &frame, out_base, cfg);
     }
 }
 
