@@ -551,18 +551,18 @@ fn scaled_power<F: Float>(xr: F, xi: F, power: f32, #[comptime] power_mode: u32)
 /// constant), unit 0 also bin `M / 2`, whose power is `|Z[M/2]|^2`. Each unit writes only
 /// the positions it has just read, so the power overwrites the transform without a barrier.
 #[cube]
-#[allow(clippy::too_many_arguments)]
 fn unpack_power<F: Float>(
     zr: &mut Shared<[F]>,
     zi: &mut Shared<[F]>,
     twiddles: &Tensor<F>,
-    base: usize,
-    unit: usize,
+    frame: &Frame,
     power: f32,
-    #[comptime] n_fft: usize,
-    #[comptime] units: usize,
-    #[comptime] power_mode: u32,
+    #[comptime] cfg: SpectrumConfig,
 ) {
+    let (base, unit) = (frame.base, frame.unit);
+    let n_fft = comptime![cfg.n_fft];
+    let units = comptime![cfg.units];
+    let power_mode = comptime![cfg.power_mode];
     let m = comptime![n_fft / 2];
     let w0r = twiddles[2 * unit];
     let w0i = twiddles[2 * unit + 1];
@@ -821,7 +821,6 @@ pub fn spectrum_kernel<F: Float, N: Size>(
     let paired = comptime![cfg.paired];
     let center = comptime![cfg.center];
     let pad_mode = comptime![cfg.pad_mode];
-    let power_mode = comptime![cfg.power_mode];
     let use_mel = comptime![cfg.use_mel];
     let out_dim = comptime![cfg.out_dim];
     let track_peak = comptime![cfg.track_peak];
@@ -954,13 +953,9 @@ pub fn spectrum_kernel<F: Float, N: Size>(
 
     let out_base = fr * out_dim;
     if comptime![in0] {
-        unpack_power(
-            &mut re0, &mut im0, twiddles, base, unit, power, n_fft, units, power_mode,
-        );
+        unpack_power(&mut re0, &mut im0, twiddles, &frame, power, cfg);
     } else {
-        unpack_power(
-            &mut re1, &mut im1, twiddles, base, unit, power, n_fft, units, power_mode,
-        );
+        unpack_power(&mut re1, &mut im1, twiddles, &frame, power, cfg);
     }
     sync_cube();
     let (pr, pi) = if comptime![in0] {
