@@ -12,13 +12,14 @@
 //!   log, on the same device and signal (no top_db: burn has no per-clip max op here, which
 //!   only flatters the peer).
 //!
-//! `kernels` is measured once per FFT radix of `--radix` (default: every radix the kernels
-//! are built for; the default radix's row is `ser`, the others `ser radix-N`), so that one
-//! run on a lent GPU compares them, each also with the FFT's first stage fed straight from
-//! the signal (rows `... from-signal`; `--from-signal off|on|both`, default both) and with
-//! shared memory padded against bank conflicts (rows `... padded`; `--padded off|on|both`,
-//! default both) and with the FFT stages in place, in half the shared memory (rows
-//! `... in-place`; `--in-place off|on|both`, default both).
+//! `kernels` is measured as users run it (row `ser`: the FFT variant CubeCL's autotune picks
+//! on this device, tuned in the warm-up rep) and once per pinned [`FftVariant`] asked for
+//! (rows `ser pinned radix4+signal+padded+in_place` and so on), so that one run on a lent
+//! GPU shows what autotune chose against every candidate: `--radix` (default: every radix the
+//! kernels are built for), the FFT's first stage fed straight from the signal
+//! (`--from-signal off|on|both`, default both), shared memory padded against bank conflicts
+//! (`--padded off|on|both`, default both), the FFT stages in place, in half the shared memory
+//! (`--in-place off|on|both`, default both).
 //! `--kernels-only` skips `end_to_end` and the peer (for tuning runs).
 //!
 //! `cargo bench -p ser-benches --bench gpu_logmel -- --device wgpu|cuda|flex [--reps N]
@@ -32,7 +33,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use ser_benches::{CLIPS, SECS, SR, arg, bench_config, median_seconds, workload, write_raw};
 use ser_features::{FeatureConfig, MelFilterbank};
-use ser_kernels::{DeviceChoice, FFT_RADICES, GpuExtractor, probe_wgpu};
+use ser_kernels::{DeviceChoice, FFT_RADICES, FftVariant, GpuExtractor, probe_wgpu};
 
 /// The values of an `off|on|both` flag (default both).
 fn switch(flag: &str) -> &'static [bool] {
@@ -151,14 +152,18 @@ fn main() {
             .collect()
     });
     let kernels_only = std::env::args().any(|a| a == "--kernels-only");
-    // Every combination of the kernel's speed knobs asked for: (radix, first stage from the
-    // signal, padded shared memory, in-place stages).
-    let mut variants = Vec::new();
+    // The autotuned default, then every pinned FFT variant asked for.
+    let mut variants = vec![None];
     for &radix in &radices {
-        for &direct in switch("--from-signal") {
-            for &pad in switch("--padded") {
+        for &first_from_signal in switch("--from-signal") {
+            for &pad_shared in switch("--padded") {
                 for &in_place in switch("--in-place") {
-                    variants.push((radix, direct, pad, in_place));
+                    variants.push(Some(FftVariant {
+                        radix,
+                        first_from_signal,
+                        pad_shared,
+                        in_place,
+                    }));
                 }
             }
         }
@@ -196,26 +201,16 @@ fn main() {
     ] {
         let audio_s = clips.iter().map(Vec::len).sum::<usize>() as f64 / SR as f64;
         let batches = upload(clips, gpu.batch_samples(), &dev);
-        for &(radix, direct, pad, in_place) in &variants {
-            let mut tool = "ser".to_string();
-            if radix != FFT_RADICES[0] {
-                tool += &format!(" radix-{radix}");
-            }
-            for (on, name) in [
-                (direct, " from-signal"),
-                (pad, " padded"),
-                (in_place, " in-place"),
-            ] {
-                if on {
-                    tool += name;
+        for &variant in &variants {
+            let mut kernels =
+                GpuExtractor::new(config(), dev.clone()).expect("bench config runs on the device");
+            let tool = match variant {
+                None => "ser".to_string(),
+                Some(v) => {
+                    kernels = kernels.with_fft_variant(v).expect("a radix of FFT_RADICES");
+                    format!("ser pinned {v}")
                 }
-            }
-            let kernels = GpuExtractor::new(config(), dev.clone())
-                .and_then(|g| g.with_fft_radix(radix))
-                .expect("bench config runs on the device")
-                .with_first_stage_from_signal(direct)
-                .with_padded_shared_memory(pad)
-                .with_in_place_fft(in_place);
+            };
             let secs = median_seconds(reps, || {
                 for (signal, lengths) in &batches {
                     let out = kernels.frames_on_device(signal.clone(), lengths);

@@ -6,8 +6,8 @@
 #      builds, with CI=true so that a missing adapter fails instead of skipping;
 #   2. the device's copy bandwidth, measured with torch (bytes read + written per second of a
 #      4 GiB device-to-device copy): the ceiling the log-mel bound is computed from;
-#   3. benches/run_gpu_logmel.sh for each build (every FFT radix, each with and without the
-#      first stage fed from the signal, padded shared memory and in-place stages, 512 x 3 s
+#   3. benches/run_gpu_logmel.sh for each build (the autotuned kernel, row `ser`, and every
+#      pinned FFT variant, rows `ser pinned radix4+signal...`, 512 x 3 s
 #      and HOURS of audio, torchaudio on CUDA in the same run), BANDWIDTH_GBS = the measured
 #      figure;
 #   4. a per-kernel profile of the log-mel benchmark (CubeCL's profiler log, summarised by

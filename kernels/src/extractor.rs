@@ -20,7 +20,9 @@ use ser_features::{
 use crate::device::DeviceError;
 use crate::host::{delta_coefficients, pad_code};
 use crate::ops::FeatureOps;
-use crate::plan::{DbPlan, DeltaPlan, FFT_RADICES, SpectrumPlan, encode_lengths, window_support};
+use crate::plan::{
+    DbPlan, DeltaPlan, FFT_RADICES, FftVariant, SpectrumPlan, encode_lengths, window_support,
+};
 
 /// A batch whose kernels are queued: frames per clip and the `[B, T, D]` outputs.
 struct Launched {
@@ -163,10 +165,7 @@ impl GpuExtractor {
             n_frames: 0,
             use_mel: true,
             out_dim: n_mels,
-            radix: FFT_RADICES[0],
-            first_from_signal: false,
-            pad_shared: false,
-            in_place: false,
+            variant: None,
             window_support: window_support(&window),
         };
         let batch_samples = batch_samples_for(&cfg, n_bins, p.hop_length, &device);
@@ -196,37 +195,18 @@ impl GpuExtractor {
         self
     }
 
-    /// Sets the largest radix of the device FFT (one of [`FFT_RADICES`]): a speed knob for
-    /// benchmarks and tuning, the features are the same to rounding.
-    pub fn with_fft_radix(mut self, radix: usize) -> Result<Self, DeviceError> {
-        if !FFT_RADICES.contains(&radix) {
+    /// Pins the device FFT to one [`FftVariant`] instead of letting CubeCL's autotune pick
+    /// the fastest per device and shape: for tests and benchmarks, the features are the
+    /// same to rounding. The flex fallback ignores it.
+    pub fn with_fft_variant(mut self, variant: FftVariant) -> Result<Self, DeviceError> {
+        if !FFT_RADICES.contains(&variant.radix) {
             return Err(DeviceError::Unsupported(format!(
-                "FFT radix {radix} (the kernels are built for {FFT_RADICES:?})"
+                "FFT radix {} (the kernels are built for {FFT_RADICES:?})",
+                variant.radix
             )));
         }
-        self.plan.radix = radix;
+        self.plan.variant = Some(variant);
         Ok(self)
-    }
-
-    /// Feeds the device FFT's first stage straight from the signal (see
-    /// [`SpectrumPlan::first_from_signal`]): a speed knob for benchmarks and tuning.
-    pub fn with_first_stage_from_signal(mut self, on: bool) -> Self {
-        self.plan.first_from_signal = on;
-        self
-    }
-
-    /// Pads the device FFT's shared-memory buffers against bank conflicts (see
-    /// [`SpectrumPlan::pad_shared`]): a speed knob for benchmarks and tuning.
-    pub fn with_padded_shared_memory(mut self, on: bool) -> Self {
-        self.plan.pad_shared = on;
-        self
-    }
-
-    /// Runs the device FFT's stages in place, in half the shared memory (see
-    /// [`SpectrumPlan::in_place`]): a speed knob for benchmarks and tuning.
-    pub fn with_in_place_fft(mut self, on: bool) -> Self {
-        self.plan.in_place = on;
-        self
     }
 
     /// The CPU extractor of the same config (layout, cleaner, functional names).

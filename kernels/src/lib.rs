@@ -23,6 +23,6 @@ pub use device::{
 pub use extractor::GpuExtractor;
 pub use ops::FeatureOps;
 pub use plan::{
-    DbPlan, DeltaPlan, FFT_RADICES, SpectrumPlan, decode_lengths, encode_lengths, spectrum_shape,
-    window_support,
+    DbPlan, DeltaPlan, FFT_RADICES, FftVariant, SpectrumPlan, decode_lengths, encode_lengths,
+    spectrum_shape, window_support,
 };

@@ -24,23 +24,10 @@ pub struct SpectrumPlan {
     pub use_mel: bool,
     /// Output width: `n_mels` with `use_mel`, else `n_fft / 2 + 1`.
     pub out_dim: usize,
-    /// Largest FFT radix of the CubeCL kernel (4, 8 or 16; see [`FFT_RADICES`]): a speed
-    /// knob, the result is the same to rounding. The host fallback ignores it.
-    pub radix: usize,
-    /// Feed the CubeCL kernel's first FFT stage straight from the signal instead of from the
-    /// frame loaded into shared memory: a speed knob (same result to rounding). The host
-    /// fallback ignores it.
-    pub first_from_signal: bool,
-    /// Lay the CubeCL kernel's FFT buffers out with gaps so that a stage's strided stores
-    /// hit distinct shared-memory banks (up to 25 % more shared memory per frame at radix
-    /// 4): a speed knob (same result). The host fallback ignores it.
-    pub pad_shared: bool,
-    /// Run the CubeCL kernel's FFT stages in place: each reads its inputs into registers,
-    /// waits for the whole cube, and writes them back over them, so a frame needs 2 shared
-    /// buffers instead of 4 (twice the frames per SM where shared memory bounds occupancy,
-    /// as at radix 16 on Hopper) for one more barrier per stage: a speed knob (same result).
-    /// The host fallback ignores it.
-    pub in_place: bool,
+    /// How the CubeCL kernel runs its FFT: `None` (the default) lets CubeCL's autotune
+    /// measure every [`FftVariant`] on the device at the first launch of each shape and keep
+    /// the fastest; `Some` pins one (tests, benchmarks). The host fallback ignores it.
+    pub variant: Option<FftVariant>,
     /// Samples `[lo, hi)` of a frame outside which the window is zero (see
     /// [`window_support`]; `[0, n_fft]` claims nothing): the CubeCL kernel loads no sample
     /// of an interior frame outside it (112 of 512 for a 400-sample window in a 512-point
@@ -51,6 +38,75 @@ pub struct SpectrumPlan {
 
 /// FFT radices the CubeCL spectrum kernel is built for; the first is the default.
 pub const FFT_RADICES: [usize; 3] = [4, 8, 16];
+
+/// One way the CubeCL spectrum kernel runs its FFT. Every variant gives the same spectra to
+/// rounding; which is fastest depends on the device (shared-memory banks and size, occupancy),
+/// so by default autotune picks one per device and shape (see [`SpectrumPlan::variant`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FftVariant {
+    /// Largest radix of the FFT's stages (one of [`FFT_RADICES`]).
+    pub radix: usize,
+    /// Feed the first FFT stage straight from the signal instead of from the frame loaded
+    /// into shared memory (one shared-memory round trip less per frame).
+    pub first_from_signal: bool,
+    /// Lay the FFT buffers out with gaps so that a stage's strided stores hit distinct
+    /// shared-memory banks (up to 25 % more shared memory per frame at radix 4).
+    pub pad_shared: bool,
+    /// Run the stages in place: each reads its inputs into registers, waits for the whole
+    /// cube and writes them back over them, so a frame needs 2 shared buffers instead of 4
+    /// (more frames per SM where shared memory bounds occupancy) for one more barrier per
+    /// stage.
+    pub in_place: bool,
+}
+
+impl FftVariant {
+    /// Radix 4, nothing else: the variant every device runs.
+    pub const PLAIN: FftVariant = FftVariant {
+        radix: FFT_RADICES[0],
+        first_from_signal: false,
+        pad_shared: false,
+        in_place: false,
+    };
+
+    /// Every variant (24), [`FftVariant::PLAIN`] first: the candidates autotune measures.
+    pub fn all() -> Vec<FftVariant> {
+        let flags = [false, true];
+        let mut out = Vec::with_capacity(24);
+        for radix in FFT_RADICES {
+            for first_from_signal in flags {
+                for pad_shared in flags {
+                    for in_place in flags {
+                        out.push(FftVariant {
+                            radix,
+                            first_from_signal,
+                            pad_shared,
+                            in_place,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `radix4`, `radix8+signal+padded+in_place`: the name a benchmark row and an autotune
+/// record carry (stable: recorded results are keyed by it).
+impl std::fmt::Display for FftVariant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "radix{}", self.radix)?;
+        for (on, name) in [
+            (self.first_from_signal, "+signal"),
+            (self.pad_shared, "+padded"),
+            (self.in_place, "+in_place"),
+        ] {
+            if on {
+                f.write_str(name)?;
+            }
+        }
+        Ok(())
+    }
+}
 
 impl SpectrumPlan {
     /// Frames of a clip of `samples` samples (librosa's count), the same on every backend.
@@ -120,7 +176,7 @@ pub fn spectrum_shape(signal: &Shape, plan: &SpectrumPlan) -> Shape {
 
 #[cfg(test)]
 mod tests {
-    use super::{decode_lengths, encode_lengths, window_support};
+    use super::{FftVariant, decode_lengths, encode_lengths, window_support};
 
     #[test]
     fn clip_lengths_past_f32_exact_integers_survive_the_float_tensor() {
@@ -129,6 +185,17 @@ mod tests {
         // A plain f32 would lose the odd sample past 2^24.
         assert_ne!(((1usize << 24) + 1) as f32 as usize, (1 << 24) + 1);
         assert_eq!(decode_lengths(&encoded), lengths);
+    }
+
+    #[test]
+    fn autotune_has_24_distinct_variants_with_the_plain_one_first() {
+        let all = FftVariant::all();
+        assert_eq!(all.len(), 24);
+        assert_eq!(all[0], FftVariant::PLAIN);
+        let names: std::collections::BTreeSet<String> =
+            all.iter().map(ToString::to_string).collect();
+        assert_eq!(names.len(), 24, "{names:?}");
+        assert!(names.contains("radix8+signal+padded+in_place"), "{names:?}");
     }
 
     #[test]

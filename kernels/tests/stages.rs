@@ -8,7 +8,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use ser_check::{assert_all_close, nan_max};
 use ser_features::{ClipFeatures, Extractor, FeatureConfig, Precision};
-use ser_kernels::GpuExtractor;
+use ser_kernels::{FftVariant, GpuExtractor};
 
 /// The devices to test: wgpu (required unless `SER_TEST_WITHOUT_WGPU=1`), and flex. Each
 /// is named on stderr, so a test log says what ran.
@@ -51,6 +51,16 @@ fn clips(sr: f64) -> Vec<Vec<f32>> {
         .collect()
 }
 
+/// `cfg` on `device` with the FFT pinned to [`FftVariant::PLAIN`], for tests whose subject
+/// is not the variant: autotune may pick another one per batch shape, which agrees only to
+/// rounding, and tuning every shape on lavapipe would cost minutes.
+fn pinned(cfg: FeatureConfig, device: Device) -> GpuExtractor {
+    GpuExtractor::new(cfg, device)
+        .unwrap()
+        .with_fft_variant(FftVariant::PLAIN)
+        .unwrap()
+}
+
 fn config(toml: &str) -> FeatureConfig {
     FeatureConfig::from_toml(toml).unwrap()
 }
@@ -62,32 +72,28 @@ fn reference(cfg: &FeatureConfig) -> Extractor {
     Extractor::new(cfg).unwrap()
 }
 
-/// Compares one config's GPU output, with the FFT of largest radix `radix` (its first stage
-/// fed from the signal if `from_signal`, its shared memory padded if `pad`, its stages in
-/// place if `in_place`), with the CPU reference (computed in f64).
+/// Compares one config's GPU output, with the FFT run as `variant` (`None`: as autotune
+/// picks), with the CPU reference (computed in f64).
 fn check(
     name: &str,
     cfg: FeatureConfig,
     device: &Device,
     dev_name: &str,
-    radix: usize,
-    (from_signal, pad, in_place): (bool, bool, bool),
+    variant: Option<FftVariant>,
 ) {
     let reference = reference(&cfg);
-    let gpu = GpuExtractor::new(cfg, device.clone())
-        .unwrap()
-        .with_fft_radix(radix)
-        .unwrap()
-        .with_first_stage_from_signal(from_signal)
-        .with_padded_shared_memory(pad)
-        .with_in_place_fft(in_place);
+    let mut gpu = GpuExtractor::new(cfg, device.clone()).unwrap();
+    if let Some(v) = variant {
+        gpu = gpu.with_fft_variant(v).unwrap();
+    }
+    let variant = variant.map_or("autotuned".to_string(), |v| v.to_string());
     let signals = clips(gpu.cpu().config().audio.sample_rate as f64);
     let got: Vec<ClipFeatures> = gpu.compute_batch(&signals);
     let want: Vec<ClipFeatures> = reference.compute_batch(&signals);
     let layout = reference.frame_layout();
     for (c, (g, w)) in got.iter().zip(&want).enumerate() {
         let ctx = format!(
-            "{dev_name} radix {radix} (first stage from signal: {from_signal}, padded: {pad}, in place: {in_place}) {name} clip {c} ({} samples)",
+            "{dev_name} FFT {variant} {name} clip {c} ({} samples)",
             signals[c].len()
         );
         assert_eq!(g.n_frames, w.n_frames, "{ctx}: frame count");
@@ -151,23 +157,22 @@ fn logmel_mfcc_and_deltas_match_the_cpu_reference_across_fft_sizes() {
         ),
     ];
     for (dev_name, device) in devices() {
-        // The radix, the first stage's source, the shared-memory layout and in-place stages
-        // only change the CubeCL kernel: every combination on wgpu (n_fft 8 to 2048 give
-        // first stages of radix 2, 4, 8 and 16), one run on flex.
-        let all: Vec<(bool, bool, bool)> = (0..8)
-            .map(|v| (v & 1 != 0, v & 2 != 0, v & 4 != 0))
-            .collect();
-        let (radices, variants): (&[usize], &[(bool, bool, bool)]) = if dev_name == "wgpu" {
-            (&ser_kernels::FFT_RADICES, &all)
+        // The FFT variant only changes the CubeCL kernel: every variant on wgpu (n_fft 8 to
+        // 2048 give first stages of radix 2, 4, 8 and 16), one run on flex; the autotuned
+        // default (which times all 24 on its first launch) on the first config.
+        let variants: Vec<Option<FftVariant>> = if dev_name == "wgpu" {
+            FftVariant::all().into_iter().map(Some).collect()
         } else {
-            (&ser_kernels::FFT_RADICES[..1], &all[..1])
+            vec![None]
         };
-        for &radix in radices {
-            for &variant in variants {
-                for (name, toml) in cases {
-                    check(name, config(toml), &device, dev_name, radix, variant);
-                }
+        for &variant in &variants {
+            for (name, toml) in cases {
+                check(name, config(toml), &device, dev_name, variant);
             }
+        }
+        if dev_name == "wgpu" {
+            let (name, toml) = cases[0];
+            check(name, config(toml), &device, dev_name, None);
         }
     }
 }
@@ -176,7 +181,14 @@ fn logmel_mfcc_and_deltas_match_the_cpu_reference_across_fft_sizes() {
 fn an_fft_radix_the_kernels_are_not_built_for_is_refused() {
     let cfg = config("frames = [\"logmel\"]\n");
     let gpu = GpuExtractor::new(cfg, burn::backend::FlexDevice.into()).unwrap();
-    let err = gpu.with_fft_radix(32).err().unwrap().to_string();
+    let err = gpu
+        .with_fft_variant(FftVariant {
+            radix: 32,
+            ..FftVariant::PLAIN
+        })
+        .err()
+        .unwrap()
+        .to_string();
     assert!(
         err.contains("radix 32") && err.contains("[4, 8, 16]"),
         "{err}"
@@ -190,11 +202,9 @@ fn functionals_come_from_the_cpu_and_small_device_batches_give_the_same_result()
     );
     let cpu = Extractor::new(cfg.clone()).unwrap();
     for (dev_name, device) in devices() {
-        let whole = GpuExtractor::new(cfg.clone(), device.clone()).unwrap();
-        // One clip per device batch: batching must not change any number.
-        let small = GpuExtractor::new(cfg.clone(), device.clone())
-            .unwrap()
-            .with_batch_samples(1);
+        let whole = pinned(cfg.clone(), device.clone());
+        // One clip per device batch: batching must not change any number (of one variant).
+        let small = pinned(cfg.clone(), device.clone()).with_batch_samples(1);
         let signals = clips(16_000.0);
         let (a, b) = (whole.compute_batch(&signals), small.compute_batch(&signals));
         assert_eq!(a, b, "{dev_name}: batching changed the features");
@@ -235,7 +245,7 @@ fn frames_past_each_clip_are_zero_on_device() {
 fn padded_frames_are_zero(cfg: FeatureConfig) {
     for (dev_name, device) in devices() {
         let dev_name = format!("{dev_name} {:?}", cfg.frames);
-        let gpu = GpuExtractor::new(cfg.clone(), device.clone()).unwrap();
+        let gpu = pinned(cfg.clone(), device.clone());
         let signals = clips(16_000.0);
         let lengths: Vec<usize> = signals.iter().map(Vec::len).collect();
         let len = *lengths.iter().max().unwrap();
@@ -311,7 +321,11 @@ fn a_clip_longer_than_f32_exact_integers_is_framed_to_its_last_sample() {
     for (dev_name, device, direct) in runs {
         let got = GpuExtractor::new(cfg.clone(), device)
             .unwrap()
-            .with_first_stage_from_signal(direct)
+            .with_fft_variant(FftVariant {
+                first_from_signal: direct,
+                ..FftVariant::PLAIN
+            })
+            .unwrap()
             .compute_batch(std::slice::from_ref(&clip))
             .remove(0);
         let dev_name = format!("{dev_name} (first stage from signal: {direct})");
@@ -364,9 +378,7 @@ fn peaks_of_long_clips(cfg: FeatureConfig) {
         .position(|(name, _)| name == "logmel")
         .expect("a log-mel array");
     for (dev_name, device) in devices() {
-        let got = GpuExtractor::new(cfg.clone(), device)
-            .unwrap()
-            .compute_batch(&signals);
+        let got = pinned(cfg.clone(), device).compute_batch(&signals);
         for (c, (g, w)) in got.iter().zip(&want).enumerate() {
             let what = format!("{dev_name} {:?} clip {c} log-mel (dB)", cfg.frames);
             assert_all_close(&g.frames[logmel], &w.frames[logmel], 1e-3, what);

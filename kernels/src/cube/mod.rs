@@ -15,10 +15,12 @@ use burn_cubecl::{
     tensor::CubeTensor,
 };
 use cubecl::prelude::*;
-use cubecl::{CubeDim, calculate_cube_count_elemwise};
+use cubecl::tune::{LocalTuner, Tunable, TunableSet, local_tuner};
+use cubecl::{AutotuneKey, CubeDim, CubeTuneId, calculate_cube_count_elemwise};
+use serde::{Deserialize, Serialize};
 
 use crate::ops::FeatureOps;
-use crate::plan::{DbPlan, DeltaPlan, FFT_RADICES, SpectrumPlan, spectrum_shape};
+use crate::plan::{DbPlan, DeltaPlan, FFT_RADICES, FftVariant, SpectrumPlan, spectrum_shape};
 
 /// Values per piece of a clip in `power_to_db` (see `db.rs`): enough work per cube, and
 /// a batch of a few long clips still spreads over the whole device.
@@ -62,10 +64,10 @@ fn frame_stride(m: usize, radix: usize, units: usize, pad: bool) -> usize {
     }
 }
 
-/// Units per frame of the spectrum kernel: one butterfly of the plan's radix per unit and
-/// stage, as far as the device's cubes allow.
-fn frame_units(client: &Client, plan: &SpectrumPlan) -> usize {
-    units(client, (plan.n_fft / 2 / plan.radix).max(1))
+/// Units per frame of the spectrum kernel: one butterfly of the variant's radix per unit
+/// and stage, as far as the device's cubes allow.
+fn frame_units(client: &Client, n_fft: usize, variant: FftVariant) -> usize {
+    units(client, (n_fft / 2 / variant.radix).max(1))
 }
 
 /// How the spectrum kernel's cubes use shared memory: frames per cube, padded or not, and
@@ -77,33 +79,35 @@ struct SharedLayout {
     stride: usize,
 }
 
-/// The spectrum kernel's shared-memory layout for `plan` with `per_frame` units per frame,
-/// on a device with `max_shared` bytes per cube: up to 1,024 FFT values per cube (16 KiB
-/// in 4 buffers, which every device offers), fewer frames per cube where padding
-/// (`SpectrumPlan::pad_shared`, up to m / r0 more values per frame) or the clip peaks'
-/// slots (`track_peak`, 4 bytes per frame) would not fit, the plain layout where even one
-/// padded frame does not; `None` where one frame and its peak slot do not fit.
+/// The spectrum kernel's shared-memory layout for an `n_fft` FFT run as `variant` with
+/// `per_frame` units per frame, on a device with `max_shared` bytes per cube: up to 1,024
+/// FFT values per cube (16 KiB in 4 buffers, which every device offers), fewer frames per
+/// cube where padding (`FftVariant::pad_shared`, up to m / r0 more values per frame) or the
+/// clip peaks' slots (`track_peak`, 4 bytes per frame) would not fit, the plain layout
+/// where even one padded frame does not; `None` where one frame and its peak slot do not
+/// fit.
 fn shared_layout(
-    plan: &SpectrumPlan,
+    n_fft: usize,
+    variant: FftVariant,
     per_frame: usize,
     track_peak: bool,
     max_shared: usize,
 ) -> Option<SharedLayout> {
-    let m = plan.n_fft / 2;
-    let buffers = if plan.in_place { 2 } else { 4 };
+    let m = n_fft / 2;
+    let buffers = if variant.in_place { 2 } else { 4 };
     let limit = max_shared.max(16 << 10);
     let bytes = |l: &SharedLayout| 4 * l.per_cube * (buffers * l.stride + usize::from(track_peak));
     let mut layout = SharedLayout {
         per_cube: (256 / per_frame).clamp(1, (1024 / m).max(1)),
-        pad: plan.pad_shared,
-        stride: frame_stride(m, plan.radix, per_frame, plan.pad_shared),
+        pad: variant.pad_shared,
+        stride: frame_stride(m, variant.radix, per_frame, variant.pad_shared),
     };
     while bytes(&layout) > limit {
         if layout.per_cube > 1 {
             layout.per_cube /= 2;
         } else if layout.pad {
             layout.pad = false;
-            layout.stride = frame_stride(m, plan.radix, per_frame, false);
+            layout.stride = frame_stride(m, variant.radix, per_frame, false);
         } else {
             return None;
         }
@@ -111,11 +115,11 @@ fn shared_layout(
     Some(layout)
 }
 
-/// The spectrum kernel's launch for [`FeatureOps::spectrum`], and with `peaks` (`[B]` u32
-/// zeros, mel only) for [`FeatureOps::log_mel`], which then finds each clip's peak power
-/// there.
-#[allow(clippy::too_many_arguments)]
-fn launch_spectrum(
+/// What one launch of the spectrum kernel reads: the `[B, L]` signal, its encoded lengths,
+/// the constants, the plan and, for [`FeatureOps::log_mel`], `peaks` (`[B]` u32 zeros, mel
+/// only) where the kernel finds each clip's peak power.
+#[derive(Clone)]
+struct SpectrumInputs {
     signal: CubeTensor,
     lengths: CubeTensor,
     window: CubeTensor,
@@ -124,7 +128,79 @@ fn launch_spectrum(
     bounds: CubeTensor,
     plan: SpectrumPlan,
     peaks: Option<CubeTensor>,
-) -> CubeTensor {
+}
+
+/// The spectrum kernel's launch for [`FeatureOps::spectrum`] and [`FeatureOps::log_mel`]:
+/// the plan's pinned [`FftVariant`], or the one autotune found fastest on this device.
+fn launch_spectrum(inputs: SpectrumInputs) -> CubeTensor {
+    match inputs.plan.variant {
+        Some(variant) => launch_variant(inputs, variant).unwrap_or_else(|e| panic!("{e}")),
+        None => autotune_spectrum(inputs),
+    }
+}
+
+/// What the spectrum autotune keys its results on: the FFT and output sizes, whether clip
+/// peaks are tracked, the element type, and the frames of the launch (batch x frames per
+/// clip, rounded to a power of two), which decide how many cubes fill the device.
+#[derive(AutotuneKey, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+struct SpectrumKey {
+    n_fft: usize,
+    hop: usize,
+    out_dim: usize,
+    use_mel: bool,
+    track_peak: bool,
+    dtype: String,
+    #[autotune(anchor)]
+    frames: usize,
+}
+
+/// Runs the spectrum kernel as the fastest [`FftVariant`] for this device and shape: the
+/// first launch of each [`SpectrumKey`] times every variant (as burn tunes its matmul) and
+/// CubeCL keeps the winner, in memory and in its on-disk autotune cache.
+fn autotune_spectrum(inputs: SpectrumInputs) -> CubeTensor {
+    static TUNER: LocalTuner<SpectrumKey, CubeTuneId> = local_tuner!("spectrum");
+    let client = inputs.signal.client.clone();
+    let id = CubeTuneId::new(&client, &inputs.signal.device);
+    let set = TUNER.init(&id, || {
+        let mut set: TunableSet<SpectrumKey, SpectrumInputs, CubeTensor> =
+            TunableSet::new_cloning_inputs(spectrum_key);
+        for v in FftVariant::all() {
+            set = set.with(Tunable::new(
+                &v.to_string(),
+                move |inputs: SpectrumInputs| launch_variant(inputs, v),
+            ));
+        }
+        set
+    });
+    TUNER.execute(&id, &client, set, inputs)
+}
+
+fn spectrum_key(inputs: &SpectrumInputs) -> SpectrumKey {
+    let p = &inputs.plan;
+    SpectrumKey::new(
+        p.n_fft,
+        p.hop,
+        p.out_dim,
+        p.use_mel,
+        inputs.peaks.is_some(),
+        format!("{:?}", inputs.signal.dtype),
+        inputs.signal.meta.shape()[0] * p.n_frames,
+    )
+}
+
+/// Launches the spectrum kernel as `variant`; an error where its shared memory does not fit
+/// the device (autotune then skips it).
+fn launch_variant(inputs: SpectrumInputs, variant: FftVariant) -> Result<CubeTensor, String> {
+    let SpectrumInputs {
+        signal,
+        lengths,
+        window,
+        twiddles,
+        mel,
+        bounds,
+        plan,
+        peaks,
+    } = inputs;
     assert!(
         plan.n_fft.is_power_of_two() && plan.n_fft >= 4,
         "GPU spectra need a power-of-two n_fft >= 4"
@@ -152,29 +228,30 @@ fn launch_spectrum(
     }
     let cubes = shape[0] * plan.n_frames;
     if cubes == 0 || plan.out_dim == 0 {
-        return output;
+        return Ok(output);
     }
     let client = signal.client.clone();
-    // One butterfly of the plan's radix per unit and stage (n_fft / 2 / radix units per
+    // One butterfly of the variant's radix per unit and stage (n_fft / 2 / radix units per
     // frame), frames packed into cubes of up to 256 units; shared memory: 4 buffers (2
     // in place) of n_fft / 2 values per frame, kept within 16 KiB unpadded (padded:
     // below).
     assert!(
-        FFT_RADICES.contains(&plan.radix),
+        FFT_RADICES.contains(&variant.radix),
         "FFT radix {} is not one of {FFT_RADICES:?}",
-        plan.radix
+        variant.radix
     );
     let m = plan.n_fft / 2;
-    let per_frame = frame_units(&client, &plan);
+    let per_frame = frame_units(&client, plan.n_fft, variant);
     // The kernel unrolls its FFT loops on `per_frame` dividing every stage's butterflies.
-    assert_eq!((m / plan.radix).max(1) % per_frame, 0, "units per frame");
+    assert_eq!((m / variant.radix).max(1) % per_frame, 0, "units per frame");
     let max_shared = client.properties().hardware.max_shared_memory_size;
     let SharedLayout {
         per_cube,
         pad,
         stride,
-    } = shared_layout(&plan, per_frame, peaks.is_some(), max_shared)
-        .expect("log_mel checks that the clip peaks fit in shared memory");
+    } = shared_layout(plan.n_fft, variant, per_frame, peaks.is_some(), max_shared).ok_or_else(
+        || format!("FFT variant {variant}: one frame and its clip-peak slot exceed the device's shared memory"),
+    )?;
     // Frames per mel-projection task: each weight serves `group` frames, as many as
     // leave no unit of the cube without a task.
     let mut group = per_cube;
@@ -237,10 +314,10 @@ fn launch_spectrum(
                 n_fft: plan.n_fft,
                 units: per_frame,
                 per_cube,
-                radix: plan.radix,
-                first_from_signal: plan.first_from_signal,
+                radix: variant.radix,
+                first_from_signal: variant.first_from_signal,
                 pad,
-                in_place: plan.in_place,
+                in_place: variant.in_place,
                 frame_stride: stride,
                 group,
                 win_lo: lo / 2,
@@ -256,7 +333,21 @@ fn launch_spectrum(
             dtype_to_storage_type(dtype),
         );
     }
-    output
+    Ok(output)
+}
+
+/// Whether the fused `log_mel` path has room for the clip peaks beside a frame's FFT: for
+/// the pinned variant, or (autotuned) for at least one, which autotune then picks among.
+fn peaks_fit(client: &Client, plan: &SpectrumPlan) -> bool {
+    let max_shared = client.properties().hardware.max_shared_memory_size;
+    let fits = |v: FftVariant| {
+        let per_frame = frame_units(client, plan.n_fft, v);
+        shared_layout(plan.n_fft, v, per_frame, true, max_shared).is_some()
+    };
+    match plan.variant {
+        Some(v) => fits(v),
+        None => FftVariant::all().into_iter().any(fits),
+    }
 }
 
 impl FeatureOps for CubeBackend {
@@ -269,7 +360,16 @@ impl FeatureOps for CubeBackend {
         bounds: FloatTensor<Self>,
         plan: SpectrumPlan,
     ) -> FloatTensor<Self> {
-        launch_spectrum(signal, lengths, window, twiddles, mel, bounds, plan, None)
+        launch_spectrum(SpectrumInputs {
+            signal,
+            lengths,
+            window,
+            twiddles,
+            mel,
+            bounds,
+            plan,
+            peaks: None,
+        })
     }
 
     fn log_mel(
@@ -286,9 +386,7 @@ impl FeatureOps for CubeBackend {
         let batch = signal.meta.shape()[0];
         expect_len("frames", &frames, batch);
         let client = signal.client.clone();
-        let max_shared = client.properties().hardware.max_shared_memory_size;
-        let per_frame = frame_units(&client, &plan);
-        if shared_layout(&plan, per_frame, true, max_shared).is_none() {
+        if !peaks_fit(&client, &plan) {
             // No room for a frame's peak slot beside its FFT (one frame of n_fft 2048 fills
             // 16 KiB): the two-kernel path.
             let power = Self::spectrum(signal, lengths, window, twiddles, mel, bounds, plan);
@@ -300,7 +398,7 @@ impl FeatureOps for CubeBackend {
             burn::tensor::Shape::from(vec![batch]),
             DType::U32,
         );
-        let output = launch_spectrum(
+        let output = launch_spectrum(SpectrumInputs {
             signal,
             lengths,
             window,
@@ -308,8 +406,8 @@ impl FeatureOps for CubeBackend {
             mel,
             bounds,
             plan,
-            Some(peaks.clone()),
-        );
+            peaks: Some(peaks.clone()),
+        });
         let shape = output.meta.shape().clone();
         let total = shape.num_elements();
         if total == 0 {
@@ -497,23 +595,14 @@ pub(crate) fn info(device: &burn::tensor::Device) -> Option<CubeInfo> {
 #[cfg(test)]
 mod tests {
     use super::{SharedLayout, frame_stride, shared_layout};
-    use crate::plan::SpectrumPlan;
+    use crate::plan::FftVariant;
 
-    fn plan(n_fft: usize, radix: usize, pad_shared: bool, in_place: bool) -> SpectrumPlan {
-        SpectrumPlan {
-            n_fft,
-            hop: n_fft / 4,
-            center: true,
-            pad_mode: 0,
-            power: 2.0,
-            n_frames: 1,
-            use_mel: true,
-            out_dim: 64,
+    fn variant(radix: usize, pad_shared: bool, in_place: bool) -> FftVariant {
+        FftVariant {
             radix,
             first_from_signal: false,
             pad_shared,
             in_place,
-            window_support: [0, n_fft],
         }
     }
 
@@ -521,39 +610,39 @@ mod tests {
     fn shared_layouts_fit_the_device_and_make_room_for_clip_peaks() {
         let small = 16 << 10; // what every device offers; WebGPU's default limit
         // n_fft 512 (m 256) at radix 4: 64 units and 4 frames per cube, 16 KiB in 4 buffers.
-        let p = plan(512, 4, false, false);
+        let (n, v) = (512, variant(4, false, false));
         let plain = SharedLayout {
             per_cube: 4,
             pad: false,
             stride: 256,
         };
-        assert_eq!(shared_layout(&p, 64, false, small), Some(plain));
+        assert_eq!(shared_layout(n, v, 64, false, small), Some(plain));
         // The peak slots (16 bytes) do not fit beside a full 16 KiB: 2 frames per cube.
         let halved = SharedLayout {
             per_cube: 2,
             pad: false,
             stride: 256,
         };
-        assert_eq!(shared_layout(&p, 64, true, small), Some(halved));
+        assert_eq!(shared_layout(n, v, 64, true, small), Some(halved));
         // With room to spare nothing changes.
-        let four = shared_layout(&p, 64, true, 48 << 10).unwrap();
+        let four = shared_layout(n, v, 64, true, 48 << 10).unwrap();
         assert_eq!((four.per_cube, four.pad), (4, false));
         // Padded: fewer frames per cube first, the plain layout only where one frame
         // does not fit padded.
-        let p = plan(512, 4, true, false);
-        let padded = shared_layout(&p, 64, false, small).unwrap();
+        let (n, v) = (512, variant(4, true, false));
+        let padded = shared_layout(n, v, 64, false, small).unwrap();
         assert_eq!(
             (padded.per_cube, padded.pad, padded.stride),
             (2, true, frame_stride(256, 4, 64, true))
         );
-        let p = plan(2048, 16, true, false);
-        let one = shared_layout(&p, 64, false, small).unwrap();
+        let (n, v) = (2048, variant(16, true, false));
+        let one = shared_layout(n, v, 64, false, small).unwrap();
         assert_eq!((one.per_cube, one.pad, one.stride), (1, false, 1024));
         // n_fft 2048 fills 16 KiB with one frame: no room for its peak slot (log_mel then
         // takes the two-kernel path), unless in place (8 KiB) or on a larger device.
-        let p = plan(2048, 4, false, false);
-        assert_eq!(shared_layout(&p, 256, true, small), None);
-        assert!(shared_layout(&p, 256, true, 32 << 10).is_some());
-        assert!(shared_layout(&plan(2048, 4, false, true), 256, true, small).is_some());
+        let (n, v) = (2048, variant(4, false, false));
+        assert_eq!(shared_layout(n, v, 256, true, small), None);
+        assert!(shared_layout(n, v, 256, true, 32 << 10).is_some());
+        assert!(shared_layout(2048, variant(4, false, true), 256, true, small).is_some());
     }
 }
