@@ -4,19 +4,22 @@
 //! samples are packed as `n_fft / 2` complex values (even samples real, odd imaginary),
 //! transformed by a Stockham autosort FFT (natural order in and out, ping-pong shared
 //! buffers, one barrier per stage) and unpacked into the `n_fft / 2 + 1` bins of the real
-//! transform. Each stage gives every unit one butterfly of radix `radix` (4, 8 or 16: a
-//! tuning knob), whose `radix`-point DFT runs in registers with constant twiddles; a first
+//! transform. Each stage gives every unit one butterfly of radix `radix` (4, 8 or 16), whose `radix`-point DFT runs in registers with constant twiddles; a first
 //! stage of smaller radix takes what `log2(n_fft / 2)` leaves over. The stages are unrolled
 //! at compile time (n_fft is a comptime value), so each one's span, twiddle stride, index
 //! masks and ping-pong buffers are constants. A higher radix means
 //! fewer stages, barriers and shared-memory round trips, and fewer units per frame. A second
-//! knob, `first_from_signal`, feeds the first stage straight from the signal instead of
+//! choice, `first_from_signal`, feeds the first stage straight from the signal instead of
 //! from the frame loaded into shared memory (one round trip and one barrier less); a third,
 //! `pad`, leaves gaps in the FFT buffers (see [`pad_span`]) so that no stage's strided
 //! stores hit a shared-memory bank twice; a fourth, `in_place`, has every stage read its
 //! inputs into registers, wait for the cube and write back over them: one pair of buffers
 //! instead of two (half the shared memory per frame) for one more barrier per stage. The
-//! power spectrum overwrites the transform either way. Frames past a clip's own length are written as
+//! power spectrum overwrites the transform either way. The four choices are one
+//! `FftVariant`, picked per device and shape by CubeCL's autotune (`cube/mod.rs`). The
+//! kernel's arguments read by name: the clips ([`Clips`]), the per-config constants
+//! ([`Constants`]), the runtime sizes ([`Sizes`]) and the comptime [`SpectrumConfig`].
+//! Frames past a clip's own length are written as
 //! zeros without being computed, and frames inside their clip load only the samples where
 //! the window is non-zero (`SpectrumPlan::window_support`), two at a time where every frame
 //! starts at an even sample (`paired`).
@@ -193,26 +196,23 @@ struct Samples<'a, F: Float, N: Size> {
 
 #[cube]
 impl<'a, F: Float, N: Size> Samples<'a, F, N> {
-    #[allow(clippy::too_many_arguments)]
+    /// The samples of `signal` and `window` (each also as pairs) as `cfg` reads them.
     fn new(
         signal: &'a Tensor<F>,
         window: &'a Tensor<F>,
         signal_pairs: &'a Tensor<Vector<F, N>>,
         window_pairs: &'a Tensor<Vector<F, N>>,
-        #[comptime] lo: usize,
-        #[comptime] hi: usize,
-        #[comptime] paired: bool,
-        #[comptime] pad_mode: u32,
+        #[comptime] cfg: SpectrumConfig,
     ) -> Samples<'a, F, N> {
         Samples::<'a, F, N> {
             signal,
             window,
             signal_pairs,
             window_pairs,
-            lo,
-            hi,
-            paired,
-            pad_mode,
+            lo: comptime![cfg.win_lo],
+            hi: comptime![cfg.win_hi],
+            paired: comptime![cfg.paired],
+            pad_mode: comptime![cfg.pad_mode],
         }
     }
 }
@@ -636,12 +636,10 @@ fn project_bins<F: Float>(
 /// maximum in `peak` (as `f32` bits: for values >= 0 their order as integers is their
 /// order as floats).
 #[cube]
-#[allow(clippy::too_many_arguments)]
-fn project_mel<F: Float>(
+fn project_mel<F: Float, N: Size>(
     pr: &Shared<[F]>,
     pi: &Shared<[F]>,
-    mel: &Tensor<F>,
-    bounds: &Tensor<F>,
+    consts: &Constants<F, N>,
     output: &mut Tensor<F>,
     peak: &Shared<[Atomic<u32>]>,
     frames: usize,
@@ -656,6 +654,8 @@ fn project_mel<F: Float>(
     let track_peak = comptime![cfg.track_peak];
     let m = comptime![n_fft / 2];
     let n_bins = comptime![n_fft / 2 + 1];
+    let mel = &consts.mel;
+    let bounds = &consts.bounds;
     let first_frame = CUBE_POS * per_cube;
     let mut task = UNIT_POS as usize;
     while task < comptime![out_dim * (per_cube / group)] {
@@ -780,6 +780,37 @@ pub struct SpectrumConfig {
     pub track_peak: bool,
 }
 
+/// The clips of one launch: the zero-padded `[B, L]` signal (also read as pairs of samples
+/// where `paired`) and `encode_lengths`' `[B, 2]` lengths.
+#[derive(CubeLaunch, CubeType)]
+pub struct Clips<F: Float, N: Size> {
+    pub signal: OwnedTensor<F>,
+    pub signal_pairs: OwnedTensor<Vector<F, N>>,
+    pub lengths: OwnedTensor<F>,
+}
+
+/// What a feature config uploads once: the `n_fft` window (also as pairs), the `2 n_fft`
+/// twiddles, the `[out_dim, n_bins]` mel weights and each band's `[out_dim, 2]` bin bounds.
+#[derive(CubeLaunch, CubeType)]
+pub struct Constants<F: Float, N: Size> {
+    pub window: OwnedTensor<F>,
+    pub window_pairs: OwnedTensor<Vector<F, N>>,
+    pub twiddles: OwnedTensor<F>,
+    pub mel: OwnedTensor<F>,
+    pub bounds: OwnedTensor<F>,
+}
+
+/// The runtime sizes of one launch: clips, samples per padded row, frames per clip (the
+/// longest clip's), hop, and the exponent on `|X|` (used where not 1 or 2).
+#[derive(CubeLaunch, CubeType)]
+pub struct Sizes {
+    pub batch: u32,
+    pub signal_len: u32,
+    pub n_frames: u32,
+    pub hop: u32,
+    pub power: f32,
+}
+
 /// See `FeatureOps::spectrum`. Launched with `ceil(batch * n_frames / per_cube)` cubes of
 /// `per_cube * units` units, `per_cube * frame_stride` shared values per buffer (4 buffers,
 /// 2 `in_place`; `frame_stride` is `n_fft / 2`, or more with `pad`). `units` is a
@@ -788,26 +819,26 @@ pub struct SpectrumConfig {
 /// `peaks [B]` (zeros before the launch) ends holding each clip's largest mel value as
 /// `f32` bits; otherwise it is not touched.
 #[cube(launch_unchecked)]
-#[allow(clippy::too_many_arguments)]
 pub fn spectrum_kernel<F: Float, N: Size>(
-    signal: &Tensor<F>,
-    signal_pairs: &Tensor<Vector<F, N>>,
-    lengths: &Tensor<F>,
-    window: &Tensor<F>,
-    window_pairs: &Tensor<Vector<F, N>>,
-    twiddles: &Tensor<F>,
-    mel: &Tensor<F>,
-    bounds: &Tensor<F>,
+    clips: &Clips<F, N>,
+    consts: &Constants<F, N>,
     output: &mut Tensor<F>,
     peaks: &mut Tensor<Atomic<u32>>,
-    batch: u32,
-    signal_len: u32,
-    n_frames: u32,
-    hop: u32,
-    power: f32,
+    sizes: Sizes,
     #[comptime] cfg: SpectrumConfig,
     #[define(F)] _dtype: ElemType,
 ) {
+    let signal = &clips.signal;
+    let signal_pairs = &clips.signal_pairs;
+    let lengths = &clips.lengths;
+    let window = &consts.window;
+    let window_pairs = &consts.window_pairs;
+    let twiddles = &consts.twiddles;
+    let batch = sizes.batch;
+    let signal_len = sizes.signal_len;
+    let n_frames = sizes.n_frames;
+    let hop = sizes.hop;
+    let power = sizes.power;
     let n_fft = comptime![cfg.n_fft];
     let units = comptime![cfg.units];
     let per_cube = comptime![cfg.per_cube];
@@ -816,11 +847,7 @@ pub fn spectrum_kernel<F: Float, N: Size>(
     let pad = comptime![cfg.pad];
     let in_place = comptime![cfg.in_place];
     let frame_stride = comptime![cfg.frame_stride];
-    let win_lo = comptime![cfg.win_lo];
-    let win_hi = comptime![cfg.win_hi];
-    let paired = comptime![cfg.paired];
     let center = comptime![cfg.center];
-    let pad_mode = comptime![cfg.pad_mode];
     let use_mel = comptime![cfg.use_mel];
     let out_dim = comptime![cfg.out_dim];
     let track_peak = comptime![cfg.track_peak];
@@ -880,16 +907,7 @@ pub fn spectrum_kernel<F: Float, N: Size>(
     // First stage (radix `first_radix(m, radix)`, no twiddles) from the frame loaded into
     // `re0`, `im0` or straight from the signal, into `re1`, `im1` (`re0`, `im0` in place);
     // then full-radix stages.
-    let src = Samples::new(
-        signal,
-        window,
-        signal_pairs,
-        window_pairs,
-        win_lo,
-        win_hi,
-        paired,
-        pad_mode,
-    );
+    let src = Samples::new(signal, window, signal_pairs, window_pairs, cfg);
     let r0 = comptime![first_radix(m, radix)];
     let first = comptime![Stage {
         p: 1,
@@ -965,7 +983,7 @@ pub fn spectrum_kernel<F: Float, N: Size>(
     };
     if comptime![use_mel] {
         let frames = batch as usize * n_frames;
-        project_mel(pr, pi, mel, bounds, output, &peak, frames, cfg);
+        project_mel(pr, pi, consts, output, &peak, frames, cfg);
         if comptime![track_peak] {
             sync_cube();
             publish_peaks(&peak, peaks, frames, n_frames, per_cube);
