@@ -59,6 +59,12 @@ pub struct SynthConfig {
     pub ravdess_band_hz: Vec<f64>,
     /// SNR range in dB of the CREMA-D-layout corpus's background noise (default `[10, 25]`).
     pub cremad_snr_db: [f64; 2],
+    /// Hours of audio in one large corpus in the CSV-manifest layout (`large/manifest.csv`,
+    /// 16 kHz, 6 emotions, speakers alternating studio and telephone conditions), written
+    /// instead of the two corpora above: scale made testable (default 0: the two corpora).
+    pub hours: f64,
+    /// Speakers of the large corpus (default 0: one per 10 minutes of audio, at least 4).
+    pub speakers: usize,
 }
 
 impl Default for SynthConfig {
@@ -77,6 +83,8 @@ impl Default for SynthConfig {
             ravdess_snr_db: Vec::new(),
             ravdess_band_hz: Vec::new(),
             cremad_snr_db: [10.0, 25.0],
+            hours: 0.0,
+            speakers: 0,
         }
     }
 }
@@ -116,11 +124,22 @@ impl SynthConfig {
             ravdess_snr_db: vec![15.0, 35.0],
             ravdess_band_hz: vec![100.0, 7000.0],
             cremad_snr_db: [5.0, 20.0],
+            hours: 0.0,
+            speakers: 0,
         }
     }
 
     fn validate(&self) -> Result<(), SynthError> {
         let bad = |m: String| Err(SynthError::Config(m));
+        if !(self.hours.is_finite() && (0.0..=10_000.0).contains(&self.hours)) {
+            return bad(format!("hours = {} must be in [0, 10000]", self.hours));
+        }
+        if self.hours > 0.0 && self.ravdess_band_hz.get(1).is_some_and(|&hi| hi >= 8_000.0) {
+            return bad(format!(
+                "ravdess_band_hz = {:?}: the large corpus (hours > 0) is 16 kHz, so the band must end below 8000 Hz",
+                self.ravdess_band_hz
+            ));
+        }
         if !(1..=24).contains(&self.ravdess_actors) {
             return bad(format!(
                 "ravdess_actors = {} must be 1..=24 (RAVDESS has 24 actors)",
@@ -211,6 +230,8 @@ pub struct SynthReport {
     pub written: usize,
     /// Clips already present from an earlier (possibly interrupted) run.
     pub reused: usize,
+    /// Hours of audio in all clips, written and reused.
+    pub hours: f64,
 }
 
 const CREMAD_SENTENCES: [&str; 12] = [
@@ -270,7 +291,56 @@ fn takes(takes: usize) -> impl Iterator<Item = (u64, u64)> {
     [(1, 1), (2, 1), (1, 2), (2, 2)].into_iter().take(takes)
 }
 
+/// Mean length in seconds of a clip of the large corpus (sentences of 6-10 syllables with
+/// leading and trailing silence; measured: 1,264 clips made 0.94 h): how many make `hours`.
+const MEAN_CLIP_S: f64 = 2.68;
+
+/// Speakers of the large corpus: as asked, else one per 10 minutes of audio (at least 4).
+fn large_speakers(cfg: &SynthConfig) -> usize {
+    if cfg.speakers > 0 {
+        cfg.speakers
+    } else {
+        ((cfg.hours * 6.0).round() as usize).max(4)
+    }
+}
+
+/// The large corpus's clips: `hours` of audio over its speakers in turn, each clip one of
+/// CREMA-D's 6 emotions at a random intensity, one of 40 sentences, speakers alternating
+/// studio and telephone conditions, all at 16 kHz. Rows of `large/manifest.csv` in order.
+fn large_jobs(cfg: &SynthConfig) -> Vec<Job> {
+    let n_speakers = large_speakers(cfg);
+    let voices = speakers(cfg, "large", n_speakers, |i| i % 2 == 0);
+    let emotions = emotion_codes(CorpusKind::Cremad);
+    let clips = (cfg.hours * 3600.0 / MEAN_CLIP_S).ceil() as usize;
+    (0..clips)
+        .map(|i| {
+            let (spk, k) = (i % n_speakers, i / n_speakers);
+            let (_, emotion) = emotions[(k + spk) % emotions.len()];
+            let pick = key(cfg.seed, &format!("large/{i}"));
+            Job {
+                rel: PathBuf::from(format!(
+                    "large/wav/spk{spk:05}/spk{spk:05}_{k:06}_{}.wav",
+                    emotion.as_str()
+                )),
+                speaker: voices[spk],
+                emotion,
+                intensity: 0.6 + 0.8 * (pick % 1000) as f64 / 1000.0,
+                text_key: 2000 + (pick >> 10) % 40,
+                rate: 16_000,
+                condition: if spk % 2 == 0 {
+                    Condition::Studio
+                } else {
+                    Condition::Telephone
+                },
+            }
+        })
+        .collect()
+}
+
 fn jobs(cfg: &SynthConfig) -> (Vec<Job>, Vec<Speaker>) {
+    if cfg.hours > 0.0 {
+        return (large_jobs(cfg), Vec::new());
+    }
     let mut jobs = Vec::new();
     let rav = speakers(cfg, "ravdess", cfg.ravdess_actors, |i| (i + 1) % 2 == 1);
     for (a, spk) in rav.iter().enumerate() {
@@ -431,7 +501,8 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SynthError + '_ {
     }
 }
 
-/// Writes both corpora under `out`; `progress(done, total)` is called as clips finish.
+/// Writes both corpora under `out` (or, with `hours`, the large one); `progress(done,
+/// total)` is called as clips finish.
 pub fn generate(
     cfg: &SynthConfig,
     out: &Path,
@@ -439,6 +510,61 @@ pub fn generate(
 ) -> Result<SynthReport, SynthError> {
     cfg.validate()?;
     let (jobs, cremad_speakers) = jobs(cfg);
+    let corpora = if cfg.hours > 0.0 {
+        prepare_large(cfg, out, &jobs)?
+    } else {
+        prepare_layouts(cfg, out, &cremad_speakers, &jobs)?
+    };
+    let total = jobs.len();
+    let done = AtomicUsize::new(0);
+    let reused = AtomicUsize::new(0);
+    let millis = AtomicUsize::new(0);
+    jobs.par_iter()
+        .try_for_each(|job| -> Result<(), SynthError> {
+            let path = out.join(&job.rel);
+            if let Some(n) = wav_i16_samples(&path) {
+                reused.fetch_add(1, Ordering::Relaxed);
+                millis.fetch_add(n * 1000 / job.rate as usize, Ordering::Relaxed);
+            } else {
+                let y = render(job, cfg);
+                write_atomic_wav(&path, &y, job.rate)?;
+                millis.fetch_add(y.len() * 1000 / job.rate as usize, Ordering::Relaxed);
+            }
+            progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+            Ok(())
+        })?;
+    let reused = reused.into_inner();
+    Ok(SynthReport {
+        corpora,
+        written: total - reused,
+        reused,
+        hours: millis.into_inner() as f64 / 3_600_000.0,
+    })
+}
+
+/// Samples of a finished 16-bit mono WAV that `ser synth` wrote (from its size: a 44-byte
+/// header), or `None` where there is none yet.
+fn wav_i16_samples(path: &Path) -> Option<usize> {
+    let len = std::fs::metadata(path).ok().filter(|m| m.is_file())?.len() as usize;
+    Some(len.saturating_sub(44) / 2)
+}
+
+/// Writes a clip under a temporary name and renames it, so that a killed run never leaves a
+/// truncated clip that a resumed run would take as finished.
+fn write_atomic_wav(path: &Path, y: &[f32], rate: u32) -> Result<(), SynthError> {
+    let tmp = path.with_extension(format!("wav.{}.tmp", std::process::id()));
+    ser_audio::write_wav_i16(&tmp, y, rate).map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// The RAVDESS- and CREMA-D-layout folders, markers and demographics; their
+/// (name, layout, root, clips).
+fn prepare_layouts(
+    cfg: &SynthConfig,
+    out: &Path,
+    cremad_speakers: &[Speaker],
+    jobs: &[Job],
+) -> Result<Vec<(String, String, PathBuf, usize)>, SynthError> {
     for dir in ["ravdess", "cremad/AudioWAV"] {
         std::fs::create_dir_all(out.join(dir)).map_err(io_err(&out.join(dir)))?;
     }
@@ -477,41 +603,71 @@ pub fn generate(
     let demo_path = out.join("cremad/VideoDemographics.csv");
     std::fs::write(&demo_path, demo).map_err(io_err(&demo_path))?;
 
-    let total = jobs.len();
-    let done = AtomicUsize::new(0);
-    let reused = AtomicUsize::new(0);
-    jobs.par_iter()
-        .try_for_each(|job| -> Result<(), SynthError> {
-            let path = out.join(&job.rel);
-            if path.is_file() {
-                reused.fetch_add(1, Ordering::Relaxed);
-            } else {
-                let y = render(job, cfg);
-                ser_audio::write_wav_i16(&path, &y, job.rate).map_err(io_err(&path))?;
-            }
-            progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-            Ok(())
-        })?;
     let count = |prefix: &str| jobs.iter().filter(|j| j.rel.starts_with(prefix)).count();
-    let reused = reused.into_inner();
-    Ok(SynthReport {
-        corpora: vec![
-            (
-                "synth_ravdess".into(),
-                "ravdess".into(),
-                out.join("ravdess"),
-                count("ravdess"),
-            ),
-            (
-                "synth_cremad".into(),
-                "cremad".into(),
-                out.join("cremad"),
-                count("cremad"),
-            ),
-        ],
-        written: total - reused,
-        reused,
-    })
+    Ok(vec![
+        (
+            "synth_ravdess".into(),
+            "ravdess".into(),
+            out.join("ravdess"),
+            count("ravdess"),
+        ),
+        (
+            "synth_cremad".into(),
+            "cremad".into(),
+            out.join("cremad"),
+            count("cremad"),
+        ),
+    ])
+}
+
+/// The large corpus's folders and `large/manifest.csv` (path, label, speaker, corpus,
+/// gender), written whole under a temporary name first; its (name, layout, root, clips).
+fn prepare_large(
+    cfg: &SynthConfig,
+    out: &Path,
+    jobs: &[Job],
+) -> Result<Vec<(String, String, PathBuf, usize)>, SynthError> {
+    let root = out.join("large");
+    for s in 0..large_speakers(cfg) {
+        let d = root.join(format!("wav/spk{s:05}"));
+        std::fs::create_dir_all(&d).map_err(io_err(&d))?;
+    }
+    let mut csv = String::from("path,label,speaker,corpus,gender\n");
+    for job in jobs {
+        let rel = job
+            .rel
+            .strip_prefix("large")
+            .expect("large clips live under large/");
+        let speaker = rel
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let gender = if job.speaker.male { "male" } else { "female" };
+        csv.push_str(&format!(
+            "{},{},{speaker},synth_large,{gender}\n",
+            rel.display(),
+            job.emotion.as_str()
+        ));
+    }
+    let manifest = root.join("manifest.csv");
+    let tmp = root.join(format!("manifest.csv.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, csv).map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, &manifest).map_err(io_err(&manifest))?;
+    let readme = format!(
+        "Synthetic emotional speech, {} h in {} clips of {} speakers (16 kHz, 6 emotions, studio and telephone conditions), made by `ser synth --hours`.\nNot real speech: for scale tests and benchmarks. Corpus argument: --corpus synth_large={}\n",
+        cfg.hours,
+        jobs.len(),
+        large_speakers(cfg),
+        manifest.display()
+    );
+    std::fs::write(root.join("README.txt"), readme).map_err(io_err(&root))?;
+    Ok(vec![(
+        "synth_large".into(),
+        "manifest".into(),
+        manifest,
+        jobs.len(),
+    )])
 }
 
 fn ser_marker() -> &'static str {

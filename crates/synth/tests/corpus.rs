@@ -197,3 +197,57 @@ fn the_hardness_knobs_cut_clips_add_noise_and_are_checked() {
         assert!(err.to_string().contains(key), "{err}");
     }
 }
+
+#[test]
+fn hours_write_one_manifest_corpus_of_that_size_that_the_loader_reads_and_resumes() {
+    let d = tempfile::tempdir().unwrap();
+    // 0.05 h = 180 s: 68 clips over 4 speakers (the minimum), 6 emotions.
+    let cfg = SynthConfig {
+        hours: 0.05,
+        ..SynthConfig::tiny(3)
+    };
+    let report = generate(&cfg, d.path(), &|_, _| {}).unwrap();
+    assert_eq!(report.corpora.len(), 1, "{:?}", report.corpora);
+    let (name, kind, root, clips) = &report.corpora[0];
+    assert_eq!((name.as_str(), kind.as_str(), *clips), ("synth_large", "manifest", 68));
+    assert!(
+        (0.045..0.055).contains(&report.hours),
+        "asked 0.05 h, wrote {} h",
+        report.hours
+    );
+    assert!(!d.path().join("ravdess").exists() && !d.path().join("cremad").exists());
+
+    let spec = CorpusSpec::parse(&format!("synth_large={}", root.display())).unwrap();
+    let scanned = scan(&spec).unwrap();
+    assert!(scanned.skipped.is_empty(), "{:?}", scanned.skipped);
+    assert_eq!(scanned.records.len(), 68);
+    let s = scanned.summary();
+    assert_eq!(s.speakers.len(), 4);
+    assert_eq!(s.labels.len(), 6, "{:?}", s.labels);
+    assert!(s.labels.values().all(|&n| n >= 10), "{:?}", s.labels);
+    assert!(scanned.records.iter().all(|r| r.gender != Gender::Unknown));
+
+    // Resumed after losing clips: the same bytes, only the lost clips written again.
+    let before = all_bytes(d.path());
+    let lost: Vec<_> = walk(&d.path().join("large/wav/spk00001"))
+        .into_iter()
+        .take(5)
+        .collect();
+    lost.iter().for_each(|p| std::fs::remove_file(p).unwrap());
+    let again = generate(&cfg, d.path(), &|_, _| {}).unwrap();
+    assert_eq!((again.written, again.reused), (5, 63));
+    assert_eq!(all_bytes(d.path()), before);
+
+    // A band past the 16 kHz corpus's Nyquist frequency is refused.
+    let err = generate(
+        &SynthConfig {
+            hours: 0.01,
+            ravdess_band_hz: vec![100.0, 9000.0],
+            ..SynthConfig::default()
+        },
+        d.path(),
+        &|_, _| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("below 8000 Hz"), "{err}");
+}

@@ -19,8 +19,13 @@ emotions, wider spreads within emotions and between speakers, band-limited and n
 recordings; 720 + 840 clips): what the shipped recipes are tuned on. --config FILE.toml \
 sets every knob (seed, ravdess_actors, ravdess_rate, cremad_actors, cremad_sentences, \
 cremad_rate, emotion_strength, prosody_spread, speaker_spread, ravdess_takes, ravdess_snr_db, \
-ravdess_band_hz, cremad_snr_db; see the ser-synth docs for each default).\n\n\
-Next: ser extract --corpus DIR/ravdess --corpus DIR/cremad --features experiments/features/logmel_16k.toml --out cache.h5"
+ravdess_band_hz, cremad_snr_db, hours, speakers; see the ser-synth docs for each default).\n\n\
+--hours H writes instead one corpus of about H hours in the CSV-manifest layout \
+(DIR/large/manifest.csv, 16 kHz, 6 emotions, one speaker per 10 minutes unless --speakers, \
+speakers alternating studio and telephone conditions): for scale tests and benchmarks, written \
+on all cores and resumable. With --hard its voices are the harder ones.\n\n\
+Next: ser extract --corpus DIR/ravdess --corpus DIR/cremad --features experiments/features/logmel_16k.toml --out cache.h5\n\
+(or --corpus synth_large=DIR/large/manifest.csv after --hours)"
 )]
 pub struct Args {
     /// Output folder.
@@ -53,6 +58,12 @@ pub struct Args {
     /// Every knob from a TOML file (keys as below; missing keys keep their defaults).
     #[arg(long, value_name = "FILE.toml")]
     config: Option<PathBuf>,
+    /// Write one corpus of about H hours of audio (DIR/large, CSV-manifest layout) instead.
+    #[arg(long, value_name = "H", conflicts_with_all = ["tiny", "config"])]
+    hours: Option<f64>,
+    /// Speakers of the --hours corpus [default: one per 10 minutes, at least 4].
+    #[arg(long, value_name = "N", requires = "hours")]
+    speakers: Option<usize>,
 }
 
 /// Writes (or completes) the synthetic corpora under `out`, with a progress bar.
@@ -69,7 +80,7 @@ pub fn write(cfg: &SynthConfig, out: &std::path::Path) -> anyhow::Result<ser_syn
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let cfg = if a.tiny {
+    let mut cfg = if a.tiny {
         SynthConfig::tiny(a.seed)
     } else if a.hard {
         SynthConfig::hard(a.seed)
@@ -88,6 +99,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             ..SynthConfig::default()
         }
     };
+    if let Some(h) = a.hours {
+        cfg.hours = h;
+        cfg.speakers = a.speakers.unwrap_or(0);
+    }
     let report = write(&cfg, &a.out)?;
     for (name, kind, root, n) in &report.corpora {
         println!(
@@ -96,8 +111,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         );
     }
     println!(
-        "{} written, {} already present",
-        report.written, report.reused
+        "{} written, {} already present, {:.2} h of audio",
+        report.written, report.reused, report.hours
     );
     Ok(ExitCode::SUCCESS)
 }
