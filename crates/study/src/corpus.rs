@@ -19,6 +19,7 @@ use ser_train::{
 };
 
 use crate::cv::pooled;
+use crate::shard::{self, Models, StudyOutcome};
 
 /// The models a corpus-level protocol trains, from the data's corpora.
 fn plan(exp: &Experiment, corpora: &[String]) -> Result<Vec<TrainSet>, TrainError> {
@@ -81,8 +82,9 @@ pub(crate) fn run_matrix(
     exp: &Experiment,
     dir: &Path,
     opts: &RunOptions,
+    models: Models,
     obs: &mut dyn Observer,
-) -> Result<RunSummary, TrainError> {
+) -> Result<StudyOutcome, TrainError> {
     let ds = load_dataset(exp)?;
     let corpora = ds.corpora();
     let sets = plan(exp, &corpora)?;
@@ -116,19 +118,29 @@ pub(crate) fn run_matrix(
             test: &set.test,
             own_test: set.own_test,
         };
-        let summary = sub_run(
-            exp,
-            &dir.join(&set.folder),
-            opts,
-            obs,
-            ds.clone(),
-            &part,
-            &what,
-        )?;
-        runs.push(summary);
+        let sub = dir.join(&set.folder);
+        runs.push(shard::model(models, i, &sub, obs, |obs| {
+            sub_run(exp, &sub, opts, obs, ds.clone(), &part, &what)
+        })?);
     }
+    let folders: Vec<String> = sets.iter().map(|s| s.folder.clone()).collect();
+    shard::outcome(runs, dir, &folders, |runs| {
+        write_matrix(exp, dir, opts, &sets, &corpora, &ds.classes, &runs)
+    })
+}
+
+/// The train x test matrix, pooled results, figure and report of every model's run.
+fn write_matrix(
+    exp: &Experiment,
+    dir: &Path,
+    opts: &RunOptions,
+    sets: &[TrainSet],
+    corpora: &[String],
+    classes: &[String],
+    runs: &[RunSummary],
+) -> Result<RunSummary, TrainError> {
     let mut cells = Vec::new();
-    for (set, r) in sets.iter().zip(&runs) {
+    for (set, r) in sets.iter().zip(runs) {
         if r.per_corpus.is_empty() {
             let only = set
                 .test
@@ -155,11 +167,11 @@ pub(crate) fn run_matrix(
             });
         }
     }
-    let k = ds.classes.len();
+    let k = classes.len();
     let matrix = CrossCorpus {
-        sets: sets.clone(),
-        corpora: corpora.clone(),
-        labels: ds.classes.clone(),
+        sets: sets.to_vec(),
+        corpora: corpora.to_vec(),
+        labels: classes.to_vec(),
         cells,
     };
     let what = match exp.split.protocol {
@@ -174,7 +186,7 @@ pub(crate) fn run_matrix(
             k,
             exp.split.normalize.describe()
         ),
-        classes: ds.classes.clone(),
+        classes: classes.to_vec(),
         best_epoch: 0,
         val: pooled(runs.iter().map(|r| r.val.confusion.clone()), k),
         test: pooled(
@@ -198,7 +210,7 @@ pub(crate) fn run_matrix(
         learning: None,
         not_learned: Vec::new(),
     }
-    .over_models(sets.iter().map(|s| s.folder.as_str()).zip(&runs));
+    .over_models(sets.iter().map(|s| s.folder.as_str()).zip(runs));
     let m = summary.cross_corpus.as_ref().expect("set above");
     save_figure(dir, "ua_matrix", &heatmap(m, what))?;
     write_atomic(&dir.join("report.md"), report(dir, &summary, m)?.as_bytes())?;

@@ -7,6 +7,8 @@ use std::path::Path;
 
 use ser_eval::{Folds, Metrics, Protocol, loso_folds, speaker_folds};
 
+use crate::shard::{self, Models, StudyOutcome};
+
 use ser_experiment::folder::{pin_plan, write_atomic, write_json};
 use ser_experiment::{Experiment, TrainError};
 use ser_plot::confusion;
@@ -16,13 +18,15 @@ use ser_train::{
     sub_run,
 };
 
-/// Trains (or resumes) every fold of `exp` in `dir` and writes the combined results.
+/// Trains (or resumes) the folds of `exp` in `dir` that `models` selects and, once every
+/// fold has finished, writes the combined results.
 pub(crate) fn run_folds(
     exp: &Experiment,
     dir: &Path,
     opts: &RunOptions,
+    models: Models,
     obs: &mut dyn Observer,
-) -> Result<RunSummary, TrainError> {
+) -> Result<StudyOutcome, TrainError> {
     let ds = load_dataset(exp)?;
     let folds = {
         let view = ds.split_view();
@@ -47,10 +51,25 @@ pub(crate) fn run_folds(
         );
         let fdir = dir.join(fold_folder(i + 1));
         let part = Part::Fold(&folds, i);
-        let summary = sub_run(exp, &fdir, opts, obs, ds.clone(), &part, &what)?;
-        runs.push(summary);
+        runs.push(shard::model(models, i, &fdir, obs, |obs| {
+            sub_run(exp, &fdir, opts, obs, ds.clone(), &part, &what)
+        })?);
     }
-    let summary = combine(dir, &folds, &runs, opts);
+    let folders: Vec<String> = (1..=n).map(fold_folder).collect();
+    shard::outcome(runs, dir, &folders, |runs| {
+        write_folds(dir, &folds, &runs, opts)
+    })
+}
+
+/// The combined results, figures and report of every fold's run.
+fn write_folds(
+    dir: &Path,
+    folds: &Folds,
+    runs: &[RunSummary],
+    opts: &RunOptions,
+) -> Result<RunSummary, TrainError> {
+    let n = runs.len();
+    let summary = combine(dir, folds, runs, opts);
     save_figure(
         dir,
         "confusion_test",

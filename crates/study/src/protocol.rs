@@ -10,6 +10,8 @@ use ser_experiment::folder::{PART, io, read_experiment, write_atomic};
 use ser_experiment::{Experiment, Protocol, TrainError};
 use ser_train::{Observer, Part, RunOptions, RunSummary, claim, load_dataset, run_one};
 
+use crate::shard::{Models, StudyOutcome};
+
 /// Starts a new run of `exp` in `<runs_dir>/<name>` (refusing to overwrite one that exists).
 pub fn train(
     exp: &Experiment,
@@ -40,7 +42,15 @@ fn start(
         )));
     }
     write_atomic(&dir.join("experiment.toml"), exp.to_toml().as_bytes())?;
-    run(exp, dir, opts, obs, false)
+    run(exp, dir, opts, obs, false, Models::All).map(done)
+}
+
+/// The summary of a study run with [`Models::All`], which always finishes every model.
+fn done(outcome: StudyOutcome) -> RunSummary {
+    match outcome {
+        StudyOutcome::Done(s) => *s,
+        StudyOutcome::Partial { .. } => unreachable!("every model runs with Models::All"),
+    }
 }
 
 /// Starts `exp` in `<runs_dir>/<name>`, or, when that folder holds a run of the same
@@ -58,6 +68,62 @@ pub fn run_or_resume(
     if !path.exists() {
         return start(exp, &dir, opts, obs);
     }
+    same_experiment(exp, &dir)?;
+    let resume = dir.join("split.json").exists();
+    run(exp, &dir, opts, obs, resume, Models::All).map(done)
+}
+
+/// Runs the models of the study `exp` that `models` selects (`--shard I/N`, `--collect`),
+/// in `<runs_dir>/<name>`, beside other tasks running the others (see [`crate::shard`]):
+/// the study folder is claimed only while its experiment is written or compared.
+pub fn run_shard(
+    exp: &Experiment,
+    opts: &RunOptions,
+    models: Models,
+    obs: &mut dyn Observer,
+) -> Result<StudyOutcome, TrainError> {
+    exp.validate()?;
+    models.validate()?;
+    if !matches!(
+        exp.split.protocol,
+        Protocol::SpeakerKfold
+            | Protocol::Loso
+            | Protocol::CrossCorpus
+            | Protocol::LeaveOneCorpusOut
+    ) {
+        return Err(TrainError::Config(format!(
+            "--shard and --collect spread the models of speaker_kfold, loso, cross_corpus and leave_one_corpus_out studies; protocol {:?} trains one model: run it without them",
+            exp.split.protocol
+        )));
+    }
+    let dir = opts.runs_dir.join(&exp.name);
+    {
+        // Held only while the experiment is written or compared: the other shards wait.
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let lock = dir.join("run.lock");
+        let _claim = ser_lock::Lock::acquire(&lock, &format!("starting {}", dir.display()), |h| {
+            obs.note(&format!("waiting for {h} to let go of {}", dir.display()))
+        })
+        .map_err(|e| TrainError::file(&lock, e))?;
+        let path = dir.join("experiment.toml");
+        if path.exists() {
+            same_experiment(exp, &dir)?;
+        } else if models == Models::Collect {
+            return Err(TrainError::Config(format!(
+                "{} holds no run of {} to collect; run its shards first (`ser run EXPERIMENT --shard I/N`)",
+                dir.display(),
+                exp.name
+            )));
+        } else {
+            write_atomic(&path, exp.to_toml().as_bytes())?;
+        }
+    }
+    run(exp, &dir, opts, obs, false, models)
+}
+
+/// Refuses a run folder that holds another experiment than `exp`.
+fn same_experiment(exp: &Experiment, dir: &Path) -> Result<(), TrainError> {
+    let path = dir.join("experiment.toml");
     let old = fs::read_to_string(&path).map_err(io(&path))?;
     // Compared as experiments, so that keys added to ser since (with their defaults) match.
     let theirs = Experiment::from_toml(&old)?;
@@ -70,8 +136,7 @@ pub fn run_or_resume(
             dir.display()
         )));
     }
-    let resume = dir.join("split.json").exists();
-    run(exp, &dir, opts, obs, resume)
+    Ok(())
 }
 
 /// The first dotted key (in file order) whose value differs between two experiments.
@@ -122,7 +187,7 @@ pub fn resume(
     exp.validate()?;
     let _claim = claim(dir)?;
     let resume = dir.join("split.json").exists();
-    run(&exp, dir, opts, obs, resume)
+    run(&exp, dir, opts, obs, resume, Models::All).map(done)
 }
 
 fn run(
@@ -131,15 +196,19 @@ fn run(
     opts: &RunOptions,
     obs: &mut dyn Observer,
     resume: bool,
-) -> Result<RunSummary, TrainError> {
+    models: Models,
+) -> Result<StudyOutcome, TrainError> {
     match exp.split.protocol {
         Protocol::Holdout | Protocol::Random => {
             let ds = load_dataset(exp)?;
             run_one(exp, dir, opts, obs, resume, ds, &Part::Whole)
+                .map(|s| StudyOutcome::Done(Box::new(s)))
         }
-        Protocol::SpeakerKfold | Protocol::Loso => crate::cv::run_folds(exp, dir, opts, obs),
+        Protocol::SpeakerKfold | Protocol::Loso => {
+            crate::cv::run_folds(exp, dir, opts, models, obs)
+        }
         Protocol::CrossCorpus | Protocol::LeaveOneCorpusOut => {
-            crate::corpus::run_matrix(exp, dir, opts, obs)
+            crate::corpus::run_matrix(exp, dir, opts, models, obs)
         }
     }
 }

@@ -49,7 +49,8 @@ pub struct Args {
     list: bool,
 }
 
-fn parse_shard(s: &str) -> anyhow::Result<(usize, usize)> {
+/// `I/N` of `--shard`, with 1 <= I <= N.
+pub(crate) fn parse_shard(s: &str) -> anyhow::Result<(usize, usize)> {
     let (i, n) = s
         .split_once('/')
         .with_context(|| format!("--shard {s}: give I/N, e.g. 1/4"))?;
