@@ -209,7 +209,10 @@ fn hours_write_one_manifest_corpus_of_that_size_that_the_loader_reads_and_resume
     let report = generate(&cfg, d.path(), &|_, _| {}).unwrap();
     assert_eq!(report.corpora.len(), 1, "{:?}", report.corpora);
     let (name, kind, root, clips) = &report.corpora[0];
-    assert_eq!((name.as_str(), kind.as_str(), *clips), ("synth_large", "manifest", 68));
+    assert_eq!(
+        (name.as_str(), kind.as_str(), *clips),
+        ("synth_large", "manifest", 68)
+    );
     assert!(
         (0.045..0.055).contains(&report.hours),
         "asked 0.05 h, wrote {} h",
