@@ -672,4 +672,36 @@ seed = 4
         );
         assert!(lookup(&t, "train.lr").is_ok());
     }
+
+    #[test]
+    fn every_shipped_experiment_and_sweep_point_validates() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+        let tomls = |dir: &Path| -> Vec<std::path::PathBuf> {
+            let mut v: Vec<_> = fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            v.sort();
+            v
+        };
+        let experiments = tomls(&root);
+        assert!(experiments.len() >= 10, "{experiments:?}");
+        for path in experiments {
+            let exp = Experiment::from_toml(&fs::read_to_string(&path).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            exp.validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+        let sweeps = tomls(&root.join("sweeps"));
+        assert!(sweeps.len() >= 4, "{sweeps:?}");
+        for path in sweeps {
+            let (sweep, base) =
+                Sweep::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            for p in sweep.points() {
+                point_experiment(&base, &p)
+                    .unwrap_or_else(|e| panic!("{} {}: {e}", path.display(), p.id));
+            }
+        }
+    }
 }
