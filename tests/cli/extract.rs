@@ -296,7 +296,7 @@ fn bad_files_are_listed_and_the_exit_status_says_so() {
 }
 
 #[test]
-fn killed_extraction_resumes_to_the_same_cache_as_an_uninterrupted_run() {
+fn killed_extraction_with_a_damaged_shard_resumes_to_the_same_cache_as_an_uninterrupted_run() {
     let d = tempfile::tempdir().unwrap();
     let synth = d.path().join("synth");
     synth_tiny(&synth);
@@ -337,12 +337,36 @@ fn killed_extraction_resumes_to_the_same_cache_as_an_uninterrupted_run() {
     child.kill().unwrap(); // SIGKILL: no clean-up runs
     child.wait().unwrap();
     assert!(!out.exists(), "a killed run must not leave a cache file");
+    // One shard damaged on disk as well (cut to half its length): its clips are extracted
+    // again, the others are kept.
+    let mut names: Vec<_> = std::fs::read_dir(&parts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "h5"))
+        .collect();
+    names.sort();
+    let damaged = &names[1];
+    let len = std::fs::metadata(damaged).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(damaged)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
 
     let o = run(&mut args(&out));
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("resuming an interrupted extraction"),
         "{}",
+        text(&o)
+    );
+    let name = damaged.file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        text(&o)
+            .lines()
+            .any(|l| l.contains(&name) && l.contains("is damaged")),
+        "the damaged shard was not reported:\n{}",
         text(&o)
     );
     assert!(!parts.exists());

@@ -233,11 +233,25 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
     shard_files.sort();
     let mut shards: Vec<Cache> = Vec::new();
     for p in &shard_files {
-        match Cache::open(p) {
-            Ok(c) if c.header.config_hash == header.config_hash => shards.push(c),
-            _ => {
-                progress.note(&format!("discarding unreadable shard {}", p.display()));
-                let _ = std::fs::remove_file(p);
+        // Read back whole (a shard a crash or a full disk damaged fails here, not in the
+        // merge); a damaged one is replaced: its clips are extracted again below.
+        let checked = Cache::open(p).and_then(|c| {
+            if c.header.config_hash != header.config_hash {
+                return Err(CacheError::Format {
+                    path: p.clone(),
+                    message: "written with another feature config".into(),
+                });
+            }
+            c.verify().map(|()| c)
+        });
+        match checked {
+            Ok(c) => shards.push(c),
+            Err(e) => {
+                progress.note(&format!(
+                    "shard {} is damaged ({e}); its clips are extracted again",
+                    p.display()
+                ));
+                std::fs::remove_file(p).map_err(io(p))?;
             }
         }
     }
