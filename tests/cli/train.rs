@@ -217,3 +217,86 @@ fn ser_run_writes_the_cross_corpus_study_and_the_audit_refuses_injected_copies()
     assert!(!o.status.success() && t.contains("identical audio"), "{t}");
     assert!(t.contains("Actor_02/03-01-05-01-01-01-02.wav"), "{t}");
 }
+
+/// What a study's results say, without the folders they were written in.
+fn figures(results: &Path) -> serde_json::Value {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(results).unwrap()).unwrap();
+    serde_json::json!({ "test": v["test"], "matrix": v["cross_corpus"]["cells"] })
+}
+
+#[test]
+fn caches_compose_one_per_corpus_and_adding_a_corpus_extracts_only_its_cache() {
+    let d = tempfile::tempdir().unwrap();
+    let synth = d.path().join("synth");
+    synth_tiny(&synth);
+    let (rav, cre) = (synth.join("ravdess"), synth.join("cremad"));
+    let exp = |name: &str, caches: &[&str], corpora: &[&Path], protocol: &str| {
+        let quote = |v: Vec<String>| v.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>();
+        let caches = quote(
+            caches
+                .iter()
+                .map(|c| d.path().join(c).display().to_string())
+                .collect(),
+        );
+        let corpora = quote(corpora.iter().map(|c| c.display().to_string()).collect());
+        let path = d.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "name = \"{name}\"\n[data]\ncache = [{}]\nframes = []\ncorpora = [{}]\nfeatures = \"{}\"\n\
+                 [split]\nprotocol = \"{protocol}\"\n[model]\nkind = \"svm\"\n",
+                caches.join(", "),
+                corpora.join(", "),
+                features().display()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let runs = d.path().join("runs");
+    let ser_run = |e: &Path| {
+        let o = run(ser().arg("run").arg(e).arg("--runs").arg(&runs));
+        assert!(o.status.success(), "{}", text(&o));
+        text(&o)
+    };
+    // One corpus, its own cache.
+    ser_run(&exp("one", &["rav.h5"], &[&rav], "holdout"));
+    let rav_cache = d.path().join("rav.h5");
+    let before = (
+        std::fs::read(&rav_cache).unwrap(),
+        std::fs::metadata(&rav_cache).unwrap().modified().unwrap(),
+    );
+    // A second corpus in a second cache: only that one is extracted, the first is untouched.
+    let out = ser_run(&exp("two", &["cre.h5", "rav.h5"], &[&cre, &rav], "cross_corpus"));
+    let extracted: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("extracting features into"))
+        .collect();
+    assert_eq!(extracted.len(), 1, "{out}");
+    assert!(extracted[0].ends_with("cre.h5"), "{out}");
+    let after = (
+        std::fs::read(&rav_cache).unwrap(),
+        std::fs::metadata(&rav_cache).unwrap().modified().unwrap(),
+    );
+    assert!(before == after, "adding a corpus rewrote rav.h5");
+    // The study on the two caches equals the one on a single cache holding both corpora.
+    ser_run(&exp("both", &["both.h5"], &[&cre, &rav], "cross_corpus"));
+    assert_eq!(
+        figures(&runs.join("two/results.json")),
+        figures(&runs.join("both/results.json")),
+        "two caches and one cache of the same corpora give different studies"
+    );
+    // Caches that share a corpus are refused, naming both.
+    let o = run(ser()
+        .arg("run")
+        .arg(exp("dup", &["rav.h5", "both.h5"], &[&rav, &cre], "holdout"))
+        .arg("--runs")
+        .arg(&runs));
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("is in both") && text(&o).contains("rav.h5"),
+        "{}",
+        text(&o)
+    );
+}

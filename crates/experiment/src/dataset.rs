@@ -7,8 +7,8 @@
 //! ([`Normalizer`]). Functionals, which no augmentation touches, are standardized per group
 //! in place.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 
 use ser_cache::Cache;
 use ser_eval::{AuditClip, Fingerprint, NormScope};
@@ -183,6 +183,67 @@ impl Dataset {
                 "{}: no clip has one of the labels {classes:?}",
                 path.display()
             )));
+        }
+        Ok(ds)
+    }
+
+    /// [`Dataset::load`] over several caches made with the same feature config (one per
+    /// corpus, say), their clips in the order of `paths`; the classes, when `labels` is empty,
+    /// are every label of every cache. A clip in two caches, or caches of different feature
+    /// configs, are refused with both files named.
+    pub fn load_caches(
+        paths: &[PathBuf],
+        frames: &[String],
+        labels: &[String],
+    ) -> Result<Self, TrainError> {
+        let [first, rest @ ..] = paths else {
+            return Err(TrainError::Config("data.cache names no cache".into()));
+        };
+        if rest.is_empty() {
+            return Self::load(first, frames, labels);
+        }
+        let classes: Vec<String> = if labels.is_empty() {
+            let mut all = BTreeSet::new();
+            for p in paths {
+                let cache = Cache::open(p).map_err(|e| TrainError::Data(e.to_string()))?;
+                all.extend(cache.clips.iter().map(|c| c.label.clone()));
+            }
+            all.into_iter().collect()
+        } else {
+            labels.to_vec()
+        };
+        let mut ds = Self::load(first, frames, &classes)?;
+        let mut seen: HashMap<(String, String), PathBuf> = ds
+            .meta
+            .iter()
+            .map(|m| ((m.corpus.clone(), m.path.clone()), first.clone()))
+            .collect();
+        for p in rest {
+            let more = Self::load(p, frames, &classes)?;
+            if more.feature_config != ds.feature_config {
+                return Err(TrainError::Data(format!(
+                    "{} and {} were extracted with different feature configs; extract every cache of data.cache with the same one",
+                    first.display(),
+                    p.display()
+                )));
+            }
+            for m in &more.meta {
+                if let Some(other) = seen.insert((m.corpus.clone(), m.path.clone()), p.clone()) {
+                    return Err(TrainError::Data(format!(
+                        "clip {} of corpus {} is in both {} and {}; list each corpus in one cache",
+                        m.path,
+                        m.corpus,
+                        other.display(),
+                        p.display()
+                    )));
+                }
+            }
+            ds.frames.extend(more.frames);
+            ds.labels.extend(more.labels);
+            ds.meta.extend(more.meta);
+            ds.functionals.extend(more.functionals);
+            ds.fingerprints.extend(more.fingerprints);
+            ds.group.extend(more.group);
         }
         Ok(ds)
     }

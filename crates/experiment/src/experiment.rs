@@ -2,7 +2,7 @@
 //! train it. Every key has a default; [`Experiment::validate`] checks all of them in one place,
 //! and the run directory keeps the fully resolved file beside the results.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ser_eval::SplitConfig;
 use ser_models::{CnnConfig, HeadConfig, LstmConfig, NetConfig, NetKind};
@@ -34,12 +34,68 @@ pub struct Experiment {
     pub augment: AugmentConfig,
 }
 
+/// The feature caches an experiment reads: one file (`cache = "a.h5"`), or several made with
+/// the same feature config (`cache = ["a.h5", "b.h5"]`, e.g. one per corpus, so that adding a
+/// corpus extracts only its own cache and never rewrites the others).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachePaths(pub Vec<PathBuf>);
+
+impl CachePaths {
+    /// The caches, in the order the experiment lists them (their clips are read in it).
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.0
+    }
+
+    /// The first cache: the feature config every cache shares is read from it.
+    pub fn first(&self) -> &Path {
+        &self.0[0]
+    }
+}
+
+/// `a.h5`, or `a.h5 + b.h5`.
+impl std::fmt::Display for CachePaths {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = self.0.iter().map(|p| p.display().to_string()).collect();
+        f.write_str(&names.join(" + "))
+    }
+}
+
+/// One cache is written as a string (as before several were allowed), several as a list.
+impl Serialize for CachePaths {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.0[..] {
+            [one] => one.serialize(s),
+            many => many.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CachePaths {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(PathBuf),
+            Many(Vec<PathBuf>),
+        }
+        match OneOrMany::deserialize(d)? {
+            OneOrMany::One(p) => Ok(CachePaths(vec![p])),
+            OneOrMany::Many(v) if !v.is_empty() => Ok(CachePaths(v)),
+            OneOrMany::Many(_) => Err(serde::de::Error::custom(
+                "data.cache is an empty list: name at least one cache",
+            )),
+        }
+    }
+}
+
 /// Features: a ser cache, and how to build it when it is missing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DataConfig {
-    /// The HDF5 feature cache (`ser extract --out`).
-    pub cache: PathBuf,
+    /// The HDF5 feature cache (`ser extract --out`), or several with the same feature config
+    /// (see [`CachePaths`]); with several, `corpora` lists one corpus per cache, the one it
+    /// is extracted from when missing.
+    pub cache: CachePaths,
     /// Frame arrays the networks read, concatenated per frame (e.g. `["logmel"]`, or
     /// `["mfcc", "mfcc_delta"]`).
     pub frames: Vec<String>,
@@ -66,7 +122,7 @@ pub struct DataConfig {
 impl Default for DataConfig {
     fn default() -> Self {
         Self {
-            cache: PathBuf::from("data/cache/synth_logmel16k.h5"),
+            cache: CachePaths(vec![PathBuf::from("data/cache/synth_logmel16k.h5")]),
             frames: vec!["logmel".into()],
             labels: Vec::new(),
             corpora: Vec::new(),
@@ -345,6 +401,16 @@ impl Experiment {
                 "name",
                 format!("'{}'", self.name),
                 "must be letters, digits, '-', '_' or '.' (it names the run folder)",
+            ));
+        }
+        let caches = self.data.cache.paths().len();
+        if caches > 1 && !self.data.corpora.is_empty() && self.data.corpora.len() != caches {
+            return Err(TrainError::key(
+                "data.corpora",
+                format!("{:?}", self.data.corpora),
+                &format!(
+                    "with {caches} caches, list one corpus per cache (the corpus each is extracted from when missing), or none"
+                ),
             ));
         }
         if self.data.frames.is_empty() && self.model.kind.net().is_some() {

@@ -19,8 +19,8 @@ pub use baselines::{ForestConfig, SvmConfig};
 pub use dataset::{ClipInfo, Dataset, Normalizer, column_mean_std};
 pub use error::TrainError;
 pub use experiment::{
-    AugmentConfig, Balance, DataConfig, Experiment, ModelConfig, ModelKind, OptimizerKind,
-    Schedule, SegmentConfig, SegmentPolicy, SynthPreset, TrainConfig,
+    AugmentConfig, Balance, CachePaths, DataConfig, Experiment, ModelConfig, ModelKind,
+    OptimizerKind, Schedule, SegmentConfig, SegmentPolicy, SynthPreset, TrainConfig,
 };
 pub use loader::{Batch, BatchSource, Loader, centre_segment, epoch_order, epoch_rng, mix};
 pub use ser_eval::{NormScope, Protocol, SplitConfig};

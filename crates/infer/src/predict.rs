@@ -448,7 +448,7 @@ impl Predictor {
         let config = if features.exists() {
             fs::read_to_string(&features).map_err(io(&features))?
         } else {
-            ser_cache::Cache::open(&exp.data.cache)
+            ser_cache::Cache::open(exp.data.cache.first())
                 .map_err(|e| {
                     TrainError::Data(format!(
                         "{} has no features.toml and its cache is unreadable: {e}",

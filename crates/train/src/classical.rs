@@ -23,7 +23,7 @@ pub(crate) fn run(
     if ds.functional_names.is_empty() {
         return Err(TrainError::Data(format!(
             "{}: the cache has no functionals; extract with [functionals] enabled = true (experiments/features/logmel_16k.toml has it)",
-            exp.data.cache.display()
+            exp.data.cache
         )));
     }
     let rows = |idx: &[usize]| -> Vec<Vec<f32>> {

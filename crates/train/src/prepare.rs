@@ -49,14 +49,13 @@ pub enum Part<'a> {
 /// The experiment's clips, read once per run: restricted to the labels every corpus shares
 /// for corpus-level protocols, and standardized per group when `split.normalize` asks.
 pub fn load_dataset(exp: &Experiment) -> Result<Arc<Dataset>, TrainError> {
-    let mut ds = Dataset::load(&exp.data.cache, &exp.data.frames, &exp.data.labels)?;
+    let mut ds = Dataset::load_caches(exp.data.cache.paths(), &exp.data.frames, &exp.data.labels)?;
     if exp.split.protocol.is_corpus_level() {
         let corpora = ds.corpora();
         if corpora.len() < 2 {
             return Err(TrainError::Data(format!(
                 "{}: protocol {:?} needs at least two corpora; the cache has {corpora:?}",
-                exp.data.cache.display(),
-                exp.split.protocol
+                exp.data.cache, exp.split.protocol
             )));
         }
         let shared: Vec<String> = ds
@@ -170,7 +169,13 @@ pub(crate) fn prepare(
         write_atomic(&dir.join("features.toml"), ds.feature_config.as_bytes())?;
     }
     let wave = if exp.data.on_the_fly && exp.model.kind.net().is_some() {
-        let w = Waveforms::load(&exp.data.cache, &ds, &split.train, &exp.data.frames, device)?;
+        let w = Waveforms::load(
+            exp.data.cache.first(),
+            &ds,
+            &split.train,
+            &exp.data.frames,
+            device,
+        )?;
         obs.note(&format!(
             "on-the-fly features: {} training clips' audio in memory, features on {}",
             split.train.len(),

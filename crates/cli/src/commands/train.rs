@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use ser_experiment::{Experiment, SynthPreset, TrainError};
+use ser_experiment::{DataConfig, Experiment, SynthPreset, TrainError};
 use ser_kernels::DeviceChoice;
 use ser_study::{Observer, RunOptions, RunSummary};
 use ser_train::EpochRecord;
@@ -65,38 +65,47 @@ pub(crate) fn device(name: &str) -> anyhow::Result<(burn::tensor::Device, String
     }
 }
 
-/// Builds the cache an experiment reads when it is missing. Processes started together
-/// (array tasks of a sweep) take turns on `<cache>.prepare.lock`: one writes the corpora and
-/// extracts, the others wait and then find the cache.
+/// Builds the caches an experiment reads when they are missing: its one cache from every
+/// corpus of `data.corpora`, or, with several caches, each from its own corpus (so adding a
+/// corpus extracts only its cache). Processes started together (array tasks of a sweep) take
+/// turns on `<cache>.prepare.lock`: one writes the corpora and extracts, the others wait and
+/// then find the cache.
 pub(crate) fn ensure_data(exp: &Experiment) -> anyhow::Result<()> {
     let d = &exp.data;
-    if d.cache.exists() {
+    match d.cache.paths() {
+        [one] => ensure_cache(d, one, d.corpora.clone()),
+        many => many.iter().enumerate().try_for_each(|(i, cache)| {
+            ensure_cache(d, cache, d.corpora.get(i).cloned().into_iter().collect())
+        }),
+    }
+}
+
+/// Builds `cache` from `corpora` (writing the synthetic corpora first where `d` asks) when it
+/// is missing.
+fn ensure_cache(d: &DataConfig, cache: &Path, corpora: Vec<String>) -> anyhow::Result<()> {
+    if cache.exists() {
         return Ok(());
     }
-    if let Some(dir) = d.cache.parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(dir) = cache.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let lock = ser_cache::beside(&d.cache, ".prepare.lock");
+    let lock = ser_cache::beside(cache, ".prepare.lock");
     let _turn = ser_lock::Lock::acquire(&lock, "preparing the data of an experiment", |h| {
-        eprintln!("waiting for {h}, which is preparing {}", d.cache.display())
+        eprintln!("waiting for {h}, which is preparing {}", cache.display())
     })
     .with_context(|| format!("taking {}", lock.display()))?;
-    if d.cache.exists() {
+    if cache.exists() {
         return Ok(());
     }
-    if d.corpora.is_empty() {
+    if corpora.is_empty() {
         bail!(
             "data.cache {} does not exist; create it with `ser extract ... --out {}` or list data.corpora (and data.features) in the experiment",
-            d.cache.display(),
-            d.cache.display()
+            cache.display(),
+            cache.display()
         );
     }
     if d.synthetic {
-        let missing: Vec<&String> = d
-            .corpora
-            .iter()
-            .filter(|c| !Path::new(c).exists())
-            .collect();
+        let missing: Vec<&String> = corpora.iter().filter(|c| !Path::new(c).exists()).collect();
         if let Some(first) = missing.first() {
             let parent = Path::new(first.as_str())
                 .parent()
@@ -112,11 +121,11 @@ pub(crate) fn ensure_data(exp: &Experiment) -> anyhow::Result<()> {
             crate::commands::synth::write(&cfg, parent)?;
         }
     }
-    eprintln!("extracting features into {}", d.cache.display());
+    eprintln!("extracting features into {}", cache.display());
     crate::commands::extract::run(crate::commands::extract::Args::for_cache(
-        d.corpora.clone(),
+        corpora,
         d.features.clone(),
-        d.cache.clone(),
+        cache.to_path_buf(),
     ))?;
     Ok(())
 }
