@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# `ser extract` end to end (decode, resample, trim, features, functionals, HDF5) against a
+# plain librosa + joblib pipeline computing the same arrays and functionals into HDF5
+# (benches/peers/extract_pipeline.py), on the same cores in the same run, on synthetic
+# corpora of HOURS hours each (`ser synth --hours`, CSV-manifest layout, 16 kHz), with the
+# shipped experiments/features/logmel_16k.toml. Writes benches/results/extract_end_to_end.md.
+#
+#   benches/run_extract.sh                 # HOURS="1 10 50"; sets up benches/.venv-extract
+#   HOURS=1 benches/run_extract.sh         # a quick look
+#   SER=/path/to/ser HOURS="1 10" benches/run_extract.sh
+#
+# The corpora stay in benches/.work/synth_<H>h (resumable; 50 h is ~6 GB of WAV), the caches
+# are removed after each measurement. Peak RSS comes from /usr/bin/time -v.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=benches/.work
+mkdir -p "$work" benches/results
+venv=benches/.venv-extract
+if ! "$venv/bin/python" -c "import librosa, h5py, joblib" >/dev/null 2>&1; then
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install -q -r benches/peers/requirements-extract.txt
+fi
+py="$venv/bin/python"
+commit="${BENCH_COMMIT:-$(git describe --always --dirty 2>/dev/null || echo '?')}"
+if [ -z "${SER:-}" ]; then
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ser-target}"
+  cargo build -q --release --bin ser
+  SER="$CARGO_TARGET_DIR/release/ser"
+fi
+features=experiments/features/logmel_16k.toml
+jobs=$(nproc)
+out="$work/extract.jsonl"
+: > "$out"
+for h in ${HOURS:-1 10 50}; do
+  corpus="$work/synth_${h}h"
+  "$SER" synth --hours "$h" --out "$corpus" >&2
+  manifest="$corpus/large/manifest.csv"
+  audio_s=$("$py" -c "
+import csv, os, soundfile as sf, sys
+m = sys.argv[1]; base = os.path.dirname(m)
+print(sum(sf.info(os.path.join(base, r['path'])).duration for r in csv.DictReader(open(m))))" "$manifest")
+  cache="$work/ser_${h}h.h5"
+  rm -f "$cache"
+  /usr/bin/time -v -o "$work/time_ser.txt" "$SER" extract --threads "$jobs" \
+    --corpus "synth_large=$manifest" --features "$features" --out "$cache" >&2
+  "$py" - "$work/time_ser.txt" "$h" "$audio_s" "$cache" "$jobs" >> "$out" <<'PY'
+import json, os, re, sys
+t = open(sys.argv[1]).read()
+wall = t.split("Elapsed (wall clock) time (h:mm:ss or m:ss): ")[1].split()[0].split(":")
+secs = sum(float(x) * 60 ** i for i, x in enumerate(reversed(wall)))
+rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
+audio = float(sys.argv[3])
+print(json.dumps({"tool": "ser", "hours": float(sys.argv[2]), "audio_s": audio, "seconds": secs,
+                  "audio_seconds_per_second": audio / secs, "jobs": int(sys.argv[5]),
+                  "peak_rss_mb": rss / 1024, "bytes": os.path.getsize(sys.argv[4])}))
+PY
+  rm -f "$cache"
+  peer="$work/peer_${h}h.h5"
+  /usr/bin/time -v -o "$work/time_peer.txt" "$py" benches/peers/extract_pipeline.py \
+    "$manifest" "$peer" --jobs "$jobs" > "$work/peer.json"
+  "$py" - "$work/time_peer.txt" "$work/peer.json" "$h" >> "$out" <<'PY'
+import json, re, sys
+t = open(sys.argv[1]).read()
+r = json.load(open(sys.argv[2]))
+r["hours"] = float(sys.argv[3])
+r["peak_rss_mb"] = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1)) / 1024
+print(json.dumps(r))
+PY
+  rm -f "$peer"
+done
+"$py" - "$out" "$commit" "$features" > benches/results/extract_end_to_end.md <<'PY'
+import json, sys, platform, datetime
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+print("# `ser extract` end to end vs librosa + joblib\n")
+print(f"Machine: {cpu}, {rows[0]['jobs']} cores; commit {sys.argv[2]}; {datetime.date.today()}.")
+print(f"Feature config: {sys.argv[3]} (log-mel 64 + MFCC 40, deltas of both, 261 functionals with YIN F0).")
+print("Corpora: `ser synth --hours H` (CSV manifest, 16 kHz WAV). Command: `benches/run_extract.sh`.")
+print("ser: `ser extract --corpus synth_large=.../manifest.csv --features ... --out cache.h5`, whole")
+print("command (decode, trim, features, functionals, shards, merge, HDF5), release build. Peer:")
+print("benches/peers/extract_pipeline.py (librosa.load, trim, the same arrays and functionals, joblib")
+print("over every core, one HDF5 file with shuffle + gzip 1). Audio seconds are the raw clips'.\n")
+print("| hours | tool | audio-s/s | x librosa | wall s | peak RSS MB | file MB |")
+print("|---|---|---|---|---|---|---|")
+for h in sorted({r["hours"] for r in rows}):
+    peer = next((r for r in rows if r["hours"] == h and r["tool"] != "ser"), None)
+    for r in [r for r in rows if r["hours"] == h]:
+        ratio = f"{r['audio_seconds_per_second'] / peer['audio_seconds_per_second']:.2f}x" if peer else "-"
+        print(f"| {h:g} | {r['tool']} | {r['audio_seconds_per_second']:,.0f} | {ratio} | {r['seconds']:.1f} | {r['peak_rss_mb']:,.0f} | {r['bytes'] / 1e6:,.0f} |")
+PY
+cat benches/results/extract_end_to_end.md
