@@ -125,7 +125,9 @@ impl ContrastBands {
         for (k, (bins, n)) in self.bands.iter().enumerate() {
             buf.clear();
             buf.extend(bins.iter().map(|&b| mag[b]));
-            buf.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+            // Unstable is exact here: magnitudes that compare equal are the same bits (no
+            // -0.0), so the sums below see the same values in the same order.
+            buf.sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
             let n = (*n).min(buf.len());
             if n == 0 {
                 peak[k] = T::zero();

@@ -13,7 +13,8 @@ pub fn summarize(v: &[f64], percentiles: &[f64]) -> Vec<f64> {
     out.push(mean);
     out.push(var.sqrt());
     let mut sorted = v.to_vec();
-    sorted.sort_by(f64::total_cmp);
+    // Unstable is exact here: values equal under `total_cmp` are the same bits.
+    sorted.sort_unstable_by(f64::total_cmp);
     for p in percentiles {
         out.push(percentile_sorted(&sorted, *p));
     }
