@@ -16,7 +16,7 @@ mod sweep;
 pub use protocol::{resume, run_or_resume, run_shard, train};
 pub use ser_train::{
     Cell, CrossCorpus, CrossValidation, FoldResult, MeanStd, Observer, Quiet, RunOptions,
-    RunSummary, TrainSet,
+    RunSummary, TrainSet, dataset_reads,
 };
 pub use shard::{Models, StudyOutcome};
 pub use sweep::{

@@ -21,7 +21,7 @@ mod summary;
 
 pub use learning::{LOSS_SHARE, LearningCheck};
 pub use net::learning_rate;
-pub use prepare::{Part, Prepared, load_dataset};
+pub use prepare::{Part, Prepared, dataset_reads, load_dataset};
 pub use record::{EpochRecord, read_epochs};
 pub use run::{claim, run_one, sub_run};
 pub use ser_experiment::{

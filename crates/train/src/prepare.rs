@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use burn::tensor::Device;
 use ser_eval::{
@@ -46,9 +47,66 @@ pub enum Part<'a> {
     },
 }
 
+/// The dataset the last [`load_dataset`] call returned, keyed by what it was made from:
+/// sweep points (and studies) of one process that read the same data share one copy and one
+/// read of the caches. One entry only, so a process never holds more than one dataset for
+/// later use.
+static LAST: Mutex<Option<(String, Arc<Dataset>)>> = Mutex::new(None);
+
+/// How many datasets this process has read from caches (the others were shared).
+static READS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many times this process has read a dataset from its caches, rather than sharing the
+/// one it had (see [`load_dataset`]).
+pub fn dataset_reads() -> usize {
+    READS.load(Ordering::Relaxed)
+}
+
+/// What a dataset is made from: the data section, the protocol's kind and the normalization
+/// scope, and each cache file's size and modification time (a cache written since is read
+/// again).
+fn dataset_key(exp: &Experiment) -> Result<String, TrainError> {
+    let mut stamps = Vec::new();
+    for p in exp.data.cache.paths() {
+        let m = fs::metadata(p).map_err(io(p))?;
+        stamps.push(format!(
+            "{}:{}:{:?}",
+            p.display(),
+            m.len(),
+            m.modified().ok()
+        ));
+    }
+    Ok(format!(
+        "{:?}|{}|{:?}|{}",
+        exp.data,
+        exp.split.protocol.is_corpus_level(),
+        exp.split.normalize,
+        stamps.join(",")
+    ))
+}
+
 /// The experiment's clips, read once per run: restricted to the labels every corpus shares
-/// for corpus-level protocols, and standardized per group when `split.normalize` asks.
+/// for corpus-level protocols, and standardized per group when `split.normalize` asks. A
+/// process that asks again for the same data (the next point of a sweep) gets the same
+/// copy without reading the caches again.
 pub fn load_dataset(exp: &Experiment) -> Result<Arc<Dataset>, TrainError> {
+    let key = dataset_key(exp)?;
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((k, ds)) = last.as_ref()
+        && *k == key
+    {
+        return Ok(ds.clone());
+    }
+    // The old one goes before the new one is read: at most one extra copy in memory.
+    *last = None;
+    let ds = read_dataset(exp)?;
+    READS.fetch_add(1, Ordering::Relaxed);
+    *last = Some((key, ds.clone()));
+    Ok(ds)
+}
+
+/// [`load_dataset`] without sharing.
+fn read_dataset(exp: &Experiment) -> Result<Arc<Dataset>, TrainError> {
     let mut ds = Dataset::load_caches(exp.data.cache.paths(), &exp.data.frames, &exp.data.labels)?;
     if exp.split.protocol.is_corpus_level() {
         let corpora = ds.corpora();
