@@ -268,7 +268,12 @@ fn caches_compose_one_per_corpus_and_adding_a_corpus_extracts_only_its_cache() {
         std::fs::metadata(&rav_cache).unwrap().modified().unwrap(),
     );
     // A second corpus in a second cache: only that one is extracted, the first is untouched.
-    let out = ser_run(&exp("two", &["cre.h5", "rav.h5"], &[&cre, &rav], "cross_corpus"));
+    let out = ser_run(&exp(
+        "two",
+        &["cre.h5", "rav.h5"],
+        &[&cre, &rav],
+        "cross_corpus",
+    ));
     let extracted: Vec<&str> = out
         .lines()
         .filter(|l| l.starts_with("extracting features into"))
