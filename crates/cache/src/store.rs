@@ -182,7 +182,7 @@ pub struct Writer {
 
 impl Writer {
     /// Creates `path` (replacing it) for clips with `total_frames` frames in all. `compress`
-    /// turns on deflate + shuffle (final caches; temporary shards stay uncompressed).
+    /// turns on deflate + shuffle (`ser extract --compress`; shards stay uncompressed).
     pub fn create(
         path: &Path,
         header: &CacheHeader,

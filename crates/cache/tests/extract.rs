@@ -37,6 +37,7 @@ fn job<'a>(corpora: &'a [CorpusScan], ex: &'a Extractor, out: PathBuf) -> Extrac
         out,
         batch_size: 16,
         overwrite: false,
+        compress: false,
     }
 }
 
@@ -297,4 +298,27 @@ fn bad_files_are_skipped_with_reasons_and_good_ones_cached() {
     assert_eq!(cache.clips.len(), 2);
     assert_eq!(cache.skipped.len(), 6);
     assert!(cache.skipped.iter().any(|s| s.reason.contains("fix:")));
+}
+
+#[test]
+fn a_compressed_cache_holds_the_same_values_in_a_smaller_file() {
+    let d = tempfile::tempdir().unwrap();
+    let corpora = synth(&d.path().join("synth"));
+    let ex = Extractor::new(config()).unwrap();
+    let (plain, packed) = (d.path().join("plain.h5"), d.path().join("packed.h5"));
+    extract(&job(&corpora, &ex, plain.clone()), &NoProgress).unwrap();
+    let compressed = ExtractJob {
+        compress: true,
+        ..job(&corpora, &ex, packed.clone())
+    };
+    extract(&compressed, &NoProgress).unwrap();
+    assert_same_cache(&plain, &packed);
+    Cache::open(&packed).unwrap().verify().unwrap();
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len();
+    assert!(
+        size(&packed) < size(&plain),
+        "deflate made the file no smaller: {} vs {}",
+        size(&packed),
+        size(&plain)
+    );
 }

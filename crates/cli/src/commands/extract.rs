@@ -53,6 +53,10 @@ pub struct Args {
     /// Also write the skipped files and reasons to this CSV.
     #[arg(long, value_name = "FILE.csv")]
     skipped_csv: Option<PathBuf>,
+    /// Shuffle + deflate the frame arrays: an 11 % smaller file for a slower extraction
+    /// (1.5-2x end to end, measured; any HDF5 reader decodes either).
+    #[arg(long)]
+    compress: bool,
 }
 
 impl Args {
@@ -69,6 +73,7 @@ impl Args {
             device_batch_seconds: None,
             overwrite: false,
             skipped_csv: None,
+            compress: false,
         }
     }
 }
@@ -162,6 +167,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         out: a.out.clone(),
         batch_size: a.batch,
         overwrite: a.overwrite,
+        compress: a.compress,
     };
     let report = extract(&job, &bar)?;
     bar.finish();
