@@ -93,6 +93,55 @@ enum Source {
     Shard(usize, usize),
 }
 
+/// What the merge needs of a shard, kept without its file open: a large extraction has
+/// thousands of shards, more than a process may hold open at once.
+struct ShardIndex {
+    path: PathBuf,
+    clips: Vec<ClipMeta>,
+    skipped: Vec<SkipRecord>,
+    computed_on: Vec<String>,
+}
+
+impl ShardIndex {
+    fn of(path: &Path, c: Cache) -> Self {
+        ShardIndex {
+            path: path.to_path_buf(),
+            clips: c.clips,
+            skipped: c.skipped,
+            computed_on: c.header.computed_on,
+        }
+    }
+}
+
+/// The shard the merge reads from now, with its functionals: the merge walks clips in the
+/// order the shards were written, so one open shard at a time serves it.
+struct OpenShard {
+    index: usize,
+    cache: Cache,
+    functionals: Vec<f32>,
+}
+
+impl OpenShard {
+    /// Shard `s` of `shards`, opened unless `current` already is it.
+    fn get<'a>(
+        current: &'a mut Option<OpenShard>,
+        shards: &[ShardIndex],
+        s: usize,
+    ) -> Result<&'a OpenShard, CacheError> {
+        if current.as_ref().is_none_or(|o| o.index != s) {
+            *current = None;
+            let cache = Cache::open(&shards[s].path)?;
+            let functionals = cache.functionals()?;
+            *current = Some(OpenShard {
+                index: s,
+                cache,
+                functionals,
+            });
+        }
+        Ok(current.as_ref().expect("opened above"))
+    }
+}
+
 /// `<out><suffix>` beside `out`: its shards folder (`.parts`), its lock (`.lock`), the lock
 /// of whatever prepares it (`.prepare.lock`).
 pub fn beside(out: &Path, suffix: &str) -> PathBuf {
@@ -236,7 +285,7 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
         name.starts_with("shard-") && name.ends_with(".h5")
     });
     shard_files.sort();
-    let mut shards: Vec<Cache> = Vec::new();
+    let mut shards: Vec<ShardIndex> = Vec::new();
     for p in &shard_files {
         // Read back whole (a shard a crash or a full disk damaged fails here, not in the
         // merge); a damaged one is replaced: its clips are extracted again below.
@@ -250,7 +299,7 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
             c.verify().map(|()| c)
         });
         match checked {
-            Ok(c) => shards.push(c),
+            Ok(c) => shards.push(ShardIndex::of(p, c)),
             Err(e) => {
                 progress.note(&format!(
                     "shard {} is damaged ({e}); its clips are extracted again",
@@ -404,7 +453,7 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
         w.finish(&batch_skips)?;
         Cache::open(&tmp)?.verify()?;
         std::fs::rename(&tmp, &shard_path).map_err(io(&shard_path))?;
-        let shard = Cache::open(&shard_path)?;
+        let shard = ShardIndex::of(&shard_path, Cache::open(&shard_path)?);
         let s_idx = shards.len();
         for (i, m) in shard.clips.iter().enumerate() {
             done.insert(
@@ -490,8 +539,9 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
     let mut devices: Vec<String> = old
         .iter()
         .filter(|_| keeps_old)
-        .chain(&shards)
-        .flat_map(|c| c.header.computed_on.clone())
+        .map(|c| &c.header.computed_on)
+        .chain(shards.iter().map(|s| &s.computed_on))
+        .flat_map(|d| d.iter().cloned())
         .collect();
     devices.sort();
     devices.dedup();
@@ -500,19 +550,19 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
         ..header
     };
     let mut w = Writer::create(&tmp, &header, total_frames, job.compress)?;
-    let func_cache: Vec<Vec<f32>> = shards
-        .iter()
-        .map(|c| c.functionals())
-        .collect::<Result<_, _>>()?;
     let old_func = match &old {
         Some(c) => c.functionals()?,
         None => Vec::new(),
     };
     let k = header.functional_names.len();
+    let mut current: Option<OpenShard> = None;
     for src in entries.values() {
         let (cache, i, funcs): (&Cache, usize, &[f32]) = match *src {
             Source::Old(i) => (old.as_ref().unwrap(), i, &old_func),
-            Source::Shard(s, i) => (&shards[s], i, &func_cache[s]),
+            Source::Shard(s, i) => {
+                let o = OpenShard::get(&mut current, &shards, s)?;
+                (&o.cache, i, &o.functionals)
+            }
         };
         let meta = cache.clips[i].clone();
         let frames: Vec<Vec<f32>> = header
@@ -525,7 +575,7 @@ pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepor
     }
     w.finish(&skipped)?;
     drop(old);
-    drop(shards);
+    drop(current);
     if let Err(e) = Cache::open(&tmp).and_then(|c| c.verify()) {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);

@@ -322,3 +322,44 @@ fn a_compressed_cache_holds_the_same_values_in_a_smaller_file() {
         size(&plain)
     );
 }
+
+/// Counts, when the merge starts, the shard files this process holds open (Linux).
+struct OpenShards(AtomicUsize);
+
+impl Progress for OpenShards {
+    fn note(&self, message: &str) {
+        if !message.starts_with("writing") {
+            return;
+        }
+        let open = std::fs::read_dir("/proc/self/fd")
+            .map(|fds| {
+                fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                    .filter(|t| t.to_string_lossy().contains(".parts/shard-"))
+                    .count()
+            })
+            .unwrap_or(0);
+        self.0.store(open + 1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn shards_are_closed_once_indexed() {
+    if !Path::new("/proc/self/fd").exists() {
+        return; // the count needs Linux's /proc
+    }
+    let d = tempfile::tempdir().unwrap();
+    let corpora = synth(&d.path().join("synth"));
+    let ex = Extractor::new(config()).unwrap();
+    let seen = OpenShards(AtomicUsize::new(0));
+    let r = extract(&job(&corpora, &ex, d.path().join("c.h5")), &seen).unwrap();
+    assert!(
+        r.clips > 3 * 16,
+        "too few clips for several shards: {}",
+        r.clips
+    );
+    assert_eq!(
+        seen.0.load(Ordering::SeqCst),
+        1,
+        "shard files held open when the merge starts (count + 1; 0: no merge seen)"
+    );
+}
