@@ -21,12 +21,7 @@ if ! "$venv/bin/python" -c "import librosa, h5py, joblib" >/dev/null 2>&1; then
   "$venv/bin/pip" install -q -r benches/peers/requirements-extract.txt
 fi
 py="$venv/bin/python"
-commit="${BENCH_COMMIT:-$(git describe --always --dirty 2>/dev/null || echo '?')}"
-if [ -z "${SER:-}" ]; then
-  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ser-target}"
-  cargo build -q --release --bin ser
-  SER="$CARGO_TARGET_DIR/release/ser"
-fi
+. benches/ser_bin.sh
 features=experiments/features/logmel_16k.toml
 jobs=$(nproc)
 out="$work/extract.jsonl"
@@ -44,26 +39,26 @@ print(sum(sf.info(os.path.join(base, r['path'])).duration for r in csv.DictReade
   /usr/bin/time -v -o "$work/time_ser.txt" "$SER" extract --threads "$jobs" \
     --corpus "synth_large=$manifest" --features "$features" --out "$cache" >&2
   "$py" - "$work/time_ser.txt" "$h" "$audio_s" "$cache" "$jobs" >> "$out" <<'PY'
-import json, os, re, sys
-t = open(sys.argv[1]).read()
-wall = t.split("Elapsed (wall clock) time (h:mm:ss or m:ss): ")[1].split()[0].split(":")
-secs = sum(float(x) * 60 ** i for i, x in enumerate(reversed(wall)))
-rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
+import json, os, sys
+sys.path.insert(0, "benches")
+from time_v import measure
+m = measure(sys.argv[1])
 audio = float(sys.argv[3])
-print(json.dumps({"tool": "ser", "hours": float(sys.argv[2]), "audio_s": audio, "seconds": secs,
-                  "audio_seconds_per_second": audio / secs, "jobs": int(sys.argv[5]),
-                  "peak_rss_mb": rss / 1024, "bytes": os.path.getsize(sys.argv[4])}))
+print(json.dumps({"tool": "ser", "hours": float(sys.argv[2]), "audio_s": audio, "seconds": m["seconds"],
+                  "audio_seconds_per_second": audio / m["seconds"], "jobs": int(sys.argv[5]),
+                  "peak_rss_mb": m["peak_rss_mb"], "bytes": os.path.getsize(sys.argv[4])}))
 PY
   rm -f "$cache"
   peer="$work/peer_${h}h.h5"
   /usr/bin/time -v -o "$work/time_peer.txt" "$py" benches/peers/extract_pipeline.py \
     "$manifest" "$peer" --jobs "$jobs" > "$work/peer.json"
   "$py" - "$work/time_peer.txt" "$work/peer.json" "$h" >> "$out" <<'PY'
-import json, re, sys
-t = open(sys.argv[1]).read()
+import json, sys
+sys.path.insert(0, "benches")
+from time_v import measure
 r = json.load(open(sys.argv[2]))
 r["hours"] = float(sys.argv[3])
-r["peak_rss_mb"] = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1)) / 1024
+r["peak_rss_mb"] = measure(sys.argv[1])["peak_rss_mb"]
 print(json.dumps(r))
 PY
   rm -f "$peer"

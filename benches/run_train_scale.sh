@@ -13,12 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work=benches/.work
 mkdir -p "$work" benches/results
-commit="${BENCH_COMMIT:-$(git describe --always --dirty 2>/dev/null || echo '?')}"
-if [ -z "${SER:-}" ]; then
-  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ser-target}"
-  cargo build -q --release --bin ser
-  SER="$CARGO_TARGET_DIR/release/ser"
-fi
+. benches/ser_bin.sh
 out="$work/train_scale.jsonl"
 : > "$out"
 for h in ${HOURS:-1 10 50}; do
@@ -39,13 +34,12 @@ for h in ${HOURS:-1 10 50}; do
   rm -rf "$work/runs/train_${h}h"
   /usr/bin/time -v -o "$work/time_train.txt" "$SER" train "$exp" --runs "$work/runs" >&2
   python3 - "$work/time_train.txt" "$work/runs/train_${h}h/metrics.jsonl" "$h" "$cache" >> "$out" <<'PY'
-import json, os, re, sys
-t = open(sys.argv[1]).read()
-wall = t.split("Elapsed (wall clock) time (h:mm:ss or m:ss): ")[1].split()[0].split(":")
-secs = sum(float(x) * 60 ** i for i, x in enumerate(reversed(wall)))
-rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
+import json, os, sys
+sys.path.insert(0, "benches")
+from time_v import measure
+m = measure(sys.argv[1])
 epoch = json.loads(open(sys.argv[2]).readline())
-print(json.dumps({"hours": float(sys.argv[3]), "seconds": secs, "peak_rss_mb": rss / 1024,
+print(json.dumps({"hours": float(sys.argv[3]), "seconds": m["seconds"], "peak_rss_mb": m["peak_rss_mb"],
                   "train_samples_per_s": epoch["train_samples_per_s"],
                   "loader_wait_share": epoch.get("loader_wait_share"),
                   "cache_mb": os.path.getsize(sys.argv[4]) / 1e6}))
