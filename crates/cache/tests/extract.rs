@@ -323,8 +323,9 @@ fn a_compressed_cache_holds_the_same_values_in_a_smaller_file() {
     );
 }
 
-/// Counts, when the merge starts, the shard files this process holds open (Linux).
-struct OpenShards(AtomicUsize);
+/// Counts, when the merge starts, the shard files under one folder this process holds open
+/// (Linux). The folder matters: other tests in this binary extract in parallel.
+struct OpenShards(PathBuf, AtomicUsize);
 
 impl Progress for OpenShards {
     fn note(&self, message: &str) {
@@ -334,11 +335,12 @@ impl Progress for OpenShards {
         let open = std::fs::read_dir("/proc/self/fd")
             .map(|fds| {
                 fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                    .filter(|t| t.starts_with(&self.0))
                     .filter(|t| t.to_string_lossy().contains(".parts/shard-"))
                     .count()
             })
             .unwrap_or(0);
-        self.0.store(open + 1, Ordering::SeqCst);
+        self.1.store(open + 1, Ordering::SeqCst);
     }
 }
 
@@ -350,7 +352,7 @@ fn shards_are_closed_once_indexed() {
     let d = tempfile::tempdir().unwrap();
     let corpora = synth(&d.path().join("synth"));
     let ex = Extractor::new(config()).unwrap();
-    let seen = OpenShards(AtomicUsize::new(0));
+    let seen = OpenShards(d.path().canonicalize().unwrap(), AtomicUsize::new(0));
     let r = extract(&job(&corpora, &ex, d.path().join("c.h5")), &seen).unwrap();
     assert!(
         r.clips > 3 * 16,
@@ -358,7 +360,7 @@ fn shards_are_closed_once_indexed() {
         r.clips
     );
     assert_eq!(
-        seen.0.load(Ordering::SeqCst),
+        seen.1.load(Ordering::SeqCst),
         1,
         "shard files held open when the merge starts (count + 1; 0: no merge seen)"
     );
