@@ -8,9 +8,11 @@
 
 mod chunks;
 mod extract;
+mod rows;
 mod store;
 
 pub use extract::{ExtractJob, ExtractReport, NoProgress, Progress, beside, extract, header_for};
+pub use rows::RowReader;
 pub use store::{Cache, CacheHeader, ClipMeta, FORMAT, FORMAT_VERSION, SkipRecord, Writer};
 
 use std::path::PathBuf;

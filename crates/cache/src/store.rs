@@ -31,7 +31,7 @@ pub const FORMAT: &str = "ser-feature-cache";
 /// Value of the root `format_version` attribute.
 pub const FORMAT_VERSION: u32 = 1;
 /// Rows per HDF5 chunk of a frame dataset.
-const CHUNK_ROWS: usize = 512;
+pub(crate) const CHUNK_ROWS: usize = 512;
 
 /// What a cache holds, shared by all its clips.
 #[derive(Debug, Clone, PartialEq)]
@@ -633,6 +633,11 @@ impl Cache {
     /// The file this cache was read from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The open frame datasets, in layout order.
+    pub(crate) fn frame_sets(&self) -> &[hdf5::Dataset] {
+        &self.frame_sets
     }
 
     /// Frame-level array `name` of clip `index` as `[n_frames * dim]` (frame-major).

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ser_cache::{Cache, CacheError, ExtractJob, NoProgress, Progress, extract};
+use ser_cache::{Cache, CacheError, ExtractJob, NoProgress, Progress, RowReader, extract};
 use ser_data::{CorpusScan, CorpusSpec, scan};
 use ser_features::{Extractor, FeatureConfig};
 use ser_synth::{SynthConfig, generate};
@@ -301,7 +301,7 @@ fn bad_files_are_skipped_with_reasons_and_good_ones_cached() {
 }
 
 #[test]
-fn a_compressed_cache_holds_the_same_values_in_a_smaller_file() {
+fn a_compressed_cache_holds_the_same_values_in_a_smaller_file_and_rows_read_alike() {
     let d = tempfile::tempdir().unwrap();
     let corpora = synth(&d.path().join("synth"));
     let ex = Extractor::new(config()).unwrap();
@@ -321,6 +321,25 @@ fn a_compressed_cache_holds_the_same_values_in_a_smaller_file() {
         size(&packed),
         size(&plain)
     );
+    // Clip by clip, the row reader gives HDF5's values: by positioned reads of the plain
+    // cache's chunks (some clips straddle two), through HDF5 for the compressed one.
+    for (path, direct) in [(&plain, true), (&packed, false)] {
+        let cache = Cache::open(path).unwrap();
+        let rows = RowReader::new(&cache).unwrap();
+        assert_eq!(rows.is_direct(), direct, "{}", path.display());
+        for (k, (name, dim)) in cache.header.frame_layout.iter().enumerate() {
+            for (i, c) in cache.clips.iter().enumerate() {
+                let mut got = vec![f32::NAN; c.n_frames as usize * dim];
+                rows.read(k, c.frame_offset as usize, &mut got).unwrap();
+                assert_eq!(got, cache.frames(name, i).unwrap(), "{name} of {}", c.path);
+            }
+        }
+        assert!(
+            (cache.clips.iter())
+                .any(|c| c.frame_offset / 512 != (c.frame_offset + c.n_frames - 1) / 512),
+            "no clip straddles a chunk"
+        );
+    }
 }
 
 /// Counts, when the merge starts, the shard files under one folder this process holds open
