@@ -58,7 +58,7 @@ fn onnx_exports_reproduce_the_run_in_onnxruntime() {
         let n = ds.n_frames(i);
         assert!(n >= 100, "{} has {n} frames", t[0]);
         let start = (n - 100) / 2;
-        let rows: Vec<Vec<f32>> = ds.frames[i][start * ds.dim..(start + 100) * ds.dim]
+        let rows: Vec<Vec<f32>> = ds.frames.get(i)[start * ds.dim..(start + 100) * ds.dim]
             .chunks(ds.dim)
             .map(|r| r.to_vec())
             .collect();

@@ -21,22 +21,29 @@ fn on_the_fly_training_recomputes_the_cached_features_and_refuses_changed_audio(
 
     // Unaugmented, the audio path gives exactly the cached frames (same cleaning, same
     // extractor), so training on the fly and evaluating on the cache see one feature space.
+    // With no memory allowed, frames come from the cache per clip (two arrays interleaved)
+    // and the audio from a spill file: the same values.
     let frames = ["mfcc".to_string(), "logmel_delta".to_string()];
-    let ds = ser_experiment::Dataset::load(&cache, &frames, &[]).unwrap();
+    let ds = ser_experiment::Dataset::load_caches(std::slice::from_ref(&cache), &frames, &[], 0)
+        .unwrap();
+    assert!(!ds.frames.is_in_ram());
     let some: Vec<usize> = (0..ds.meta.len()).step_by(7).collect();
     let flex: burn::tensor::Device = burn::backend::FlexDevice.into();
-    let w = ser_experiment::Waveforms::load(&cache, &ds, &some, &frames, &flex).unwrap();
+    let w = ser_experiment::Waveforms::load(&cache, &ds, &some, &frames, &flex, 0).unwrap();
+    assert!(!w.is_in_ram());
     let audio: Vec<Vec<f32>> = some.iter().map(|&i| w.audio(i).to_vec()).collect();
     for (f, &i) in w.features(&audio).iter().zip(&some) {
-        assert_eq!(f, &ds.frames[i], "{}", ds.meta[i].path);
+        assert_eq!(f[..], *ds.frames.get(i), "{}", ds.meta[i].path);
     }
     // On a GPU device the kernels compute them, within the kernels' tested tolerance.
     if let Some(gpu) = ser_check::wgpu_or_opt_out(ser_kernels::probe_wgpu()) {
-        let w = ser_experiment::Waveforms::load(&cache, &ds, &some, &frames, &gpu).unwrap();
+        let w =
+            ser_experiment::Waveforms::load(&cache, &ds, &some, &frames, &gpu, u64::MAX).unwrap();
+        assert!(w.is_in_ram());
         assert!(w.describe.starts_with("wgpu"), "{}", w.describe);
         for (f, &i) in w.features(&audio).iter().zip(&some) {
             let what = format!("{}: wgpu vs cache", ds.meta[i].path);
-            ser_check::assert_all_close(f, &ds.frames[i], 2e-3, what);
+            ser_check::assert_all_close(f, &ds.frames.get(i), 2e-3, what);
         }
     }
 

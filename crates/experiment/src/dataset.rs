@@ -1,4 +1,5 @@
-//! Clips, labels and speakers read from a ser feature cache into memory once per run.
+//! Clips, labels and speakers read from ser feature caches once per run; their frames held in
+//! RAM, or read from the caches per batch when they exceed `data.memory_gb` (see `store`).
 //!
 //! Frames stay in the units the cache stores (log-mel in dB): augmentations that are defined
 //! in those units (gain, noise at an SNR, speed) act on them in the loader, and only then are
@@ -10,10 +11,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use ser_cache::Cache;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use ser_cache::{Cache, RowReader};
 use ser_eval::{AuditClip, Fingerprint, NormScope};
 
 use crate::error::TrainError;
+use crate::store::{CacheFrames, CacheSpan, ClipStore, read_span};
 
 /// Every clip the experiment uses, with its frames and functionals in memory.
 pub struct Dataset {
@@ -21,8 +26,9 @@ pub struct Dataset {
     pub classes: Vec<String>,
     /// Width of a frame (sum of the chosen arrays' widths).
     pub dim: usize,
-    /// Per clip: `[n_frames * dim]` frame-major.
-    pub frames: Vec<Vec<f32>>,
+    /// Per clip: `[n_frames * dim]` frame-major, in RAM or read from the caches on demand
+    /// (`data.memory_gb`).
+    pub frames: ClipStore,
     /// Per clip: its class id.
     pub labels: Vec<usize>,
     /// Per clip: corpus, speaker, content hash, path.
@@ -61,169 +67,68 @@ pub struct ClipInfo {
 
 impl Dataset {
     /// Reads the clips whose label is in `labels` (all labels when empty) with the frame
-    /// arrays `frames` concatenated per frame (none: functionals only).
+    /// arrays `frames` concatenated per frame (none: functionals only), frames in RAM.
     pub fn load(path: &Path, frames: &[String], labels: &[String]) -> Result<Self, TrainError> {
-        let cache = Cache::open(path).map_err(|e| TrainError::Data(e.to_string()))?;
-        let layout = &cache.header.frame_layout;
-        let mut widths = Vec::new();
-        for f in frames {
-            let Some((_, w)) = layout.iter().find(|(n, _)| n == f) else {
-                let have: Vec<&str> = layout.iter().map(|(n, _)| n.as_str()).collect();
-                return Err(TrainError::Data(format!(
-                    "{}: no frame array '{f}' (it has {have:?}); change data.frames or extract with a feature config that stores it",
-                    path.display()
-                )));
-            };
-            widths.push(*w);
+        Self::load_caches(&[path.to_path_buf()], frames, labels, u64::MAX)
+    }
+
+    /// [`Dataset::load`] over several caches made with the same feature config (one per
+    /// corpus, say), their clips in the order of `paths`; the classes, when `labels` is empty,
+    /// are every label of every cache. The frames stay in RAM when they take at most
+    /// `memory` bytes, else they are read from the caches per batch (`data.memory_gb`). A
+    /// clip in two caches, or caches of different feature configs, are refused with both
+    /// files named.
+    pub fn load_caches(
+        paths: &[PathBuf],
+        frames: &[String],
+        labels: &[String],
+        memory: u64,
+    ) -> Result<Self, TrainError> {
+        if paths.is_empty() {
+            return Err(TrainError::Config("data.cache names no cache".into()));
         }
+        let caches = paths
+            .iter()
+            .map(|p| Cache::open(p).map_err(|e| TrainError::Data(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
         let classes: Vec<String> = if labels.is_empty() {
-            let mut l: Vec<String> = cache.clips.iter().map(|c| c.label.clone()).collect();
-            l.sort();
-            l.dedup();
-            l
+            let all: BTreeSet<&String> = caches
+                .iter()
+                .flat_map(|c| c.clips.iter().map(|m| &m.label))
+                .collect();
+            all.into_iter().cloned().collect()
         } else {
             labels.to_vec()
         };
         if classes.len() < 2 {
             return Err(TrainError::Data(format!(
                 "{}: {} class(es) {classes:?}; a classifier needs at least 2",
-                path.display(),
+                paths[0].display(),
                 classes.len()
             )));
         }
-        let total_rows: usize = cache.clips.iter().map(|c| c.n_frames as usize).sum();
-        let arrays: Vec<Vec<f32>> = frames
-            .iter()
-            .map(|f| cache.frame_rows(f, 0, total_rows))
-            .collect::<Result<_, _>>()
-            .map_err(|e| TrainError::Data(e.to_string()))?;
-        let all_functionals = cache
-            .functionals()
-            .map_err(|e| TrainError::Data(e.to_string()))?;
-        let n_func = cache.header.functional_names.len();
-        // The fingerprint reads the first array the cache stores (log-mel in every shipped
-        // feature config), whatever the experiment trains on.
-        let (fp_name, fp_dim) = layout.first().cloned().unwrap_or_default();
-        let fp_index = frames.iter().position(|f| *f == fp_name);
-        let fp_rows = if fp_dim > 0 && fp_index.is_none() {
-            Some(
-                cache
-                    .frame_rows(&fp_name, 0, total_rows)
-                    .map_err(|e| TrainError::Data(e.to_string()))?,
-            )
-        } else {
-            None
-        };
-        let dim: usize = widths.iter().sum();
-        let mut ds = Dataset {
-            classes: classes.clone(),
-            dim,
-            frames: Vec::new(),
-            labels: Vec::new(),
-            meta: Vec::new(),
-            functionals: Vec::new(),
-            functional_names: cache.header.functional_names.clone(),
-            fingerprints: Vec::new(),
-            feature_config: cache.header.config_toml.clone(),
-            group: Vec::new(),
-            group_norms: Vec::new(),
-        };
-        for (i, c) in cache.clips.iter().enumerate() {
-            let Some(class) = classes.iter().position(|l| *l == c.label) else {
-                continue;
-            };
-            let (off, n) = (c.frame_offset as usize, c.n_frames as usize);
-            let mut x = Vec::with_capacity(n * dim);
-            for t in 0..n {
-                for (a, &w) in arrays.iter().zip(&widths) {
-                    x.extend_from_slice(&a[(off + t) * w..(off + t + 1) * w]);
-                }
-            }
-            if x.iter().any(|v| !v.is_finite()) {
-                return Err(TrainError::Data(format!(
-                    "{}: clip {} has NaN or infinite features; re-extract it",
-                    path.display(),
-                    c.path
-                )));
-            }
-            let fp = match (&fp_rows, fp_index) {
-                (Some(rows), _) => {
-                    Fingerprint::from_frames(&rows[off * fp_dim..(off + n) * fp_dim], fp_dim)
-                }
-                (None, Some(k)) => {
-                    Fingerprint::from_frames(&arrays[k][off * fp_dim..(off + n) * fp_dim], fp_dim)
-                }
-                (None, None) => Fingerprint::from_frames(&[], 0),
-            };
-            ds.fingerprints.push(fp);
-            ds.group.push(0);
-            ds.frames.push(x);
-            ds.labels.push(class);
-            ds.meta.push(ClipInfo {
-                corpus: c.corpus.clone(),
-                speaker: c.speaker.clone(),
-                content_hash: c.content_hash.clone(),
-                path: c.path.clone(),
-                sentence: if !c.text.is_empty() {
-                    c.text.to_lowercase()
-                } else if !c.text_id.is_empty() {
-                    format!("{}/{}", c.corpus, c.text_id)
-                } else {
-                    String::new()
-                },
-            });
-            ds.functionals.push(if n_func > 0 {
-                all_functionals[i * n_func..(i + 1) * n_func].to_vec()
-            } else {
-                Vec::new()
-            });
+        let mut bytes = 0u64;
+        for c in &caches {
+            let dim: usize = picks(c, frames)?.iter().map(|p| p.1).sum();
+            let rows: u64 = (c.clips.iter())
+                .filter(|m| classes.contains(&m.label))
+                .map(|m| m.n_frames)
+                .sum();
+            bytes += rows * dim as u64 * 4;
         }
-        if ds.labels.is_empty() {
-            return Err(TrainError::Data(format!(
-                "{}: no clip has one of the labels {classes:?}",
-                path.display()
-            )));
-        }
-        Ok(ds)
-    }
-
-    /// [`Dataset::load`] over several caches made with the same feature config (one per
-    /// corpus, say), their clips in the order of `paths`; the classes, when `labels` is empty,
-    /// are every label of every cache. A clip in two caches, or caches of different feature
-    /// configs, are refused with both files named.
-    pub fn load_caches(
-        paths: &[PathBuf],
-        frames: &[String],
-        labels: &[String],
-    ) -> Result<Self, TrainError> {
-        let [first, rest @ ..] = paths else {
-            return Err(TrainError::Config("data.cache names no cache".into()));
-        };
-        if rest.is_empty() {
-            return Self::load(first, frames, labels);
-        }
-        let classes: Vec<String> = if labels.is_empty() {
-            let mut all = BTreeSet::new();
-            for p in paths {
-                let cache = Cache::open(p).map_err(|e| TrainError::Data(e.to_string()))?;
-                all.extend(cache.clips.iter().map(|c| c.label.clone()));
-            }
-            all.into_iter().collect()
-        } else {
-            labels.to_vec()
-        };
-        let mut ds = Self::load(first, frames, &classes)?;
+        let in_ram = bytes <= memory;
+        let mut ds = Self::read_cache(&caches[0], frames, &classes, in_ram)?;
         let mut seen: HashMap<(String, String), PathBuf> = ds
             .meta
             .iter()
-            .map(|m| ((m.corpus.clone(), m.path.clone()), first.clone()))
+            .map(|m| ((m.corpus.clone(), m.path.clone()), paths[0].clone()))
             .collect();
-        for p in rest {
-            let more = Self::load(p, frames, &classes)?;
+        for (cache, p) in caches.iter().zip(paths).skip(1) {
+            let more = Self::read_cache(cache, frames, &classes, in_ram)?;
             if more.feature_config != ds.feature_config {
                 return Err(TrainError::Data(format!(
                     "{} and {} were extracted with different feature configs; extract every cache of data.cache with the same one",
-                    first.display(),
+                    paths[0].display(),
                     p.display()
                 )));
             }
@@ -248,9 +153,111 @@ impl Dataset {
         Ok(ds)
     }
 
+    /// The clips of one cache with a label in `classes`: each clip's frames read once (in
+    /// parallel) for the NaN check and the audit fingerprint, and kept when `in_ram`.
+    fn read_cache(
+        cache: &Cache,
+        frames: &[String],
+        classes: &[String],
+        in_ram: bool,
+    ) -> Result<Self, TrainError> {
+        let path = cache.path();
+        let data_err = |e: ser_cache::CacheError| TrainError::Data(e.to_string());
+        let src = CacheFrames {
+            reader: Arc::new(RowReader::new(cache).map_err(data_err)?),
+            arrays: picks(cache, frames)?,
+        };
+        let dim: usize = src.arrays.iter().map(|a| a.1).sum();
+        // The fingerprint reads the first array the cache stores (log-mel in every shipped
+        // feature config), whatever the experiment trains on.
+        let fp_dim = cache.header.frame_layout.first().map_or(0, |l| l.1);
+        let fp_src = CacheFrames {
+            reader: src.reader.clone(),
+            arrays: vec![(0, fp_dim)],
+        };
+        let fp_is_x = src.arrays == [(0, fp_dim)];
+        let wanted: Vec<(usize, usize)> = (cache.clips.iter().enumerate())
+            .filter_map(|(i, c)| Some((i, classes.iter().position(|l| *l == c.label)?)))
+            .collect();
+        if wanted.is_empty() {
+            return Err(TrainError::Data(format!(
+                "{}: no clip has one of the labels {classes:?}",
+                path.display()
+            )));
+        }
+        let spans: Vec<CacheSpan> = (wanted.iter())
+            .map(|&(i, _)| CacheSpan {
+                reader: 0,
+                row: cache.clips[i].frame_offset,
+                rows: cache.clips[i].n_frames as u32,
+            })
+            .collect();
+        let read: Vec<(Fingerprint, Vec<f32>)> = (wanted.par_iter().zip(&spans))
+            .map(|(&(i, _), &span)| {
+                let x = read_span(&src, span, dim).map_err(data_err)?;
+                if x.iter().any(|v| !v.is_finite()) {
+                    return Err(TrainError::Data(format!(
+                        "{}: clip {} has NaN or infinite features; re-extract it",
+                        path.display(),
+                        cache.clips[i].path
+                    )));
+                }
+                let fp = if fp_is_x {
+                    Fingerprint::from_frames(&x, fp_dim)
+                } else if fp_dim > 0 {
+                    let rows = read_span(&fp_src, span, fp_dim).map_err(data_err)?;
+                    Fingerprint::from_frames(&rows, fp_dim)
+                } else {
+                    Fingerprint::from_frames(&[], 0)
+                };
+                Ok((fp, if in_ram { x } else { Vec::new() }))
+            })
+            .collect::<Result<_, _>>()?;
+        let (fingerprints, xs): (Vec<Fingerprint>, Vec<Vec<f32>>) = read.into_iter().unzip();
+        let all_functionals = cache.functionals().map_err(data_err)?;
+        let n_func = cache.header.functional_names.len();
+        let meta = (wanted.iter())
+            .map(|&(i, _)| {
+                let c = &cache.clips[i];
+                ClipInfo {
+                    corpus: c.corpus.clone(),
+                    speaker: c.speaker.clone(),
+                    content_hash: c.content_hash.clone(),
+                    path: c.path.clone(),
+                    sentence: if !c.text.is_empty() {
+                        c.text.to_lowercase()
+                    } else if !c.text_id.is_empty() {
+                        format!("{}/{}", c.corpus, c.text_id)
+                    } else {
+                        String::new()
+                    },
+                }
+            })
+            .collect();
+        Ok(Dataset {
+            classes: classes.to_vec(),
+            dim,
+            frames: if in_ram {
+                ClipStore::in_ram(xs)
+            } else {
+                ClipStore::from_caches(vec![src], spans)
+            },
+            labels: wanted.iter().map(|w| w.1).collect(),
+            meta,
+            functionals: (wanted.iter())
+                .map(|&(i, _)| all_functionals[i * n_func..(i + 1) * n_func].to_vec())
+                .collect(),
+            functional_names: cache.header.functional_names.clone(),
+            fingerprints,
+            feature_config: cache.header.config_toml.clone(),
+            group: vec![0; wanted.len()],
+            group_norms: Vec::new(),
+        })
+    }
+
     /// Frames of clip `i`.
     pub fn n_frames(&self, i: usize) -> usize {
-        self.frames[i].len() / self.dim.max(1)
+        self.frames.values(i) / self.dim.max(1)
     }
 
     /// Corpus names, sorted.
@@ -272,7 +279,7 @@ impl Dataset {
             let mut k = keep.iter();
             v.retain(|_| *k.next().expect("one per clip"));
         }
-        retain(&mut self.frames, &keep);
+        self.frames.retain(&keep);
         retain(&mut self.meta, &keep);
         retain(&mut self.functionals, &keep);
         retain(&mut self.fingerprints, &keep);
@@ -344,6 +351,27 @@ impl Dataset {
     }
 }
 
+/// Layout index and width of each of `frames` in `cache`, or an error naming what it has.
+fn picks(cache: &Cache, frames: &[String]) -> Result<Vec<(usize, usize)>, TrainError> {
+    let layout = &cache.header.frame_layout;
+    frames
+        .iter()
+        .map(|f| {
+            layout
+                .iter()
+                .position(|(n, _)| n == f)
+                .map(|k| (k, layout[k].1))
+                .ok_or_else(|| {
+                    let have: Vec<&str> = layout.iter().map(|(n, _)| n.as_str()).collect();
+                    TrainError::Data(format!(
+                        "{}: no frame array '{f}' (it has {have:?}); change data.frames or extract with a feature config that stores it",
+                        cache.path().display()
+                    ))
+                })
+        })
+        .collect()
+}
+
 /// The group a clip is standardized with under `scope`: its corpus, or `corpus/speaker`.
 pub fn group_key(scope: NormScope, m: &ClipInfo) -> String {
     match scope {
@@ -400,7 +428,7 @@ impl Normalizer {
         let mut row_buf = vec![0f32; d];
         for &i in clips.iter().filter(|_| d > 0) {
             let group = ds.group_norm(i).filter(|_| grouped);
-            for row in ds.frames[i].chunks(d) {
+            for row in ds.frames.get(i).chunks(d) {
                 row_buf.copy_from_slice(row);
                 if let Some(g) = group {
                     g.apply(&mut row_buf);

@@ -117,6 +117,19 @@ pub struct DataConfig {
     /// false: read the cache). Evaluation always reads the cache. The audio files must be
     /// the ones the cache was built from (checked by content hash).
     pub on_the_fly: bool,
+    /// Gigabytes of clip data (frames, and the audio of `on_the_fly`) a run may hold in RAM;
+    /// beyond it frames are read from the caches per batch and audio from a spill file in
+    /// `$TMPDIR`, with the same results (default: a quarter of the machine's memory). The
+    /// model, batches and clip metadata come on top.
+    pub memory_gb: Option<f64>,
+}
+
+impl DataConfig {
+    /// `memory_gb` in bytes, or its default.
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory_gb
+            .map_or_else(crate::store::default_memory_bytes, |g| (g * 1e9) as u64)
+    }
 }
 
 impl Default for DataConfig {
@@ -130,6 +143,7 @@ impl Default for DataConfig {
             synthetic: false,
             synth: SynthPreset::Standard,
             on_the_fly: false,
+            memory_gb: None,
         }
     }
 }
@@ -411,6 +425,15 @@ impl Experiment {
                 &format!(
                     "with {caches} caches, list one corpus per cache (the corpus each is extracted from when missing), or none"
                 ),
+            ));
+        }
+        if let Some(m) = self.data.memory_gb
+            && !(m.is_finite() && m >= 0.0)
+        {
+            return Err(TrainError::key(
+                "data.memory_gb",
+                format!("{m}"),
+                "must be a number of gigabytes >= 0 (0: read every clip from the cache per batch)",
             ));
         }
         if self.data.frames.is_empty() && self.model.kind.net().is_some() {

@@ -13,6 +13,7 @@ mod error;
 mod experiment;
 pub mod folder;
 mod loader;
+mod store;
 mod waveform;
 
 pub use baselines::{ForestConfig, SvmConfig};
@@ -24,4 +25,5 @@ pub use experiment::{
 };
 pub use loader::{Batch, BatchSource, Loader, centre_segment, epoch_order, epoch_rng, mix};
 pub use ser_eval::{NormScope, Protocol, SplitConfig};
+pub use store::{ClipStore, Spill, default_memory_bytes};
 pub use waveform::{FramePipeline, Waveforms, augment_audio, resample_linear};

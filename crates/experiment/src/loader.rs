@@ -94,7 +94,7 @@ impl BatchSource {
     /// real length. `rng` picks the crop window and the augmentations; without it
     /// (evaluation) the centre is taken.
     fn segment(&self, i: usize, rng: Option<&mut ChaCha8Rng>) -> (Vec<f32>, usize) {
-        self.segment_frames(i, &self.ds.frames[i], rng, true)
+        self.segment_frames(i, &self.ds.frames.get(i), rng, true)
     }
 
     /// Segment of the frames `src` (`[n, dim]`, raw) of clip `clip`; `frame_augment` applies
@@ -313,7 +313,7 @@ mod tests {
         let ds = Dataset {
             classes: vec!["a".into()],
             dim: 2,
-            frames: vec![clip],
+            frames: crate::ClipStore::in_ram(vec![clip]),
             labels: vec![0],
             meta: vec![ClipInfo {
                 corpus: "c".into(),

@@ -1,10 +1,11 @@
 //! On-the-fly features (`[data] on_the_fly = true`): the training clips' cleaned audio is held
-//! in memory, and each training batch is augmented as audio (speed, gain, additive noise at a
+//! in memory (or, beyond `data.memory_gb`, in a spill file read per batch), and each training batch is augmented as audio (speed, gain, additive noise at a
 //! random SNR, a random window as time shift) and turned into features by the same pipeline
 //! that built the cache: the CubeCL kernels on a GPU device (`ser-kernels`), the CPU
 //! reference extractor otherwise. Evaluation reads the cache, which holds the same features
 //! of the unaugmented audio.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use burn::tensor::Device;
@@ -18,6 +19,7 @@ use ser_kernels::GpuExtractor;
 use crate::dataset::Dataset;
 use crate::error::TrainError;
 use crate::experiment::{AugmentConfig, SegmentPolicy};
+use crate::store::{ClipStore, Spill};
 
 /// The feature pipeline of a cache's config, giving the frame arrays a network reads (in the
 /// experiment's order, concatenated per frame): on the CubeCL kernels when `device` runs
@@ -113,7 +115,7 @@ impl FramePipeline {
 /// Cleaned audio of the clips a run trains on, and the feature pipeline to apply to it.
 pub struct Waveforms {
     /// Per dataset clip: its cleaned samples (empty for clips that are not trained on).
-    clips: Vec<Vec<f32>>,
+    clips: ClipStore,
     pipeline: FramePipeline,
     /// Where the features are computed, for messages.
     pub describe: String,
@@ -121,31 +123,51 @@ pub struct Waveforms {
 
 impl Waveforms {
     /// Reads and cleans the audio of `clips` of `ds` (made from `cache`), checking that each
-    /// file is still the one the cache was built from. Features go to `device` when the
-    /// kernels support it there, else to the CPU reference.
+    /// file is still the one the cache was built from, and holds it in RAM while it takes at
+    /// most `memory` bytes, else in a spill file (`data.memory_gb`). Features go to `device`
+    /// when the kernels support it there, else to the CPU reference.
     pub fn load(
         cache: &Path,
         ds: &Dataset,
         clips: &[usize],
         frames: &[String],
         device: &Device,
+        memory: u64,
     ) -> Result<Self, TrainError> {
         let pipeline = FramePipeline::new(&ds.feature_config, frames, device)
             .map_err(|e| TrainError::Data(format!("{}: {e}", cache.display())))?;
         let mut wanted = vec![false; ds.meta.len()];
         clips.iter().for_each(|&i| wanted[i] = true);
         let reference = pipeline.reference();
-        let loaded: Vec<Result<Vec<f32>, TrainError>> = (0..ds.meta.len())
-            .into_par_iter()
-            .map(|i| {
-                if wanted[i] {
-                    clean_audio(&ds.meta[i].path, &ds.meta[i].content_hash, reference)
-                } else {
-                    Ok(Vec::new())
+        let (mut held, mut bytes, mut spill): (Vec<Vec<f32>>, u64, Option<Spill>) =
+            (Vec::new(), 0, None);
+        // Blocks of clips cleaned in parallel, so that a spilled run never holds more than
+        // one block.
+        let all: Vec<usize> = (0..ds.meta.len()).collect();
+        for block in all.chunks(256) {
+            let cleaned: Vec<Vec<f32>> = (block.par_iter())
+                .map(|&i| match wanted[i] {
+                    true => clean_audio(&ds.meta[i].path, &ds.meta[i].content_hash, reference),
+                    false => Ok(Vec::new()),
+                })
+                .collect::<Result<_, _>>()?;
+            bytes += cleaned.iter().map(|c| c.len() as u64 * 4).sum::<u64>();
+            if spill.is_none() && bytes > memory {
+                let mut s = Spill::new()?;
+                for c in held.drain(..) {
+                    s.push(&c)?;
                 }
-            })
-            .collect();
-        let clips = loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
+                spill = Some(s);
+            }
+            match &mut spill {
+                Some(s) => cleaned.iter().try_for_each(|c| s.push(c))?,
+                None => held.extend(cleaned),
+            }
+        }
+        let clips = match spill {
+            Some(s) => s.finish()?,
+            None => ClipStore::in_ram(held),
+        };
         let describe = pipeline.describe.clone();
         Ok(Self {
             clips,
@@ -154,9 +176,14 @@ impl Waveforms {
         })
     }
 
+    /// Whether the audio is held in RAM (else read from the spill file per batch).
+    pub fn is_in_ram(&self) -> bool {
+        self.clips.is_in_ram()
+    }
+
     /// Cleaned audio of dataset clip `i` (empty when it is not a training clip).
-    pub fn audio(&self, i: usize) -> &[f32] {
-        &self.clips[i]
+    pub fn audio(&self, i: usize) -> Cow<'_, [f32]> {
+        self.clips.get(i)
     }
 
     /// The audio a training segment of `frames` frames of clip `i` is computed from:
@@ -170,10 +197,10 @@ impl Waveforms {
         augment: &AugmentConfig,
         r: &mut ChaCha8Rng,
     ) -> Vec<f32> {
-        let y = &self.clips[i];
+        let y = self.clips.get(i);
         let y = match augment.speed.as_slice() {
-            [lo, hi] => resample_linear(y, r.random_range(*lo..=*hi)),
-            _ => y.clone(),
+            [lo, hi] => resample_linear(&y, r.random_range(*lo..=*hi)),
+            _ => y.into_owned(),
         };
         let want = (frames.saturating_sub(1)) * self.pipeline.hop + self.pipeline.n_fft;
         let mut seg = if y.len() >= want {

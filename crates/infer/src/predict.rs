@@ -496,7 +496,7 @@ impl Predictor {
         let ds = Dataset {
             classes: self.classes.clone(),
             dim: self.pipeline.dim(),
-            frames: self.pipeline.features(signals),
+            frames: ser_experiment::ClipStore::in_ram(self.pipeline.features(signals)),
             labels: vec![0; n],
             meta: vec![
                 ClipInfo {

@@ -7,8 +7,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::flex as opts;
-use ser_experiment::{Dataset, Experiment, Protocol, TrainError};
-use ser_study::{Quiet, resume, train};
+use ser_experiment::{Dataset, Experiment, NormScope, Protocol, TrainError};
+use ser_study::{Observer, Quiet, resume, train};
 
 #[path = "../../../tests/support/paths.rs"]
 mod paths;
@@ -145,6 +145,53 @@ fn loss_falls_and_a_killed_run_resumes_to_the_same_numbers() {
     ] {
         assert!(runs.join("killed").join(f).exists(), "{f} missing");
     }
+}
+
+/// Collects the run's messages.
+#[derive(Default)]
+struct Notes(Vec<String>);
+impl Observer for Notes {
+    fn note(&mut self, message: &str) {
+        self.0.push(message.to_string());
+    }
+}
+
+/// Frames read from the cache per batch (a memory bound a thousandth of the cache) give the
+/// numbers of the in-RAM run, through a kill and a resume too, with per-speaker
+/// standardization and every augmentation on.
+#[test]
+fn a_memory_bound_far_below_the_cache_trains_to_the_unbounded_numbers() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (tmp, cache) = cache();
+    let runs = tmp.path().join("runs");
+    let bound_gb = std::fs::metadata(&cache).unwrap().len() as f64 / 1e9 / 1000.0;
+    let exp = |name: &str, memory_gb: Option<f64>| {
+        let mut e = experiment(name, &cache, "cnn_lstm", "");
+        e.split.normalize = NormScope::Speaker;
+        e.data.memory_gb = memory_gb;
+        e
+    };
+    let ram = train(&exp("ram", None), &opts(&runs, None), &mut Quiet).unwrap();
+    let mut notes = Notes::default();
+    match train(
+        &exp("disk", Some(bound_gb)),
+        &opts(&runs, Some(2)),
+        &mut notes,
+    ) {
+        Err(TrainError::Interrupted(2)) => {}
+        other => panic!("expected an interruption after 2 epochs, got {other:?}"),
+    }
+    assert!(
+        notes
+            .0
+            .iter()
+            .any(|n| n.contains("read from the cache per batch")),
+        "the bounded run held its frames in RAM: {:?}",
+        notes.0
+    );
+    let disk = resume(&runs.join("disk"), &opts(&runs, None), &mut Quiet).unwrap();
+    assert_eq!(metrics(&runs.join("disk")), metrics(&runs.join("ram")));
+    assert_eq!((disk.test, disk.best_epoch), (ram.test, ram.best_epoch));
 }
 
 #[test]

@@ -107,7 +107,12 @@ pub fn load_dataset(exp: &Experiment) -> Result<Arc<Dataset>, TrainError> {
 
 /// [`load_dataset`] without sharing.
 fn read_dataset(exp: &Experiment) -> Result<Arc<Dataset>, TrainError> {
-    let mut ds = Dataset::load_caches(exp.data.cache.paths(), &exp.data.frames, &exp.data.labels)?;
+    let mut ds = Dataset::load_caches(
+        exp.data.cache.paths(),
+        &exp.data.frames,
+        &exp.data.labels,
+        exp.data.memory_bytes(),
+    )?;
     if exp.split.protocol.is_corpus_level() {
         let corpora = ds.corpora();
         if corpora.len() < 2 {
@@ -183,6 +188,13 @@ pub(crate) fn prepare(
         ))
     })?;
     drop(view);
+    if !ds.frames.is_in_ram() {
+        obs.note(&format!(
+            "frames: {:.1} GB, over data.memory_gb = {:.1}: read from the cache per batch",
+            frame_bytes_all(&ds) as f64 / 1e9,
+            exp.data.memory_bytes() as f64 / 1e9
+        ));
+    }
     let norm = Normalizer::fit(&ds, &split.train);
     let split_path = dir.join("split.json");
     let paths =
@@ -233,10 +245,15 @@ pub(crate) fn prepare(
             &split.train,
             &exp.data.frames,
             device,
+            exp.data.memory_bytes().saturating_sub(frame_bytes(&ds)),
         )?;
         obs.note(&format!(
-            "on-the-fly features: {} training clips' audio in memory, features on {}",
+            "on-the-fly features: {} training clips' audio {}, features on {}",
             split.train.len(),
+            match w.is_in_ram() {
+                true => "in memory",
+                false => "in a spill file (over data.memory_gb)",
+            },
             w.describe
         ));
         Some(Arc::new(w))
@@ -256,4 +273,19 @@ pub(crate) fn prepare(
         audit,
         src,
     })
+}
+
+/// Bytes of frames `ds` holds in RAM.
+fn frame_bytes(ds: &Dataset) -> u64 {
+    match ds.frames.is_in_ram() {
+        true => frame_bytes_all(ds),
+        false => 0,
+    }
+}
+
+/// Bytes of all of `ds`'s frames, wherever they are.
+fn frame_bytes_all(ds: &Dataset) -> u64 {
+    (0..ds.frames.len())
+        .map(|i| ds.frames.values(i) as u64 * 4)
+        .sum()
 }
