@@ -125,14 +125,25 @@ impl ContrastBands {
         for (k, (bins, n)) in self.bands.iter().enumerate() {
             buf.clear();
             buf.extend(bins.iter().map(|&b| mag[b]));
-            // Unstable is exact here: magnitudes that compare equal are the same bits (no
-            // -0.0), so the sums below see the same values in the same order.
-            buf.sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
             let n = (*n).min(buf.len());
             if n == 0 {
                 peak[k] = T::zero();
                 valley[k] = T::zero();
                 continue;
+            }
+            // The n smallest and the n largest, each sorted, as a full sort would leave them
+            // (selection, then two sorts of n values, n being ~2 % of the band): the sums
+            // below see the same values in the same order. Unstable is exact: magnitudes
+            // that compare equal are the same bits (no -0.0).
+            let cmp = |a: &T, b: &T| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal);
+            let len = buf.len();
+            if len > 2 * n {
+                buf.select_nth_unstable_by(n - 1, cmp);
+                buf[n..].select_nth_unstable_by(len - 2 * n, cmp);
+                buf[..n].sort_unstable_by(cmp);
+                buf[len - n..].sort_unstable_by(cmp);
+            } else {
+                buf.sort_unstable_by(cmp);
             }
             let inv = T::one() / T::lit(n as f64);
             valley[k] = buf[..n].iter().copied().sum::<T>() * inv;
@@ -172,5 +183,35 @@ mod tests {
         assert_eq!(rolloff(&mag, &freqs, 0.85), 200.0);
         assert_eq!(centroid(&[0.0; 4], &freqs), 0.0);
         assert_eq!(rolloff(&[0.0f64; 4], &freqs, 0.85), 0.0);
+    }
+
+    #[test]
+    fn peak_valley_by_selection_equals_a_full_sort_bit_for_bit() {
+        let freqs: Vec<f64> = (0..257).map(|k| k as f64 * 8000.0 / 256.0).collect();
+        for quantile in [0.02, 0.2, 0.5] {
+            let bands = ContrastBands::new(&freqs, 200.0, 6, quantile);
+            let mut s = 11u64;
+            let mag: Vec<f32> = (0..257)
+                .map(|_| {
+                    s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    (s >> 40) as f32 / 1e3
+                })
+                .collect();
+            let (mut peak, mut valley) = (vec![0f32; 7], vec![0f32; 7]);
+            bands.peak_valley(&mag, &mut peak, &mut valley, &mut Vec::new());
+            for (k, (bins, n)) in bands.bands.iter().enumerate() {
+                let mut v: Vec<f32> = bins.iter().map(|&b| mag[b]).collect();
+                v.sort_by(f32::total_cmp);
+                let n = (*n).min(v.len());
+                let inv = 1.0 / n as f32;
+                let want_v = v[..n].iter().sum::<f32>() * inv;
+                let want_p = v[v.len() - n..].iter().sum::<f32>() * inv;
+                assert_eq!(
+                    (peak[k].to_bits(), valley[k].to_bits()),
+                    (want_p.to_bits(), want_v.to_bits()),
+                    "band {k}, quantile {quantile}"
+                );
+            }
+        }
     }
 }
