@@ -53,11 +53,12 @@ impl RowReader {
             path: path.clone(),
             source,
         })?;
+        let file_len = file.metadata().map_or(0, |m| m.len());
         let arrays = cache
             .frame_sets()
             .iter()
             .zip(&cache.header.frame_layout)
-            .map(|(ds, (_, dim))| (*dim, locate(ds, *dim)))
+            .map(|(ds, (_, dim))| (*dim, locate(ds, *dim, file_len)))
             .collect();
         Ok(Self { path, file, arrays })
     }
@@ -129,8 +130,8 @@ impl RowReader {
 }
 
 /// The chunk addresses of `ds` when its chunks are raw `f32` rows of full width (no filter
-/// applied, every chunk allocated), else HDF5 reads.
-fn locate(ds: &hdf5::Dataset, dim: usize) -> Rows {
+/// applied, every chunk allocated inside the file's `file_len` bytes), else HDF5 reads.
+fn locate(ds: &hdf5::Dataset, dim: usize, file_len: u64) -> Rows {
     let fallback = || Rows::Hdf5(ds.clone());
     let raw = ds.chunk().is_some_and(|c| c == [CHUNK_ROWS, dim.max(1)])
         && ds.filters().is_empty()
@@ -157,7 +158,12 @@ fn locate(ds: &hdf5::Dataset, dim: usize) -> Rows {
                 )
             };
             let full = (CHUNK_ROWS * dim.max(1) * 4) as u64;
-            if status < 0 || mask != 0 || size != full || addr == hdf5_sys::h5::HADDR_UNDEF {
+            if status < 0
+                || mask != 0
+                || size != full
+                || addr == hdf5_sys::h5::HADDR_UNDEF
+                || addr.saturating_add(full) > file_len
+            {
                 return false;
             }
             chunks.push(addr);
