@@ -50,6 +50,17 @@ pub enum CacheError {
         /// Hash of this run.
         wanted: String,
     },
+    /// The disk filled up while an extraction wrote its shards or the merged cache.
+    #[error(
+        "no space left on the disk of {path}: an extraction needs free space for about twice \
+         the cache (its shards in <out>.parts, kept so that a rerun resumes, and the merged \
+         file); free space, or split the corpora over several caches (`[data] cache = [...]`, \
+         one extraction each)"
+    )]
+    DiskFull {
+        /// The cache being written.
+        path: PathBuf,
+    },
     /// File-system error.
     #[error("cannot write {path}: {source}")]
     Io {
