@@ -61,8 +61,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // SAFETY: the first statement of main: no other thread exists yet.
-    unsafe { ser_kernels::quiet_headless_vulkan() };
+    // SAFETY: the first statements of main: no other thread exists yet. SIGPIPE back to its
+    // default (Rust ignores it, so `println!` to a closed pipe panicked): `ser cache show |
+    // head` ends quietly, as Unix tools do.
+    unsafe {
+        ser_kernels::quiet_headless_vulkan();
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     if let Some(n) = cli.threads
         && let Err(e) = rayon::ThreadPoolBuilder::new()
