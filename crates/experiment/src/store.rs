@@ -248,15 +248,44 @@ fn spill_err(e: std::io::Error) -> TrainError {
     ))
 }
 
-/// The default of `data.memory_gb`: a quarter of the machine's physical memory (8 GB where
-/// it cannot be read).
+/// The default of `data.memory_gb`: a quarter of the memory this process may use, the
+/// machine's or its control group's limit (a Slurm task's `--mem`) when lower; 8 GB where
+/// neither can be read.
 pub fn default_memory_bytes() -> u64 {
-    let total_kb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
-        m.lines()
-            .find(|l| l.starts_with("MemTotal:"))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let kb = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+        Some(kb.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
     });
-    total_kb.map_or(8 << 30, |kb| kb * 1024 / 4)
+    match (total, cgroup_limit()) {
+        (Some(t), Some(c)) => t.min(c) / 4,
+        (Some(t), None) => t / 4,
+        (None, Some(c)) => c / 4,
+        (None, None) => 8 << 30,
+    }
+}
+
+/// The memory limit of this process's control group (v2 `memory.max`, v1
+/// `memory.limit_in_bytes`), if it has one.
+fn cgroup_limit() -> Option<u64> {
+    let groups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    groups.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+        let file = match controllers {
+            "" => format!("/sys/fs/cgroup{path}/memory.max"),
+            c if c.split(',').any(|c| c == "memory") => {
+                format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes")
+            }
+            _ => return None,
+        };
+        // "max" (v2) or a huge number (v1) when unlimited: no bound.
+        let v = std::fs::read_to_string(file)
+            .ok()?
+            .trim()
+            .parse::<u64>()
+            .ok()?;
+        (v < 1 << 60).then_some(v)
+    })
 }
 
 #[cfg(test)]
