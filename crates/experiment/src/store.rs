@@ -66,15 +66,6 @@ impl ClipStore {
         })
     }
 
-    /// Writes `clips` to an unnamed temporary file and reads them from there.
-    pub fn spill(clips: &[Vec<f32>]) -> Result<Self, TrainError> {
-        let mut s = Spill::new()?;
-        for c in clips {
-            s.push(c)?;
-        }
-        s.finish()
-    }
-
     /// Clips held.
     pub fn len(&self) -> usize {
         match &self.0 {
@@ -170,12 +161,11 @@ pub(crate) fn read_span(
     dim: usize,
 ) -> Result<Vec<f32>, ser_cache::CacheError> {
     let n = span.rows as usize;
+    let mut out = vec![0f32; n * dim];
     if let [(array, _)] = src.arrays.as_slice() {
-        let mut out = vec![0f32; n * dim];
         src.reader.read(*array, span.row as usize, &mut out)?;
         return Ok(out);
     }
-    let mut out = vec![0f32; n * dim];
     let mut col = 0;
     for &(array, w) in &src.arrays {
         let mut part = vec![0f32; n * w];
@@ -294,8 +284,10 @@ mod tests {
 
     #[test]
     fn a_spilled_store_reads_back_what_was_written() {
-        let clips = vec![vec![1.0, -2.5, f32::MIN_POSITIVE], vec![], vec![7.0; 1000]];
-        let s = ClipStore::spill(&clips).unwrap();
+        let clips: [Vec<f32>; 3] = [vec![1.0, -2.5, f32::MIN_POSITIVE], vec![], vec![7.0; 1000]];
+        let mut spill = Spill::new().unwrap();
+        clips.iter().for_each(|c| spill.push(c).unwrap());
+        let s = spill.finish().unwrap();
         assert!(!s.is_in_ram());
         for (i, c) in clips.iter().enumerate() {
             assert_eq!(&*s.get(i), c.as_slice());
