@@ -11,7 +11,8 @@ centroid, roll-off (0.85), contrast (7 bands from 200 Hz) and YIN F0 (60-500 Hz,
 hop 256; librosa's YIN has no voicing decision, so every frame counts, which only saves the
 peer work), plus a voiced fraction. Clips run in parallel with joblib (one process per core);
 the arrays go to one HDF5 file (shuffle + gzip level 1, chunks of 512 rows, as ser) as ser's cache
-stores them: every clip's rows of each array concatenated, with a clip table.
+stores them: every clip's rows of each array concatenated, with a clip table. Results are
+appended as they stream in (joblib's ordered generator), so memory stays bounded at any size.
 
 Prints one JSON line: {"tool": "librosa+joblib", "clips", "audio_s", "seconds",
 "audio_seconds_per_second", "jobs", "bytes"}.
@@ -85,14 +86,28 @@ def main():
     t0 = time.perf_counter()
     # Raw (untrimmed) duration, as ser reports audio seconds.
     audio_s = sum(librosa.get_duration(path=p) for p in paths)
-    results = Parallel(n_jobs=a.jobs, batch_size=8)(delayed(clip)(p) for p in paths)
+    # Results stream in clip order and are appended as they come (resizable datasets), so
+    # memory stays bounded at any corpus size, as a user extracting hundreds of hours must.
+    results = Parallel(n_jobs=a.jobs, batch_size=8, return_as="generator")(
+        delayed(clip)(p) for p in paths)
     comp = dict(compression="gzip", compression_opts=1, shuffle=True)
+    n = np.zeros(len(rows), dtype=np.uint64)
     with h5py.File(a.out, "w") as f:
-        for name in results[0][0]:
-            data = np.concatenate([r[0][name] for r in results])
-            f.create_dataset("frames/" + name, data=data, chunks=(min(512, len(data)), data.shape[1]), **comp)
-        f.create_dataset("functionals", data=np.stack([r[1] for r in results]), **comp)
-        n = np.array([r[0]["logmel"].shape[0] for r in results])
+        sets, funcs, rows_done = {}, None, 0
+        for k, (frames, functionals, _) in enumerate(results):
+            if k == 0:
+                for name, x in frames.items():
+                    sets[name] = f.create_dataset("frames/" + name, shape=(0, x.shape[1]), maxshape=(None, x.shape[1]),
+                                                  chunks=(512, x.shape[1]), dtype=x.dtype, **comp)
+                funcs = f.create_dataset("functionals", shape=(len(rows), len(functionals)),
+                                         dtype=np.float32, **comp)
+            t = frames["logmel"].shape[0]
+            for name, x in frames.items():
+                sets[name].resize(rows_done + t, axis=0)
+                sets[name][rows_done:rows_done + t] = x
+            funcs[k] = functionals
+            n[k] = t
+            rows_done += t
         clips = np.zeros(len(rows), dtype=[("label", "S16"), ("speaker", "S32"), ("frame_offset", "u8"), ("n_frames", "u4")])
         clips["label"] = [r["label"] for r in rows]
         clips["speaker"] = [r["speaker"] for r in rows]
