@@ -119,8 +119,8 @@ pub struct DataConfig {
     pub on_the_fly: bool,
     /// Gigabytes of clip data (frames, and the audio of `on_the_fly`) a run may hold in RAM;
     /// beyond it frames are read from the caches per batch and audio from a spill file in
-    /// `$TMPDIR`, with the same results (default: a quarter of the machine's memory). The
-    /// model, batches and clip metadata come on top.
+    /// `$TMPDIR`, with the same results (default: a quarter of the memory this process may
+    /// use, the machine's or its cgroup's). The model, batches and clip metadata come on top.
     pub memory_gb: Option<f64>,
 }
 

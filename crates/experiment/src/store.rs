@@ -85,6 +85,16 @@ impl ClipStore {
         matches!(self.0, Kind::Ram(_))
     }
 
+    /// Bytes of all the arrays, wherever they are.
+    pub fn bytes(&self) -> u64 {
+        (0..self.len()).map(|i| self.values(i) as u64 * 4).sum()
+    }
+
+    /// Bytes of the arrays held in RAM.
+    pub fn ram_bytes(&self) -> u64 {
+        if self.is_in_ram() { self.bytes() } else { 0 }
+    }
+
     /// Values of clip `i`, without reading it.
     pub fn values(&self, i: usize) -> usize {
         match &self.0 {

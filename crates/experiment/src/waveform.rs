@@ -1,9 +1,9 @@
 //! On-the-fly features (`[data] on_the_fly = true`): the training clips' cleaned audio is held
-//! in memory (or, beyond `data.memory_gb`, in a spill file read per batch), and each training batch is augmented as audio (speed, gain, additive noise at a
-//! random SNR, a random window as time shift) and turned into features by the same pipeline
-//! that built the cache: the CubeCL kernels on a GPU device (`ser-kernels`), the CPU
-//! reference extractor otherwise. Evaluation reads the cache, which holds the same features
-//! of the unaugmented audio.
+//! in memory (or, beyond `data.memory_gb`, in a spill file read per batch), and each training
+//! batch is augmented as audio (speed, gain, additive noise at a random SNR, a random window
+//! as time shift) and turned into features by the same pipeline that built the cache: the
+//! CubeCL kernels on a GPU device (`ser-kernels`), the CPU reference extractor otherwise.
+//! Evaluation reads the cache, which holds the same features of the unaugmented audio.
 
 use std::borrow::Cow;
 use std::path::Path;

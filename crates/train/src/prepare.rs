@@ -191,7 +191,7 @@ pub(crate) fn prepare(
     if !ds.frames.is_in_ram() {
         obs.note(&format!(
             "frames: {:.1} GB, over data.memory_gb = {:.1}: read from the cache per batch",
-            frame_bytes_all(&ds) as f64 / 1e9,
+            ds.frames.bytes() as f64 / 1e9,
             exp.data.memory_bytes() as f64 / 1e9
         ));
     }
@@ -245,7 +245,9 @@ pub(crate) fn prepare(
             &split.train,
             &exp.data.frames,
             device,
-            exp.data.memory_bytes().saturating_sub(frame_bytes(&ds)),
+            exp.data
+                .memory_bytes()
+                .saturating_sub(ds.frames.ram_bytes()),
         )?;
         obs.note(&format!(
             "on-the-fly features: {} training clips' audio {}, features on {}",
@@ -273,19 +275,4 @@ pub(crate) fn prepare(
         audit,
         src,
     })
-}
-
-/// Bytes of frames `ds` holds in RAM.
-fn frame_bytes(ds: &Dataset) -> u64 {
-    match ds.frames.is_in_ram() {
-        true => frame_bytes_all(ds),
-        false => 0,
-    }
-}
-
-/// Bytes of all of `ds`'s frames, wherever they are.
-fn frame_bytes_all(ds: &Dataset) -> u64 {
-    (0..ds.frames.len())
-        .map(|i| ds.frames.values(i) as u64 * 4)
-        .sum()
 }
