@@ -9,7 +9,7 @@
 //! (chromaprint bindings, rusty-chromaprint) decode the audio again and match song-length
 //! recordings, not 2-second utterances.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -110,6 +110,16 @@ impl Fingerprint {
         }
     }
 
+    /// The coarse picture alone, kept for every clip of a dataset (see [`Sketch`]).
+    pub fn sketch(&self) -> Sketch {
+        Sketch {
+            frames: self.frames,
+            coarse: (self.coarse.iter())
+                .map(|v| (v * SKETCH_SCALE).round() as i16)
+                .collect(),
+        }
+    }
+
     /// Correlation of the coarse pictures (time scaled to the clips' lengths).
     fn coarse_correlation(&self, other: &Fingerprint) -> f32 {
         self.coarse
@@ -179,6 +189,40 @@ impl Fingerprint {
     }
 }
 
+/// Steps of a sketch's coarse values (which lie in [-1, 1]).
+const SKETCH_SCALE: f32 = 32767.0;
+/// Bound on how far a sketch's correlation lies from its fingerprint's: each value is off by at
+/// most half a step and the coarse pictures have unit norm, so the error is at most
+/// 2 * sqrt(BLOCKS * BANDS) / (2 * 32767) + rounding, about 7.4e-4.
+const SKETCH_SLACK: f32 = 1e-3;
+
+/// A [`Fingerprint`]'s length and coarse picture in 16-bit steps (1.2 KB a clip): what a
+/// dataset keeps of every clip, so that the audit's memory does not grow with the frames.
+/// Pairs it cannot rule out get their full fingerprints recomputed from the frames.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sketch {
+    /// Frames of the clip.
+    pub frames: usize,
+    coarse: Vec<i16>,
+}
+
+impl Sketch {
+    /// Whether the clips' fingerprints may pass [`Fingerprint::similarity`]'s cheap checks
+    /// (never false where they pass).
+    fn may_match(&self, other: &Sketch) -> bool {
+        let (a, b) = (self.frames, other.frames);
+        let tol = ((a.max(b) as f64 * 0.03) as usize).max(3);
+        if a == 0 || b == 0 || a.abs_diff(b) > tol {
+            return false;
+        }
+        let dot: i64 = (self.coarse.iter().zip(&other.coarse))
+            .map(|(&x, &y)| x as i64 * y as i64)
+            .sum();
+        (dot as f64 / (SKETCH_SCALE as f64 * SKETCH_SCALE as f64)) as f32
+            >= COARSE_CANDIDATE - SKETCH_SLACK
+    }
+}
+
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -223,12 +267,22 @@ pub struct AuditClip<'a> {
     pub sentence: &'a str,
     /// Path, for examples.
     pub path: &'a str,
-    /// Fingerprint (None: not available, the re-encoding check skips the clip).
-    pub fingerprint: Option<&'a Fingerprint>,
+    /// Sketch of its fingerprint (None: not available, the re-encoding check skips the clip).
+    pub sketch: Option<&'a Sketch>,
 }
 
-/// Audits `split` of `clips` (`extra[i]` belongs to `clips[i]`).
-pub fn audit(clips: &[Clip<'_>], extra: &[AuditClip<'_>], split: &Split) -> Audit {
+/// Recomputes clip `i`'s full fingerprint for the pairs its sketch cannot rule out (`None`:
+/// not available, the pair is skipped).
+pub type FingerprintOf<'a> = dyn Fn(usize) -> Option<Fingerprint> + 'a;
+
+/// Audits `split` of `clips` (`extra[i]` belongs to `clips[i]`; `fingerprint(i)` gives its
+/// fingerprint where its sketch asks for it).
+pub fn audit(
+    clips: &[Clip<'_>],
+    extra: &[AuditClip<'_>],
+    split: &Split,
+    fingerprint: &FingerprintOf<'_>,
+) -> Audit {
     assert_eq!(clips.len(), extra.len(), "one audit record per clip");
     let parts: [(&str, &[usize]); 3] = [
         ("train", &split.train),
@@ -274,7 +328,7 @@ pub fn audit(clips: &[Clip<'_>], extra: &[AuditClip<'_>], split: &Split) -> Audi
             examples,
             severity: Severity::Error,
         });
-        let near = near_duplicates(clips, extra, x, y);
+        let near = near_duplicates(clips, extra, x, y, fingerprint);
         findings.push(Finding {
             check: format!(
                 "re-encoded copies (fingerprint correlation >= {NEAR_DUPLICATE_CORRELATION})"
@@ -314,38 +368,49 @@ pub fn audit(clips: &[Clip<'_>], extra: &[AuditClip<'_>], split: &Split) -> Audi
 }
 
 /// Pairs (i in `x`, j in `y`) that are the same recording by fingerprint but not by content
-/// hash (those are counted as identical audio).
+/// hash (those are counted as identical audio). Full fingerprints are recomputed only for
+/// pairs the sketches leave, those of `y` kept in a small cache.
 fn near_duplicates(
     clips: &[Clip<'_>],
     extra: &[AuditClip<'_>],
     x: &[usize],
     y: &[usize],
+    fingerprint: &FingerprintOf<'_>,
 ) -> Vec<(usize, usize, f32)> {
-    let mut ys: Vec<(usize, &Fingerprint)> = y
+    const CACHED: usize = 4096;
+    let mut ys: Vec<(usize, &Sketch)> = y
         .iter()
-        .filter_map(|&j| extra[j].fingerprint.map(|f| (j, f)))
+        .filter_map(|&j| extra[j].sketch.map(|f| (j, f)))
         .collect();
     ys.sort_by_key(|(_, f)| f.frames);
+    let mut cached: HashMap<usize, Option<Fingerprint>> = HashMap::new();
     let mut out = Vec::new();
     for &i in x {
-        let Some(fi) = extra[i].fingerprint else {
+        let Some(si) = extra[i].sketch else {
             continue;
         };
-        let tol = ((fi.frames as f64 * 0.04) as usize).max(3);
-        let lo = ys.partition_point(|(_, f)| f.frames + tol < fi.frames);
-        for &(j, fj) in &ys[lo..] {
-            if fj.frames > fi.frames + tol {
+        let mut fi: Option<Option<Fingerprint>> = None;
+        let tol = ((si.frames as f64 * 0.04) as usize).max(3);
+        let lo = ys.partition_point(|(_, f)| f.frames + tol < si.frames);
+        for &(j, sj) in &ys[lo..] {
+            if sj.frames > si.frames + tol {
                 break;
             }
             let same_bytes =
                 !clips[i].content_hash.is_empty() && clips[i].content_hash == clips[j].content_hash;
-            if same_bytes {
+            if same_bytes || !si.may_match(sj) {
                 continue;
             }
-            if let Some(r) = fi
-                .similarity(fj)
-                .filter(|&r| r >= NEAR_DUPLICATE_CORRELATION)
-            {
+            let Some(a) = fi.get_or_insert_with(|| fingerprint(i)) else {
+                break;
+            };
+            if cached.len() >= CACHED && !cached.contains_key(&j) {
+                cached.clear();
+            }
+            let Some(b) = cached.entry(j).or_insert_with(|| fingerprint(j)) else {
+                continue;
+            };
+            if let Some(r) = a.similarity(b).filter(|&r| r >= NEAR_DUPLICATE_CORRELATION) {
                 out.push((i, j, r));
             }
         }
@@ -466,6 +531,27 @@ mod tests {
     }
 
     #[test]
+    fn sketches_never_rule_out_a_pair_the_fingerprints_pass() {
+        let dim = 32;
+        let (a, b) = (clip(3, 200, dim, 0.0), clip(4, 200, dim, 0.0));
+        let fa = Fingerprint::from_frames(&a, dim);
+        let (mut near, mut passed) = (0, 0);
+        // Blends of a with another clip sweep the coarse correlation through the threshold.
+        for k in 0..=400 {
+            let w = k as f32 / 400.0;
+            let mix: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x + w * (y - x)).collect();
+            let fm = Fingerprint::from_frames(&mix, dim);
+            let r = fa.coarse_correlation(&fm);
+            near += usize::from((r - COARSE_CANDIDATE).abs() < 0.01);
+            if fa.similarity(&fm).is_some() {
+                passed += 1;
+                assert!(fa.sketch().may_match(&fm.sketch()), "w = {w}: r = {r}");
+            }
+        }
+        assert!(near > 0 && passed > 0, "{near} near, {passed} passed");
+    }
+
+    #[test]
     fn audit_finds_speakers_hashes_and_re_encoded_copies_in_the_parts_they_cross() {
         let dim = 16;
         let frames: Vec<Vec<f32>> = (0..8).map(|i| clip(i + 10, 100, dim, 0.0)).collect();
@@ -485,11 +571,12 @@ mod tests {
             })
             .collect();
         let paths: Vec<String> = (0..8).map(|i| format!("clip{i}.wav")).collect();
+        let sketches: Vec<Sketch> = fps.iter().map(Fingerprint::sketch).collect();
         let extra: Vec<AuditClip<'_>> = (0..8)
             .map(|i| AuditClip {
                 sentence: if i % 2 == 0 { "kids" } else { "dogs" },
                 path: &paths[i],
-                fingerprint: Some(&fps[i]),
+                sketch: Some(&sketches[i]),
             })
             .collect();
         let split = Split {
@@ -501,7 +588,8 @@ mod tests {
             protocol: "test".into(),
             speaker_dependent: false,
         };
-        let a = audit(&clips, &extra, &split);
+        let of = |i: usize| Some(fps[i].clone());
+        let a = audit(&clips, &extra, &split, &of);
         let e = a.verdict().unwrap_err().to_string();
         assert!(
             e.contains("re-encoded") && e.contains("clip1.wav ~ clip7.wav"),
@@ -516,20 +604,22 @@ mod tests {
         assert!(a.markdown().contains("**LEAK**"));
         // Without the copy the split is clean; a shared speaker is then the error.
         fps[7] = Fingerprint::from_frames(&frames[7], dim);
+        let of = |i: usize| Some(fps[i].clone());
+        let sketches: Vec<Sketch> = fps.iter().map(Fingerprint::sketch).collect();
         let extra: Vec<AuditClip<'_>> = (0..8)
             .map(|i| AuditClip {
                 sentence: "",
                 path: &paths[i],
-                fingerprint: Some(&fps[i]),
+                sketch: Some(&sketches[i]),
             })
             .collect();
-        assert_eq!(audit(&clips, &extra, &split).verdict(), Ok(()));
+        assert_eq!(audit(&clips, &extra, &split, &of).verdict(), Ok(()));
         let mixed = Split {
             train: vec![0, 2, 3],
             test: vec![1, 6, 7],
             ..split.clone()
         };
-        let e = audit(&clips, &extra, &mixed)
+        let e = audit(&clips, &extra, &mixed, &of)
             .verdict()
             .unwrap_err()
             .to_string();
@@ -542,7 +632,7 @@ mod tests {
             speaker_dependent: true,
             ..mixed
         };
-        assert_eq!(audit(&clips, &extra, &random).verdict(), Ok(()));
+        assert_eq!(audit(&clips, &extra, &random, &of).verdict(), Ok(()));
         // Identical bytes are found by hash even without fingerprints.
         let mut h2 = hashes.clone();
         h2[6] = h2[0].clone();
@@ -557,10 +647,10 @@ mod tests {
             .map(|i| AuditClip {
                 sentence: "",
                 path: &paths[i],
-                fingerprint: None,
+                sketch: None,
             })
             .collect();
-        let e = audit(&clips2, &bare, &split)
+        let e = audit(&clips2, &bare, &split, &|_| None)
             .verdict()
             .unwrap_err()
             .to_string();

@@ -7,7 +7,8 @@ mod metrics;
 mod split;
 
 pub use audit::{
-    Audit, AuditClip, Finding, Fingerprint, NEAR_DUPLICATE_CORRELATION, Severity, audit,
+    Audit, AuditClip, Finding, Fingerprint, FingerprintOf, NEAR_DUPLICATE_CORRELATION, Severity,
+    Sketch, audit,
 };
 pub use folds::{Folds, fold_split, loso_folds, speaker_folds};
 pub use metrics::{Metrics, RocCurve, confusion, roc_curves};

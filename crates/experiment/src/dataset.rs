@@ -11,16 +11,17 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 use ser_cache::{Cache, RowReader};
-use ser_eval::{AuditClip, Fingerprint, NormScope};
+use ser_eval::{AuditClip, Fingerprint, NormScope, Sketch};
 
 use crate::error::TrainError;
 use crate::store::{CacheFrames, CacheSpan, ClipStore, read_span};
 
-/// Every clip the experiment uses, with its frames and functionals in memory.
+/// Every clip the experiment uses: its labels and identity in RAM, its frames in RAM or read
+/// on demand, its functionals read when first asked for.
 pub struct Dataset {
     /// Class names, index = class id.
     pub classes: Vec<String>,
@@ -33,13 +34,17 @@ pub struct Dataset {
     pub labels: Vec<usize>,
     /// Per clip: corpus, speaker, content hash, path.
     pub meta: Vec<ClipInfo>,
-    /// Per clip: functionals (empty when the cache has none).
-    pub functionals: Vec<Vec<f32>>,
+    /// Per clip: where its functionals lie, read when a baseline first asks
+    /// ([`Dataset::functionals`]).
+    functionals: FunctionalRows,
     /// Names of the functionals.
     pub functional_names: Vec<String>,
-    /// Per clip: fingerprint of the cache's first frame array (the leakage audit's
-    /// re-encoded-copy check).
-    pub fingerprints: Vec<Fingerprint>,
+    /// Per clip: sketch of the fingerprint of the cache's first frame array (the leakage
+    /// audit's re-encoded-copy check; [`Dataset::fingerprint`] recomputes the rest).
+    pub sketches: Vec<Sketch>,
+    /// Per clip: the cache's first frame array, which fingerprints are computed from, and its
+    /// width (none for datasets not read from a cache).
+    fingerprint_frames: Option<(ClipStore, usize)>,
     /// The feature config the cache was made with (TOML), for features computed afresh.
     pub feature_config: String,
     /// Per clip: its normalization group, an index into `group_norms` (unused when that is
@@ -66,6 +71,32 @@ pub struct ClipInfo {
 }
 
 impl Dataset {
+    /// A dataset of frames already in hand (scoring new audio, tests): no functionals, no
+    /// fingerprints, one normalization group.
+    pub fn from_frames(
+        classes: Vec<String>,
+        dim: usize,
+        frames: ClipStore,
+        labels: Vec<usize>,
+        meta: Vec<ClipInfo>,
+    ) -> Self {
+        let n = labels.len();
+        Dataset {
+            classes,
+            dim,
+            frames,
+            labels,
+            meta,
+            functionals: FunctionalRows::default(),
+            functional_names: Vec::new(),
+            sketches: Vec::new(),
+            fingerprint_frames: None,
+            feature_config: String::new(),
+            group: vec![0; n],
+            group_norms: Vec::new(),
+        }
+    }
+
     /// Reads the clips whose label is in `labels` (all labels when empty) with the frame
     /// arrays `frames` concatenated per frame (none: functionals only), frames in RAM.
     pub fn load(path: &Path, frames: &[String], labels: &[String]) -> Result<Self, TrainError> {
@@ -77,7 +108,8 @@ impl Dataset {
     /// are every label of every cache. The frames stay in RAM when they take at most
     /// `memory` bytes, else they are read from the caches per batch (`data.memory_gb`). A
     /// clip in two caches, or caches of different feature configs, are refused with both
-    /// files named.
+    /// files named. Caches are opened one at a time, so their clip tables are never all in
+    /// memory at once.
     pub fn load_caches(
         paths: &[PathBuf],
         frames: &[String],
@@ -87,15 +119,20 @@ impl Dataset {
         if paths.is_empty() {
             return Err(TrainError::Config("data.cache names no cache".into()));
         }
-        let caches = paths
-            .iter()
-            .map(|p| Cache::open(p).map_err(|e| TrainError::Data(e.to_string())))
-            .collect::<Result<Vec<_>, _>>()?;
+        let open = |p: &PathBuf| Cache::open(p).map_err(|e| TrainError::Data(e.to_string()));
+        // Rows per label and frame width of each cache, for the classes and the memory check.
+        let mut rows_by_label: Vec<(BTreeMap<String, u64>, usize)> = Vec::new();
+        for p in paths {
+            let c = open(p)?;
+            let dim: usize = picks(&c, frames)?.iter().map(|p| p.1).sum();
+            let mut rows = BTreeMap::new();
+            for m in &c.clips {
+                *rows.entry(m.label.clone()).or_insert(0u64) += m.n_frames;
+            }
+            rows_by_label.push((rows, dim));
+        }
         let classes: Vec<String> = if labels.is_empty() {
-            let all: BTreeSet<&String> = caches
-                .iter()
-                .flat_map(|c| c.clips.iter().map(|m| &m.label))
-                .collect();
+            let all: BTreeSet<&String> = rows_by_label.iter().flat_map(|r| r.0.keys()).collect();
             all.into_iter().cloned().collect()
         } else {
             labels.to_vec()
@@ -107,24 +144,19 @@ impl Dataset {
                 classes.len()
             )));
         }
-        let mut bytes = 0u64;
-        for c in &caches {
-            let dim: usize = picks(c, frames)?.iter().map(|p| p.1).sum();
-            let rows: u64 = (c.clips.iter())
-                .filter(|m| classes.contains(&m.label))
-                .map(|m| m.n_frames)
-                .sum();
-            bytes += rows * dim as u64 * 4;
-        }
+        let bytes: u64 = (rows_by_label.iter())
+            .map(|(rows, dim)| {
+                let n: u64 = classes.iter().filter_map(|c| rows.get(c)).sum();
+                n * *dim as u64 * 4
+            })
+            .sum();
         let in_ram = bytes <= memory;
-        let mut ds = Self::read_cache(&caches[0], frames, &classes, in_ram)?;
-        let mut seen: HashMap<(String, String), PathBuf> = ds
-            .meta
-            .iter()
-            .map(|m| ((m.corpus.clone(), m.path.clone()), paths[0].clone()))
+        let mut ds = Self::read_cache(&open(&paths[0])?, frames, &classes, in_ram)?;
+        let mut seen: HashMap<(String, String), usize> = (ds.meta.iter())
+            .map(|m| ((m.corpus.clone(), m.path.clone()), 0))
             .collect();
-        for (cache, p) in caches.iter().zip(paths).skip(1) {
-            let more = Self::read_cache(cache, frames, &classes, in_ram)?;
+        for (k, p) in paths.iter().enumerate().skip(1) {
+            let more = Self::read_cache(&open(p)?, frames, &classes, in_ram)?;
             if more.feature_config != ds.feature_config {
                 return Err(TrainError::Data(format!(
                     "{} and {} were extracted with different feature configs; extract every cache of data.cache with the same one",
@@ -133,28 +165,37 @@ impl Dataset {
                 )));
             }
             for m in &more.meta {
-                if let Some(other) = seen.insert((m.corpus.clone(), m.path.clone()), p.clone()) {
+                if let Some(other) = seen.insert((m.corpus.clone(), m.path.clone()), k) {
                     return Err(TrainError::Data(format!(
                         "clip {} of corpus {} is in both {} and {}; list each corpus in one cache",
                         m.path,
                         m.corpus,
-                        other.display(),
+                        paths[other].display(),
                         p.display()
                     )));
                 }
             }
-            ds.frames.extend(more.frames);
-            ds.labels.extend(more.labels);
-            ds.meta.extend(more.meta);
-            ds.functionals.extend(more.functionals);
-            ds.fingerprints.extend(more.fingerprints);
-            ds.group.extend(more.group);
+            ds.append(more);
         }
         Ok(ds)
     }
 
+    /// Appends the clips of `more` (read from another cache of the same layout).
+    fn append(&mut self, more: Dataset) {
+        self.frames.extend(more.frames);
+        self.labels.extend(more.labels);
+        self.meta.extend(more.meta);
+        self.functionals.extend(more.functionals);
+        self.sketches.extend(more.sketches);
+        match (&mut self.fingerprint_frames, more.fingerprint_frames) {
+            (Some((a, _)), Some((b, _))) => a.extend(b),
+            (a, _) => *a = None,
+        }
+        self.group.extend(more.group);
+    }
+
     /// The clips of one cache with a label in `classes`: each clip's frames read once (in
-    /// parallel) for the NaN check and the audit fingerprint, and kept when `in_ram`.
+    /// parallel) for the NaN check and the audit's sketch, and kept when `in_ram`.
     fn read_cache(
         cache: &Cache,
         frames: &[String],
@@ -192,7 +233,7 @@ impl Dataset {
                 rows: cache.clips[i].n_frames as u32,
             })
             .collect();
-        let read: Vec<(Fingerprint, Vec<f32>)> = (wanted.par_iter().zip(&spans))
+        let read: Vec<(Sketch, Vec<f32>)> = (wanted.par_iter().zip(&spans))
             .map(|(&(i, _), &span)| {
                 let x = read_span(&src, span, dim).map_err(data_err)?;
                 if x.iter().any(|v| !v.is_finite()) {
@@ -210,12 +251,10 @@ impl Dataset {
                 } else {
                     Fingerprint::from_frames(&[], 0)
                 };
-                Ok((fp, if in_ram { x } else { Vec::new() }))
+                Ok((fp.sketch(), if in_ram { x } else { Vec::new() }))
             })
             .collect::<Result<_, _>>()?;
-        let (fingerprints, xs): (Vec<Fingerprint>, Vec<Vec<f32>>) = read.into_iter().unzip();
-        let all_functionals = cache.functionals().map_err(data_err)?;
-        let n_func = cache.header.functional_names.len();
+        let (sketches, xs): (Vec<Sketch>, Vec<Vec<f32>>) = read.into_iter().unzip();
         let meta = (wanted.iter())
             .map(|&(i, _)| {
                 let c = &cache.clips[i];
@@ -240,15 +279,19 @@ impl Dataset {
             frames: if in_ram {
                 ClipStore::in_ram(xs)
             } else {
-                ClipStore::from_caches(vec![src], spans)
+                ClipStore::from_caches(vec![src], spans.clone())
             },
             labels: wanted.iter().map(|w| w.1).collect(),
             meta,
-            functionals: (wanted.iter())
-                .map(|&(i, _)| all_functionals[i * n_func..(i + 1) * n_func].to_vec())
-                .collect(),
+            functionals: FunctionalRows {
+                caches: vec![path.to_path_buf()],
+                rows: wanted.iter().map(|&(i, _)| (0, i as u32)).collect(),
+                values: OnceLock::new(),
+            },
             functional_names: cache.header.functional_names.clone(),
-            fingerprints,
+            sketches,
+            fingerprint_frames: (fp_dim > 0)
+                .then(|| (ClipStore::from_caches(vec![fp_src], spans), fp_dim)),
             feature_config: cache.header.config_toml.clone(),
             group: vec![0; wanted.len()],
             group_norms: Vec::new(),
@@ -281,17 +324,23 @@ impl Dataset {
         }
         self.frames.retain(&keep);
         retain(&mut self.meta, &keep);
-        retain(&mut self.functionals, &keep);
-        retain(&mut self.fingerprints, &keep);
+        self.functionals.values = OnceLock::new();
+        retain(&mut self.functionals.rows, &keep);
+        if self.sketches.len() == keep.len() {
+            retain(&mut self.sketches, &keep);
+        }
+        if let Some((store, _)) = &mut self.fingerprint_frames {
+            store.retain(&keep);
+        }
         retain(&mut self.group, &keep);
         self.labels = self.labels.iter().filter_map(|&l| map[l]).collect();
         self.classes = classes.to_vec();
     }
 
-    /// Fits each corpus's or speaker's own statistics (nothing for [`NormScope::Train`]):
-    /// the frames' into [`Dataset::group_norms`] (the loader applies them after augmenting),
-    /// the functionals' applied in place. Labels are not used, so a test group's statistics
-    /// come from its unlabeled audio, as in the cross-corpus literature.
+    /// Fits each corpus's or speaker's own statistics (nothing for [`NormScope::Train`]) into
+    /// [`Dataset::group_norms`]: the loader applies them to frames after augmenting,
+    /// [`Dataset::functionals`] to the functionals. Labels are not used, so a test group's
+    /// statistics come from its unlabeled audio, as in the cross-corpus literature.
     pub fn normalize_groups(&mut self, scope: NormScope) {
         if scope == NormScope::Train {
             return;
@@ -301,22 +350,13 @@ impl Dataset {
             groups.entry(group_key(scope, m)).or_default().push(i);
         }
         self.group_norms.clear();
+        self.functionals.values = OnceLock::new();
         for (g, (key, idx)) in groups.into_iter().enumerate() {
             for &i in &idx {
                 self.group[i] = g;
             }
             let norm = Normalizer::fit_raw(self, &idx);
             self.group_norms.push((key, norm));
-            let rows: Vec<&[f32]> = idx
-                .iter()
-                .map(|&i| self.functionals[i].as_slice())
-                .collect();
-            let (mean, std) = column_mean_std(&rows);
-            for &i in &idx {
-                for (k, v) in self.functionals[i].iter_mut().enumerate() {
-                    *v = (*v - mean[k] as f32) / (std[k] as f32).max(1e-5);
-                }
-            }
         }
     }
 
@@ -325,15 +365,61 @@ impl Dataset {
         self.group_norms.get(self.group[i]).map(|(_, n)| n)
     }
 
+    /// Per clip, its functionals (empty when the caches have none), standardized per group
+    /// when frames are. Read from the caches the first time they are asked for and kept:
+    /// only the baselines use them, so a network's run never holds them.
+    pub fn functionals(&self) -> Result<&[Vec<f32>], TrainError> {
+        let values = (self.functionals.values)
+            .get_or_init(|| self.read_functionals().map_err(|e| e.to_string()));
+        values.as_deref().map_err(|e| TrainError::Data(e.clone()))
+    }
+
+    fn read_functionals(&self) -> Result<Vec<Vec<f32>>, TrainError> {
+        let k = self.functional_names.len();
+        let rows = &self.functionals.rows;
+        let mut out = vec![Vec::new(); rows.len()];
+        for (c, path) in self.functionals.caches.iter().enumerate().filter(|_| k > 0) {
+            let table = (Cache::open(path).and_then(|cache| cache.functionals()))
+                .map_err(|e| TrainError::Data(e.to_string()))?;
+            for (o, &(_, r)) in out.iter_mut().zip(rows).filter(|(_, r)| r.0 as usize == c) {
+                let r = r as usize;
+                *o = table
+                    .get(r * k..(r + 1) * k)
+                    .map(<[f32]>::to_vec)
+                    .ok_or_else(|| {
+                        TrainError::Data(format!(
+                            "{}: fewer functionals than clips; the cache changed during the run",
+                            path.display()
+                        ))
+                    })?;
+            }
+        }
+        for g in 0..self.group_norms.len() {
+            let idx: Vec<usize> = (0..out.len()).filter(|&i| self.group[i] == g).collect();
+            let (mean, std) = column_mean_std(&idx.iter().map(|&i| &out[i]).collect::<Vec<_>>());
+            for &i in &idx {
+                for (k, v) in out[i].iter_mut().enumerate() {
+                    *v = (*v - mean[k] as f32) / (std[k] as f32).max(1e-5);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Clip `i`'s full audit fingerprint, recomputed from its frames (none for datasets not
+    /// read from a cache).
+    pub fn fingerprint(&self, i: usize) -> Option<Fingerprint> {
+        let (store, dim) = self.fingerprint_frames.as_ref()?;
+        Some(Fingerprint::from_frames(&store.get(i), *dim))
+    }
+
     /// What the leakage audit reads of each clip.
     pub fn audit_view(&self) -> Vec<AuditClip<'_>> {
-        self.meta
-            .iter()
-            .zip(&self.fingerprints)
-            .map(|(m, f)| AuditClip {
+        (self.meta.iter().enumerate())
+            .map(|(i, m)| AuditClip {
                 sentence: &m.sentence,
                 path: &m.path,
-                fingerprint: (f.frames > 0).then_some(f),
+                sketch: self.sketches.get(i).filter(|s| s.frames > 0),
             })
             .collect()
     }
@@ -348,6 +434,24 @@ impl Dataset {
                 content_hash: &m.content_hash,
             })
             .collect()
+    }
+}
+
+/// Where a dataset's functionals lie: per clip, its cache (an index into `caches`) and row;
+/// the values once read.
+#[derive(Default)]
+struct FunctionalRows {
+    caches: Vec<PathBuf>,
+    rows: Vec<(u32, u32)>,
+    values: OnceLock<Result<Vec<Vec<f32>>, String>>,
+}
+
+impl FunctionalRows {
+    fn extend(&mut self, more: FunctionalRows) {
+        let base = self.caches.len() as u32;
+        self.caches.extend(more.caches);
+        (self.rows).extend(more.rows.into_iter().map(|(c, r)| (c + base, r)));
+        self.values = OnceLock::new();
     }
 }
 

@@ -310,25 +310,19 @@ mod tests {
     /// One clip of `n` frames, 2 values per frame: frame k is (k, -k) dB.
     fn source(n: usize, frames: usize, policy: SegmentPolicy) -> BatchSource {
         let clip: Vec<f32> = (0..n).flat_map(|k| [k as f32, -(k as f32)]).collect();
-        let ds = Dataset {
-            classes: vec!["a".into()],
-            dim: 2,
-            frames: crate::ClipStore::in_ram(vec![clip]),
-            labels: vec![0],
-            meta: vec![ClipInfo {
+        let ds = Dataset::from_frames(
+            vec!["a".into()],
+            2,
+            crate::ClipStore::in_ram(vec![clip]),
+            vec![0],
+            vec![ClipInfo {
                 corpus: "c".into(),
                 speaker: "s".into(),
                 content_hash: String::new(),
                 path: "x.wav".into(),
                 sentence: String::new(),
             }],
-            functionals: vec![Vec::new()],
-            functional_names: Vec::new(),
-            fingerprints: vec![ser_eval::Fingerprint::from_frames(&[], 0)],
-            feature_config: String::new(),
-            group: vec![0],
-            group_norms: Vec::new(),
-        };
+        );
         BatchSource {
             ds: Arc::new(ds),
             norm: Normalizer {

@@ -493,12 +493,12 @@ impl Predictor {
         if n == 0 {
             return Vec::new();
         }
-        let ds = Dataset {
-            classes: self.classes.clone(),
-            dim: self.pipeline.dim(),
-            frames: ser_experiment::ClipStore::in_ram(self.pipeline.features(signals)),
-            labels: vec![0; n],
-            meta: vec![
+        let ds = Dataset::from_frames(
+            self.classes.clone(),
+            self.pipeline.dim(),
+            ser_experiment::ClipStore::in_ram(self.pipeline.features(signals)),
+            vec![0; n],
+            vec![
                 ClipInfo {
                     corpus: String::new(),
                     speaker: String::new(),
@@ -508,13 +508,7 @@ impl Predictor {
                 };
                 n
             ],
-            functionals: vec![Vec::new(); n],
-            functional_names: Vec::new(),
-            fingerprints: Vec::new(),
-            feature_config: String::new(),
-            group: vec![0; n],
-            group_norms: Vec::new(),
-        };
+        );
         let src = Arc::new(BatchSource {
             ds: Arc::new(ds),
             norm: self.norm.clone(),

@@ -26,9 +26,9 @@ pub(crate) fn run(
             exp.data.cache
         )));
     }
-    let rows = |idx: &[usize]| -> Vec<Vec<f32>> {
-        idx.iter().map(|&i| ds.functionals[i].clone()).collect()
-    };
+    let functionals = ds.functionals()?;
+    let rows =
+        |idx: &[usize]| -> Vec<Vec<f32>> { idx.iter().map(|&i| functionals[i].clone()).collect() };
     let (train, val, test) = (rows(&split.train), rows(&split.val), rows(&split.test));
     let labels: Vec<usize> = split.train.iter().map(|&i| ds.labels[i]).collect();
     let n_classes = ds.classes.len();

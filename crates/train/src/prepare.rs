@@ -179,7 +179,7 @@ pub(crate) fn prepare(
     if exp.split.normalize != NormScope::Train {
         split.protocol = format!("{}; {}", split.protocol, exp.split.normalize.describe());
     }
-    let audit = ser_eval::audit(&view, &ds.audit_view(), &split);
+    let audit = ser_eval::audit(&view, &ds.audit_view(), &split, &|i| ds.fingerprint(i));
     write_json(&dir.join("audit.json"), &audit)?;
     audit.verdict().map_err(|e| {
         TrainError::Data(format!(
