@@ -9,10 +9,13 @@ use burn::tensor::Device;
 pub enum DeviceChoice {
     /// The rayon CPU reference (no burn device).
     Cpu,
-    /// burn's wgpu backend: Vulkan, Metal or DX12 (and lavapipe, Mesa's software Vulkan).
-    Wgpu,
-    /// burn's CUDA backend (needs the `cuda` build feature).
-    Cuda,
+    /// burn's wgpu backend: Vulkan, Metal or DX12 (and lavapipe, Mesa's software Vulkan); the
+    /// default adapter, or the N-th in wgpu's order (`wgpu:N`, the list [`wgpu_adapters`]
+    /// gives).
+    Wgpu(Option<usize>),
+    /// burn's CUDA backend (needs the `cuda` build feature): device 0, or `cuda:N` counting
+    /// the GPUs `CUDA_VISIBLE_DEVICES` leaves visible.
+    Cuda(Option<usize>),
     /// CUDA if built and present, else a hardware wgpu adapter, else the CPU.
     Auto,
 }
@@ -20,13 +23,26 @@ pub enum DeviceChoice {
 impl FromStr for DeviceChoice {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "cpu" => Ok(DeviceChoice::Cpu),
-            "wgpu" | "vulkan" | "gpu" => Ok(DeviceChoice::Wgpu),
-            "cuda" => Ok(DeviceChoice::Cuda),
-            "auto" => Ok(DeviceChoice::Auto),
-            other => Err(format!(
-                "unknown device '{other}': use cpu, wgpu, cuda or auto"
+        let lower = s.to_ascii_lowercase();
+        let (name, index) = match lower.split_once(':') {
+            Some((n, i)) => {
+                let i: usize = i.parse().map_err(|_| {
+                    format!("device '{s}': the part after ':' must be a device index, e.g. wgpu:1")
+                })?;
+                (n, Some(i))
+            }
+            None => (lower.as_str(), None),
+        };
+        match (name, index) {
+            ("cpu", None) => Ok(DeviceChoice::Cpu),
+            ("wgpu" | "vulkan" | "gpu", i) => Ok(DeviceChoice::Wgpu(i)),
+            ("cuda", i) => Ok(DeviceChoice::Cuda(i)),
+            ("auto", None) => Ok(DeviceChoice::Auto),
+            (other @ ("cpu" | "auto"), Some(_)) => Err(format!(
+                "device '{s}': {other} takes no index; indices are for wgpu:N and cuda:N"
+            )),
+            _ => Err(format!(
+                "unknown device '{s}': use cpu, wgpu, wgpu:N, cuda, cuda:N or auto"
             )),
         }
     }
@@ -47,6 +63,14 @@ pub enum DeviceError {
         backend: &'static str,
         /// What failed.
         detail: String,
+    },
+    /// An index past the devices the machine has.
+    #[error("no {asked} on this machine; it has {}", list_or_none(.available))]
+    NoSuchIndex {
+        /// The device asked for, e.g. `wgpu:1`.
+        asked: String,
+        /// The devices there are, e.g. `wgpu:0 = llvmpipe (LLVM 19.1.7, 256 bits) [Cpu]`.
+        available: Vec<String>,
     },
     /// The feature config uses something the GPU path does not implement.
     #[error("the GPU feature path cannot run this config: {0}; use --device cpu")]
@@ -95,29 +119,97 @@ fn cube_device(
     probe(burn::backend::DispatchDevice::from(dev).into(), backend)
 }
 
+fn list_or_none(devices: &[String]) -> String {
+    match devices {
+        [] => "none of that kind".into(),
+        [one] => format!("one: {one}"),
+        many => format!("{}: {}", many.len(), many.join("; ")),
+    }
+}
+
 /// The default wgpu adapter (any kind, software renderers such as lavapipe included),
 /// checked to work.
 pub fn probe_wgpu() -> Result<Device, DeviceError> {
+    probe_wgpu_at(None)
+}
+
+/// The wgpu adapters of this machine in wgpu's order, as `wgpu:N` counts them: their kind and
+/// index among that kind (`DiscreteGpu(0)`, `Cpu`, ...).
+#[cfg(feature = "wgpu")]
+fn wgpu_kinds() -> Vec<cubecl::device::WgpuDeviceKind> {
+    (cubecl::Device::enumerate_all().into_iter())
+        .filter_map(|d| match d {
+            cubecl::Device::Wgpu(w) => Some(w.kind),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The wgpu adapters `wgpu:N` picks from, in order, each as `wgpu:N = name [kind]` (an empty
+/// list in a build without wgpu).
+pub fn wgpu_adapters() -> Vec<String> {
     #[cfg(feature = "wgpu")]
     {
-        cube_device(
-            cubecl::Device::wgpu(cubecl::device::WgpuDeviceKind::DefaultDevice),
-            "wgpu",
-        )
+        (wgpu_kinds().into_iter().enumerate())
+            .map(|(i, kind)| {
+                let name = cubecl::Device::wgpu(kind.clone())
+                    .ok()
+                    .and_then(|d| probe(burn::backend::DispatchDevice::from(d).into(), "wgpu").ok())
+                    .map_or_else(|| "unusable".to_string(), |d| device_name(&d));
+                format!("wgpu:{i} = {name} [{kind:?}]")
+            })
+            .collect()
     }
     #[cfg(not(feature = "wgpu"))]
     {
+        Vec::new()
+    }
+}
+
+/// The default wgpu adapter, or the `index`-th in wgpu's order.
+fn probe_wgpu_at(index: Option<usize>) -> Result<Device, DeviceError> {
+    #[cfg(feature = "wgpu")]
+    {
+        use cubecl::device::WgpuDeviceKind;
+        let kind = match index {
+            None => WgpuDeviceKind::DefaultDevice,
+            Some(i) => wgpu_kinds()
+                .into_iter()
+                .nth(i)
+                .ok_or_else(|| DeviceError::NoSuchIndex {
+                    asked: format!("wgpu:{i}"),
+                    available: wgpu_adapters(),
+                })?,
+        };
+        cube_device(cubecl::Device::wgpu(kind), "wgpu")
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        let _ = index;
         Err(DeviceError::NotBuilt("wgpu"))
     }
 }
 
-fn probe_cuda() -> Result<Device, DeviceError> {
+/// CUDA device `index` (0 by default), counting the GPUs `CUDA_VISIBLE_DEVICES` leaves.
+fn probe_cuda(index: Option<usize>) -> Result<Device, DeviceError> {
     #[cfg(feature = "cuda")]
     {
-        cube_device(cubecl::Device::cuda(0), "cuda")
+        let i = index.unwrap_or(0);
+        match cubecl::Device::cuda(i) {
+            Err(cubecl::device::DeviceUnavailable::NoSuchDevice { available, .. })
+                if index.is_some() =>
+            {
+                Err(DeviceError::NoSuchIndex {
+                    asked: format!("cuda:{i}"),
+                    available: (0..available).map(|k| format!("cuda:{k}")).collect(),
+                })
+            }
+            found => cube_device(found, "cuda"),
+        }
     }
     #[cfg(not(feature = "cuda"))]
     {
+        let _ = index;
         Err(DeviceError::NotBuilt("cuda"))
     }
 }
@@ -189,10 +281,10 @@ impl DeviceChoice {
         };
         match self {
             DeviceChoice::Cpu => Ok(chosen(None, "--device cpu")),
-            DeviceChoice::Wgpu => Ok(chosen(Some(probe_wgpu()?), "--device wgpu")),
-            DeviceChoice::Cuda => Ok(chosen(Some(probe_cuda()?), "--device cuda")),
+            DeviceChoice::Wgpu(i) => Ok(chosen(Some(probe_wgpu_at(i)?), "--device wgpu")),
+            DeviceChoice::Cuda(i) => Ok(chosen(Some(probe_cuda(i)?), "--device cuda")),
             DeviceChoice::Auto => {
-                let cuda = match probe_cuda() {
+                let cuda = match probe_cuda(None) {
                     Ok(d) => return Ok(chosen(Some(d), "--device auto: a CUDA device")),
                     Err(DeviceError::NotBuilt(_)) => "no CUDA in this build".to_string(),
                     Err(e) => format!("no CUDA device ({e})"),

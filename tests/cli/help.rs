@@ -46,3 +46,21 @@ fn a_closed_pipe_ends_output_without_a_panic() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn a_device_index_past_the_machines_adapters_names_them() {
+    let o = run(ser().args(["train", "none.toml", "--device", "wgpu:9"]));
+    let t = crate::support::text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(t.contains("no wgpu:9 on this machine; it has"), "{t}");
+    if ser_check::wgpu_or_opt_out(ser_kernels::probe_wgpu()).is_some() {
+        // lavapipe in CI: listed by its name and kind.
+        assert!(t.contains("wgpu:0 = "), "{t}");
+    }
+    let o = run(ser().args(["train", "none.toml", "--device", "wgpu:first"]));
+    let t = crate::support::text(&o);
+    assert!(
+        !o.status.success() && t.contains("must be a device index"),
+        "{t}"
+    );
+}

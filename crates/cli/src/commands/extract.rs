@@ -39,9 +39,10 @@ pub struct Args {
     /// are computed).
     #[arg(long, default_value_t = 256, value_name = "N")]
     batch: usize,
-    /// Where features are computed: cpu (rayon), wgpu (Vulkan / Metal / DX12), cuda (a build
-    /// with `--features cuda`), or auto: CUDA if present, else a hardware wgpu adapter, else
-    /// the CPU (also when the config needs something the GPU kernels lack, e.g. n_fft 400).
+    /// Where features are computed: cpu (rayon), wgpu / wgpu:N (Vulkan / Metal / DX12; the
+    /// N-th adapter), cuda / cuda:N (a build with `--features cuda`), or auto: CUDA if
+    /// present, else a hardware wgpu adapter, else the CPU (also when the config needs
+    /// something the GPU kernels lack, e.g. n_fft 400).
     #[arg(long, default_value = "auto", value_name = "DEVICE")]
     device: DeviceChoice,
     /// Seconds of audio per GPU launch batch (default: sized from the device's memory).
