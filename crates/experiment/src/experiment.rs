@@ -333,6 +333,10 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Batches the background loader prepares ahead.
     pub prefetch: usize,
+    /// Steps between reads of the training loss and accuracy from the device (each read
+    /// waits for the device; a non-finite loss is caught at the next read). Does not change
+    /// the weights.
+    pub sync_every: usize,
 }
 
 impl Default for TrainConfig {
@@ -354,6 +358,7 @@ impl Default for TrainConfig {
             label_smoothing: 0.0,
             seed: 42,
             prefetch: 4,
+            sync_every: 10,
         }
     }
 }
@@ -443,8 +448,8 @@ impl Experiment {
             );
         }
         let t = &self.train;
-        if t.epochs == 0 || t.batch_size == 0 {
-            return bad("train.epochs and train.batch_size must be >= 1".into());
+        if t.epochs == 0 || t.batch_size == 0 || t.sync_every == 0 {
+            return bad("train.epochs, train.batch_size and train.sync_every must be >= 1".into());
         }
         if !(t.lr > 0.0) || !t.lr.is_finite() {
             return Err(TrainError::key("train.lr", t.lr, "must be > 0"));

@@ -36,6 +36,27 @@ pub struct Batch {
     pub labels: Vec<usize>,
 }
 
+impl Batch {
+    /// The batch cut into `n` consecutive shards of near-equal size (at most `n`; none
+    /// empty), one per device of a data-parallel step.
+    pub fn shards(&self, n: usize) -> Vec<Batch> {
+        let per = self.len.div_ceil(n.max(1)).max(1);
+        let stride = self.x.len() / self.len.max(1);
+        (0..self.len)
+            .step_by(per)
+            .map(|start| {
+                let end = (start + per).min(self.len);
+                Batch {
+                    x: self.x[start * stride..end * stride].to_vec(),
+                    len: end - start,
+                    lengths: self.lengths[start..end].to_vec(),
+                    labels: self.labels[start..end].to_vec(),
+                }
+            })
+            .collect()
+    }
+}
+
 /// Everything a batch is made from, shared with the loader thread.
 pub struct BatchSource {
     /// The data.

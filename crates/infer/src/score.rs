@@ -4,9 +4,10 @@
 //! the same way.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use burn::nn::loss::CrossEntropyLoss;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData, Transaction};
 use ser_experiment::{Batch, BatchSource, Loader};
 use ser_models::Net;
 
@@ -28,8 +29,22 @@ pub fn to_tensors(
     (x, y)
 }
 
+static READS: AtomicUsize = AtomicUsize::new(0);
+
+/// Device-to-host reads made by training and scoring loops in this process: one per
+/// evaluation pass, one per `train.sync_every` training steps (tests hold the loops to it).
+pub fn device_reads() -> usize {
+    READS.load(Ordering::Relaxed)
+}
+
+/// Counts one read (see [`device_reads`]).
+pub fn count_read() {
+    READS.fetch_add(1, Ordering::Relaxed);
+}
+
 /// Loss (0 without `loss_fn`), predictions and class probabilities of `net` (validation
-/// mode) over `clips`.
+/// mode) over `clips`. The outputs stay on the device until the pass ends and are read in
+/// one transaction, so the device never waits for the host between batches.
 pub fn evaluate(
     net: &Net,
     src: &Arc<BatchSource>,
@@ -39,23 +54,55 @@ pub fn evaluate(
     device: &Device,
 ) -> (f64, Vec<usize>, Vec<Vec<f64>>) {
     let (frames, dim) = (src.segment.frames, src.ds.dim);
-    let (mut loss, mut preds) = (0.0, Vec::with_capacity(clips.len()));
-    let mut scores = Vec::with_capacity(clips.len());
+    let (mut probs, mut preds, mut loss) = (Vec::new(), Vec::new(), None::<Tensor<1>>);
     for b in Loader::start(src.clone(), clips.to_vec(), batch, 2, None) {
         let (x, y) = to_tensors(&b, frames, dim, device);
         let logits = net.forward(x, &b.lengths);
         if let Some(f) = loss_fn {
-            loss += f.forward(logits.clone(), y).into_scalar::<f32>() as f64 * b.len as f64;
+            let l = f.forward(logits.clone(), y) * b.len as f32;
+            loss = Some(match loss {
+                Some(sum) => sum + l,
+                None => l,
+            });
         }
-        let k = logits.dims()[1];
-        let p = burn::tensor::activation::softmax(logits.clone(), 1)
-            .into_data()
+        probs.push(burn::tensor::activation::softmax(logits.clone(), 1));
+        preds.push(logits.argmax(1).squeeze_dim::<1>(1));
+    }
+    if probs.is_empty() {
+        return (0.0, Vec::new(), Vec::new());
+    }
+    let k = probs[0].dims()[1];
+    count_read();
+    let mut tx = Transaction::default()
+        .register(Tensor::cat(probs, 0))
+        .register(Tensor::cat(preds, 0));
+    if let Some(l) = loss {
+        tx = tx.register(l);
+    }
+    let mut data = tx.execute().into_iter();
+    let mut next = || data.next().expect("one result per registered tensor");
+    let p = next()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32 probabilities");
+    let scores = p
+        .chunks(k)
+        .map(|r| r.iter().map(|&v| v as f64).collect())
+        .collect();
+    let preds = (next()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .expect("int predictions"))
+    .into_iter()
+    .map(|v| v as usize)
+    .collect();
+    let loss = match loss_fn {
+        Some(_) => next()
             .convert::<f32>()
             .try_to_vec::<f32>()
-            .expect("f32 probabilities");
-        scores.extend(p.chunks(k).map(|r| r.iter().map(|&v| v as f64).collect()));
-        preds.extend(argmax(logits));
-    }
+            .expect("f32 loss")[0] as f64,
+        None => 0.0,
+    };
     (loss / clips.len().max(1) as f64, preds, scores)
 }
 

@@ -311,6 +311,7 @@ pub fn run_sweep(
     let point_opts = RunOptions {
         runs_dir: dir.clone(),
         device: opts.device.clone(),
+        replicas: opts.replicas.clone(),
         device_name: opts.device_name.clone(),
         stop_after: opts.stop_after,
     };

@@ -147,6 +147,42 @@ fn loss_falls_and_a_killed_run_resumes_to_the_same_numbers() {
     }
 }
 
+/// Data-parallel training on two (flex) devices: the run learns, a kill and a resume on the
+/// same devices give the uninterrupted numbers, and resuming on one device is refused.
+#[test]
+fn a_two_device_run_resumes_to_the_uninterrupted_numbers() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (tmp, cache) = cache();
+    let runs = tmp.path().join("runs");
+    let two = |stop| ser_study::RunOptions {
+        replicas: vec![burn::backend::FlexDevice.into()],
+        ..opts(&runs, stop)
+    };
+    let exp = |name: &str| {
+        let mut e = experiment(name, &cache, "cnn_lstm", "");
+        e.train.batch_size = 8; // per device: 16 a step
+        e
+    };
+    let full = train(&exp("dp_full"), &two(None), &mut Quiet).unwrap();
+    assert!(
+        full.test.ua > 0.5,
+        "test UA {} on an easy toy task",
+        full.test.ua
+    );
+    match train(&exp("dp_killed"), &two(Some(2)), &mut Quiet) {
+        Err(TrainError::Interrupted(2)) => {}
+        other => panic!("expected an interruption after 2 epochs, got {other:?}"),
+    }
+    let err = resume(&runs.join("dp_killed"), &opts(&runs, None), &mut Quiet).unwrap_err();
+    assert!(err.to_string().contains("trained on 2 device(s)"), "{err}");
+    let resumed = resume(&runs.join("dp_killed"), &two(None), &mut Quiet).unwrap();
+    assert_eq!(
+        metrics(&runs.join("dp_killed")),
+        metrics(&runs.join("dp_full"))
+    );
+    assert_eq!(resumed.test, full.test);
+}
+
 /// Collects the run's messages.
 #[derive(Default)]
 struct Notes(Vec<String>);
@@ -226,11 +262,13 @@ fn nan_loss_stops_the_run_and_keeps_the_last_good_epoch() {
     e.train.step_every = 1;
     e.train.step_gamma = 1e30;
     e.train.grad_clip = 0.0;
+    // Caught at the read after the step that overflowed, not at that step itself.
+    e.train.sync_every = 4;
     let err = train(&e, &opts(&runs, None), &mut Quiet).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, TrainError::NonFinite(_)), "{msg}");
     assert!(
-        msg.contains("epoch 2") && msg.contains("last good checkpoint (epoch 1)"),
+        msg.contains("epoch 2 in steps 1-4") && msg.contains("last good checkpoint (epoch 1)"),
         "{msg}"
     );
     let state: serde_json::Value =
@@ -239,6 +277,75 @@ fn nan_loss_stops_the_run_and_keeps_the_last_good_epoch() {
     assert_eq!(state["epochs_done"], 1);
     assert_eq!(metrics(&runs.join("nan")).len(), 1);
     assert!(runs.join("nan/model_last.bpk").exists());
+}
+
+/// Steps per epoch and the steps (from 1) at which a loss was read, as the trainer reports
+/// them.
+#[derive(Default)]
+struct Steps {
+    per_epoch: Vec<usize>,
+    done: usize,
+    read_at: Vec<Vec<usize>>,
+}
+
+impl Observer for Steps {
+    fn epoch_start(&mut self, _epoch: usize, _epochs: usize, steps: usize) {
+        self.per_epoch.push(steps);
+        self.read_at.push(Vec::new());
+        self.done = 0;
+    }
+    fn step(&mut self, loss: Option<f64>, _samples_per_s: f64) {
+        self.done += 1;
+        if loss.is_some_and(f64::is_finite) {
+            self.read_at.last_mut().unwrap().push(self.done);
+        }
+    }
+}
+
+#[test]
+fn the_training_loop_reads_the_device_once_per_sync_window_and_keeps_the_weights() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (tmp, cache) = cache();
+    let runs = tmp.path().join("runs");
+    let mut every_step = experiment("sync1", &cache, "lstm", "");
+    every_step.train.sync_every = 1;
+    train(&every_step, &opts(&runs, None), &mut Quiet).unwrap();
+    let windowed = experiment("sync3", &cache, "lstm", "");
+    let mut w = windowed.clone();
+    w.train.sync_every = 3;
+    let before = ser_train::device_reads();
+    let mut steps = Steps::default();
+    train(&w, &opts(&runs, None), &mut steps).unwrap();
+    let reads = ser_train::device_reads() - before;
+    // Per epoch: one read per 3 steps (the last window may be short) and one validation pass;
+    // then the kept model scores validation and test, one read each.
+    let expected: usize = steps
+        .per_epoch
+        .iter()
+        .map(|s| s.div_ceil(3) + 1)
+        .sum::<usize>()
+        + 2;
+    assert_eq!(reads, expected, "steps per epoch {:?}", steps.per_epoch);
+    assert!(
+        steps.per_epoch.iter().all(|&s| s > 3),
+        "{:?}",
+        steps.per_epoch
+    );
+    assert_eq!(steps.read_at[0][..2], [3, 6], "{:?}", steps.read_at);
+    // Reading less often changes no weight: the same validation figures every epoch, and the
+    // training loss up to the f32 sums on the device.
+    let (a, b) = (metrics(&runs.join("sync1")), metrics(&runs.join("sync3")));
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        for key in ["val_ua", "val_wa", "val_loss"] {
+            assert_eq!(x[key], y[key], "{key}");
+        }
+        let (lx, ly) = (
+            x["train_loss"].as_f64().unwrap(),
+            y["train_loss"].as_f64().unwrap(),
+        );
+        ser_check::assert_close(lx, ly, 1e-5 * lx.abs(), "train loss");
+    }
 }
 
 #[test]

@@ -17,7 +17,9 @@ mod prepare;
 mod record;
 pub mod report;
 mod run;
+mod step;
 mod summary;
+mod tally;
 
 pub use learning::{LOSS_SHARE, LearningCheck};
 pub use net::learning_rate;
@@ -30,6 +32,7 @@ pub use ser_experiment::{
     SplitConfig, SynthPreset, TrainConfig, TrainError,
 };
 pub use ser_experiment::{ForestConfig, SvmConfig};
+pub use ser_infer::device_reads;
 pub use summary::{
     Cell, CrossCorpus, CrossValidation, FoldResult, MeanStd, Observer, Quiet, RunOptions,
     RunSummary, TrainSet, read_summary,

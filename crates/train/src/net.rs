@@ -10,14 +10,14 @@ use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer};
 use burn::tensor::Device;
 use ser_eval::Metrics;
 use ser_experiment::folder::{io, write_atomic, write_json};
 use ser_experiment::{
     Balance, Experiment, Loader, OptimizerKind, Schedule, TrainError, epoch_order, epoch_rng, mix,
 };
-use ser_infer::{argmax, evaluate, to_tensors};
+use ser_infer::evaluate;
 use ser_models::Net;
 use ser_plot::confusion_png;
 use ser_tensorboard::EventWriter;
@@ -26,7 +26,9 @@ use serde::{Deserialize, Serialize};
 use crate::prepare::Prepared;
 use crate::record::{EpochRecord, read_epochs};
 use crate::report::{Scored, finish};
+use crate::step::{self, Step};
 use crate::summary::{Observer, RunOptions, RunSummary};
+use crate::tally::{Tally, Window};
 
 /// `state.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +38,14 @@ pub(crate) struct RunState {
     best_epoch: usize,
     since_best: usize,
     pub(crate) finished: bool,
+    /// Devices the run trains on (each step's batch is `train.batch_size` per device), so a
+    /// resume on another number is refused rather than silently changing the batch.
+    #[serde(default = "one")]
+    devices: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// Learning rate of `epoch` (from 0): linear warm-up from lr / 10, then the schedule.
@@ -100,9 +110,13 @@ pub(crate) fn train_net(
     state: Option<RunState>,
 ) -> Result<RunSummary, TrainError> {
     let t = &exp.train;
-    let device = opts.device.clone().autodiff();
-    let mut s = Session::open(exp, dir, &p, state, &device)?;
-    let obj = Objective::new(exp, &p, &device, &opts.device);
+    let devices: Vec<Device> = std::iter::once(&opts.device)
+        .chain(&opts.replicas)
+        .map(|d| d.clone().autodiff())
+        .collect();
+    let device = devices[0].clone();
+    let mut s = Session::open(exp, dir, &p, state, &device, devices.len())?;
+    let obj = Objective::new(exp, &p, &devices, &opts.device);
     let mut tb = EventWriter::create(&dir.join("tb")).map_err(|e| TrainError::Io(e.to_string()))?;
     let mut stopped = None;
     let mut ran = 0usize;
@@ -110,7 +124,7 @@ pub(crate) fn train_net(
         if opts.stop_after.is_some_and(|n| ran >= n) {
             return Err(TrainError::Interrupted(s.state.epochs_done));
         }
-        let (next, rec, m) = s.epoch(exp, &p, &obj, &device, opts, obs)?;
+        let (next, rec, m) = s.epoch(exp, &p, &obj, &devices, opts, obs)?;
         s = next;
         s.checkpoint(&rec, &m, &mut tb, &p.ds.classes)?;
         if t.early_stopping > 0 && s.state.since_best >= t.early_stopping {
@@ -159,6 +173,7 @@ impl Session {
         p: &Prepared,
         state: Option<RunState>,
         device: &Device,
+        devices: usize,
     ) -> Result<Self, TrainError> {
         device.seed(exp.train.seed);
         let fresh = new_net(exp, p, device)?;
@@ -169,7 +184,16 @@ impl Session {
             best_epoch: 0,
             since_best: 0,
             finished: false,
+            devices,
         });
+        if state.devices != devices {
+            return Err(TrainError::Config(format!(
+                "{}: the run trained on {} device(s) (batch {} per device); resume it on as many (--device A,B,...), not {devices}",
+                dir.display(),
+                state.devices,
+                exp.train.batch_size
+            )));
+        }
         let files = Checkpoints {
             dir: dir.to_path_buf(),
             last: dir.join("model_last.bpk"),
@@ -204,14 +228,15 @@ impl Session {
         })
     }
 
-    /// One epoch: the seeded order, every batch through forward, loss and step (a non-finite
-    /// loss stops the run with the last good checkpoint named), then validation.
+    /// One epoch: the seeded order, every batch through forward, loss and step, the figures
+    /// read every `train.sync_every` steps (a non-finite loss there stops the run with the
+    /// last good checkpoint named), then validation.
     fn epoch(
         mut self,
         exp: &Experiment,
         p: &Prepared,
         obj: &Objective,
-        device: &Device,
+        devices: &[Device],
         opts: &RunOptions,
         obs: &mut dyn Observer,
     ) -> Result<(Self, EpochRecord, Metrics), TrainError> {
@@ -219,47 +244,66 @@ impl Session {
         let (frames, dim) = (exp.segment.frames, p.ds.dim);
         let epoch = self.state.epochs_done; // from 0
         let lr = learning_rate(exp, epoch);
-        device.seed(mix(t.seed ^ mix(epoch as u64 + 1)));
+        for d in devices {
+            d.seed(mix(t.seed ^ mix(epoch as u64 + 1)));
+        }
         let mut order_rng = epoch_rng(t.seed, epoch, 1);
         let order = epoch_order(&p.split.train, obj.sampler.as_deref(), &mut order_rng);
-        obs.epoch_start(epoch + 1, t.epochs, order.len().div_ceil(t.batch_size));
+        let batch = t.batch_size * devices.len();
+        obs.epoch_start(epoch + 1, t.epochs, order.len().div_ceil(batch));
         let mut loader = Loader::start(
             p.src.clone(),
             order,
-            t.batch_size,
+            batch,
             t.prefetch,
             Some(epoch_rng(t.seed, epoch, 2)),
         );
         let started = Instant::now();
         let mut wait = 0.0f64;
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
-        loop {
-            let w0 = Instant::now();
-            let Some(b) = loader.next() else { break };
-            wait += w0.elapsed().as_secs_f64();
-            let (x, y) = to_tensors(&b, frames, dim, device);
-            let logits = self.net.forward(x, &b.lengths);
-            let loss = obj.train.forward(logits.clone(), y);
-            let lv = loss.clone().into_scalar::<f32>() as f64;
-            if !lv.is_finite() {
+        let mut tally = Tally::default();
+        let on = Step {
+            devices,
+            losses: &obj.train,
+            frames,
+            dim,
+        };
+        // Adds a read window to the epoch's figures, or stops at a non-finite loss.
+        let mut take = |w: Window| -> Result<f64, TrainError> {
+            if !w.loss_sum.is_finite() {
                 return Err(TrainError::NonFinite(format!(
-                    "loss became {lv} at epoch {} step {} (lr {lr:.2e}); the last good checkpoint (epoch {}) is kept in {}. Lower train.lr, set train.grad_clip, or check the features for extreme values",
+                    "loss became {} at epoch {} in steps {}-{} (read every train.sync_every = {} steps; lr {lr:.2e}); the last good checkpoint (epoch {}) is kept in {}. Lower train.lr, set train.grad_clip, or check the features for extreme values",
+                    w.loss_sum,
                     epoch + 1,
-                    seen / t.batch_size + 1,
+                    w.first_step,
+                    w.last_step,
+                    t.sync_every,
                     self.state.epochs_done,
                     self.files.dir.display()
                 )));
             }
-            correct += argmax(logits)
-                .iter()
-                .zip(&b.labels)
-                .filter(|(a, b)| a == b)
-                .count();
-            let grads = GradientsParams::from_grads(loss.backward(), &self.net);
+            loss_sum += w.loss_sum;
+            correct += w.correct;
+            Ok(w.loss_sum / w.samples.max(1) as f64)
+        };
+        loop {
+            let w0 = Instant::now();
+            let Some(b) = loader.next() else { break };
+            wait += w0.elapsed().as_secs_f64();
+            let grads = step::grads(&self.net, &b, &on, &mut tally);
             self.net = self.optim.step(lr, self.net, grads);
-            loss_sum += lv * b.len as f64;
             seen += b.len;
-            obs.step(lv, seen as f64 / started.elapsed().as_secs_f64().max(1e-9));
+            let shown = match tally.due(t.sync_every).then(|| tally.read()).flatten() {
+                Some(w) => Some(take(w)?),
+                None => None,
+            };
+            obs.step(
+                shown,
+                seen as f64 / started.elapsed().as_secs_f64().max(1e-9),
+            );
+        }
+        if let Some(w) = tally.read() {
+            take(w)?;
         }
         let elapsed = started.elapsed().as_secs_f64().max(1e-9);
         let (val_loss, preds, _) = evaluate(
@@ -321,13 +365,14 @@ impl Session {
 /// The training objective from `train.balance` and `train.label_smoothing`: class-weighted
 /// loss or a weighted sampler, and the plain loss validation reports.
 struct Objective {
-    train: CrossEntropyLoss,
+    /// One per training device.
+    train: Vec<CrossEntropyLoss>,
     eval: CrossEntropyLoss,
     sampler: Option<Vec<f64>>,
 }
 
 impl Objective {
-    fn new(exp: &Experiment, p: &Prepared, device: &Device, eval_device: &Device) -> Self {
+    fn new(exp: &Experiment, p: &Prepared, devices: &[Device], eval_device: &Device) -> Self {
         let t = &exp.train;
         let n_classes = p.ds.classes.len();
         let mut counts = vec![0usize; n_classes];
@@ -356,10 +401,14 @@ impl Objective {
         });
         let smoothing = (t.label_smoothing > 0.0).then_some(t.label_smoothing as f32);
         Self {
-            train: CrossEntropyLossConfig::new()
-                .with_weights(loss_weights)
-                .with_smoothing(smoothing)
-                .init(device),
+            train: (devices.iter())
+                .map(|d| {
+                    CrossEntropyLossConfig::new()
+                        .with_weights(loss_weights.clone())
+                        .with_smoothing(smoothing)
+                        .init(d)
+                })
+                .collect(),
             eval: CrossEntropyLossConfig::new().init(eval_device),
             sampler,
         }

@@ -22,7 +22,10 @@ pub struct RunOptions {
     pub runs_dir: PathBuf,
     /// burn device (flex, wgpu, cuda), with autodiff enabled by the trainer.
     pub device: Device,
-    /// Human name of the device, recorded with the results.
+    /// Further devices that train data-parallel beside `device`, each on `train.batch_size`
+    /// clips of every step (empty: one device; see the trainer's `step` module).
+    pub replicas: Vec<Device>,
+    /// Human name of the device(s), recorded with the results.
     pub device_name: String,
     /// Stop after this many epochs in this call (tests use it to simulate a kill).
     pub stop_after: Option<usize>,
@@ -32,8 +35,9 @@ pub struct RunOptions {
 pub trait Observer {
     /// An epoch with `steps` steps starts.
     fn epoch_start(&mut self, _epoch: usize, _epochs: usize, _steps: usize) {}
-    /// One step finished with this loss.
-    fn step(&mut self, _loss: f64, _samples_per_s: f64) {}
+    /// One step finished; `loss` is the mean training loss of the steps since the last read
+    /// from the device, when this step read it (every `train.sync_every` steps).
+    fn step(&mut self, _loss: Option<f64>, _samples_per_s: f64) {}
     /// An epoch finished.
     fn epoch_end(&mut self, _record: &EpochRecord) {}
     /// A message for the user.

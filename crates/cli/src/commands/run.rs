@@ -9,7 +9,7 @@ use ser_experiment::Experiment;
 use ser_study::{Models, RunOptions, StudyOutcome};
 
 use crate::commands::sweep::parse_shard;
-use crate::commands::train::{Bars, device, ensure_data, outcome};
+use crate::commands::train::{Bars, TrainDevices, ensure_data, outcome, train_devices};
 
 /// Arguments of `ser run`.
 #[derive(clap::Args)]
@@ -36,7 +36,8 @@ pub struct Args {
     /// Folder that holds run folders.
     #[arg(long, default_value = "runs", value_name = "DIR")]
     runs: PathBuf,
-    /// Where networks train: flex (burn's CPU backend), wgpu, cuda, or auto.
+    /// Where networks train: flex (burn's CPU backend), wgpu[:N], cuda[:N], or auto; a
+    /// comma-separated list trains data-parallel (see `ser train --help`).
     #[arg(long, default_value = "flex", value_name = "DEVICE")]
     device: String,
     /// Train only every N-th model of the study from the I-th (1-based), e.g. `--shard 2/4`.
@@ -48,7 +49,11 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let (device, device_name) = device(&a.device)?;
+    let TrainDevices {
+        main: device,
+        replicas,
+        name: device_name,
+    } = train_devices(&a.device)?;
     let text = std::fs::read_to_string(&a.experiment)
         .with_context(|| format!("reading experiment {}", a.experiment.display()))?;
     let exp =
@@ -63,6 +68,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let opts = RunOptions {
         runs_dir: a.runs,
         device,
+        replicas,
         device_name,
         stop_after: None,
     };

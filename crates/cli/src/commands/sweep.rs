@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use ser_study::{PointStatus, RunOptions, Sweep, run_sweep};
 
-use crate::commands::train::{Bars, device, ensure_data};
+use crate::commands::train::{Bars, TrainDevices, ensure_data, train_devices};
 
 /// Arguments of `ser sweep`.
 #[derive(clap::Args)]
@@ -35,7 +35,8 @@ pub struct Args {
     /// Folder that holds run folders.
     #[arg(long, default_value = "runs", value_name = "DIR")]
     runs: PathBuf,
-    /// Where networks train: flex, wgpu, cuda or auto.
+    /// Where networks train: flex, wgpu[:N], cuda[:N] or auto; a comma-separated list trains
+    /// data-parallel (see `ser train --help`).
     #[arg(long, default_value = "flex", value_name = "DEVICE")]
     device: String,
     /// Run only every N-th point from the I-th (1-based), e.g. `--shard 2/4`.
@@ -87,7 +88,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if !a.collect {
         ensure_data(&base)?;
     }
-    let (device, device_name) = device(&a.device)?;
+    let TrainDevices {
+        main: device,
+        replicas,
+        name: device_name,
+    } = train_devices(&a.device)?;
     eprintln!(
         "sweep {}: {} point(s) of {} ({:?}, protocol {:?}){}",
         sweep.name,
@@ -100,6 +105,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let opts = RunOptions {
         runs_dir: a.runs,
         device,
+        replicas,
         device_name,
         stop_after: None,
     };

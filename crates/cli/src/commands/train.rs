@@ -34,8 +34,11 @@ pub struct Args {
     #[arg(long, default_value = "runs", value_name = "DIR")]
     runs: PathBuf,
     /// Where networks train: flex (burn's pure-Rust CPU backend; reproducible, what CI uses),
-    /// wgpu (Vulkan / Metal / DX12), cuda (a build with `--features cuda`), or auto (CUDA,
-    /// else a hardware wgpu adapter, else flex).
+    /// wgpu (Vulkan / Metal / DX12; wgpu:N for the N-th adapter, so array tasks on one node
+    /// can each take one), cuda / cuda:N (a build with `--features cuda`; N counts the GPUs
+    /// CUDA_VISIBLE_DEVICES leaves), or auto (CUDA, else a hardware wgpu adapter, else flex).
+    /// A comma-separated list (wgpu:0,wgpu:1) trains data-parallel: train.batch_size clips
+    /// per device and step, gradients summed on the first.
     #[arg(long, default_value = "flex", value_name = "DEVICE")]
     device: String,
     /// Override train.epochs of the experiment (new runs only).
@@ -54,7 +57,7 @@ pub(crate) fn device(name: &str) -> anyhow::Result<(burn::tensor::Device, String
         return Ok(flex());
     }
     let choice: DeviceChoice = name.parse().map_err(|e: String| {
-        anyhow::anyhow!("--device {name}: {e}; use flex, wgpu, cuda or auto")
+        anyhow::anyhow!("--device {name}: {e}; use flex, wgpu, wgpu:N, cuda, cuda:N or auto")
     })?;
     match choice.resolve().context("--device")? {
         Some(d) => {
@@ -63,6 +66,40 @@ pub(crate) fn device(name: &str) -> anyhow::Result<(burn::tensor::Device, String
         }
         None => Ok(flex()),
     }
+}
+
+/// The training devices of `--device A,B,...`: the main one, the data-parallel others, and
+/// their names for the results ("2 x flex (burn CPU)").
+pub(crate) struct TrainDevices {
+    pub main: burn::tensor::Device,
+    pub replicas: Vec<burn::tensor::Device>,
+    pub name: String,
+}
+
+/// Parses `--device` for training: one device, or a comma-separated list that trains
+/// data-parallel (`wgpu:0,wgpu:1`; `flex,flex` runs the same path on the CPU).
+pub(crate) fn train_devices(list: &str) -> anyhow::Result<TrainDevices> {
+    let mut all = Vec::new();
+    for name in list.split(',').map(str::trim) {
+        all.push(device(name)?);
+    }
+    let mut names: Vec<String> = Vec::new();
+    for (_, n) in &all {
+        if !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+    let name = match (all.len(), names.as_slice()) {
+        (1, _) => names[0].clone(),
+        (k, [one]) => format!("{k} x {one}"),
+        (_, many) => many.join(" + "),
+    };
+    let mut devices = all.into_iter().map(|(d, _)| d);
+    Ok(TrainDevices {
+        main: devices.next().expect("split yields one name at least"),
+        replicas: devices.collect(),
+        name,
+    })
 }
 
 /// Builds the caches an experiment reads when they are missing: its one cache from every
@@ -134,6 +171,8 @@ fn ensure_cache(d: &DataConfig, cache: &Path, corpora: Vec<String>) -> anyhow::R
 pub(crate) struct Bars {
     bar: Option<ProgressBar>,
     started: Instant,
+    /// The loss last read from the device (every `train.sync_every` steps).
+    loss: Option<f64>,
 }
 
 impl Bars {
@@ -141,6 +180,7 @@ impl Bars {
         Bars {
             bar: None,
             started: Instant::now(),
+            loss: None,
         }
     }
 }
@@ -158,9 +198,11 @@ impl Observer for Bars {
             .with_prefix(format!("{epoch}/{epochs}"));
         self.bar = Some(bar);
     }
-    fn step(&mut self, loss: f64, samples_per_s: f64) {
+    fn step(&mut self, loss: Option<f64>, samples_per_s: f64) {
+        self.loss = loss.or(self.loss);
         if let Some(b) = &self.bar {
-            b.set_message(format!("loss {loss:.4}  {samples_per_s:.0} samples/s"));
+            let loss = self.loss.map_or("-".into(), |l| format!("{l:.4}"));
+            b.set_message(format!("loss {loss}  {samples_per_s:.0} samples/s"));
             b.inc(1);
         }
     }
@@ -270,13 +312,18 @@ pub(crate) fn report(s: &RunSummary) {
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let (device, device_name) = device(&a.device)?;
+    let TrainDevices {
+        main: device,
+        replicas,
+        name: device_name,
+    } = train_devices(&a.device)?;
     let mut bars = Bars::new();
     let summary = if let Some(dir) = &a.resume {
         eprintln!("resuming {} on {device_name}", dir.display());
         let opts = RunOptions {
             runs_dir: dir.parent().map(Path::to_path_buf).unwrap_or_default(),
             device,
+            replicas,
             device_name,
             stop_after: None,
         };
@@ -300,6 +347,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         let opts = RunOptions {
             runs_dir: a.runs.clone(),
             device,
+            replicas,
             device_name,
             stop_after: None,
         };

@@ -12,6 +12,7 @@ pub fn flex(dir: &Path, stop_after: Option<usize>) -> RunOptions {
     RunOptions {
         runs_dir: dir.to_path_buf(),
         device: burn::backend::FlexDevice.into(),
+        replicas: Vec::new(),
         device_name: "flex".into(),
         stop_after,
     }
