@@ -11,14 +11,16 @@ use burn::tensor::{Device, Int, Tensor, TensorData, Transaction};
 use ser_experiment::{Batch, BatchSource, Loader};
 use ser_models::Net;
 
-/// A host batch as the network's input `[len, frames, dim]` and its label tensor.
+/// A host batch as the network's input `[len, frames, dim]` and its label tensor. The frames
+/// move into the upload (`b.x` is left empty), so a batch is copied once, host to device.
 pub fn to_tensors(
-    b: &Batch,
+    b: &mut Batch,
     frames: usize,
     dim: usize,
     device: &Device,
 ) -> (Tensor<3>, Tensor<1, Int>) {
-    let x = Tensor::<3>::from_data(TensorData::new(b.x.clone(), [b.len, frames, dim]), device);
+    let frames_of = std::mem::take(&mut b.x);
+    let x = Tensor::<3>::from_data(TensorData::new(frames_of, [b.len, frames, dim]), device);
     let y = Tensor::<1, Int>::from_data(
         TensorData::new(
             b.labels.iter().map(|&l| l as i64).collect::<Vec<_>>(),
@@ -55,8 +57,8 @@ pub fn evaluate(
 ) -> (f64, Vec<usize>, Vec<Vec<f64>>) {
     let (frames, dim) = (src.segment.frames, src.ds.dim);
     let (mut probs, mut preds, mut loss) = (Vec::new(), Vec::new(), None::<Tensor<1>>);
-    for b in Loader::start(src.clone(), clips.to_vec(), batch, 2, None) {
-        let (x, y) = to_tensors(&b, frames, dim, device);
+    for mut b in Loader::start(src.clone(), clips.to_vec(), batch, 2, None) {
+        let (x, y) = to_tensors(&mut b, frames, dim, device);
         let logits = net.forward(x, &b.lengths);
         if let Some(f) = loss_fn {
             let l = f.forward(logits.clone(), y) * b.len as f32;

@@ -288,9 +288,9 @@ impl Session {
         };
         loop {
             let w0 = Instant::now();
-            let Some(b) = loader.next() else { break };
+            let Some(mut b) = loader.next() else { break };
             wait += w0.elapsed().as_secs_f64();
-            let grads = step::grads(&self.net, &b, &on, &mut tally);
+            let grads = step::grads(&self.net, &mut b, &on, &mut tally);
             self.net = self.optim.step(lr, self.net, grads);
             seen += b.len;
             let shown = match tally.due(t.sync_every).then(|| tally.read()).flatten() {

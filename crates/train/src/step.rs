@@ -39,9 +39,9 @@ pub(crate) struct Step<'a> {
     pub dim: usize,
 }
 
-/// The gradients of `net`'s mean loss over batch `b`, on the main device; the step's loss and
-/// correct count go to `tally`.
-pub(crate) fn grads(net: &Net, b: &Batch, s: &Step<'_>, tally: &mut Tally) -> GradientsParams {
+/// The gradients of `net`'s mean loss over batch `b` (its frames moved to the devices: `b.x`
+/// is left empty), on the main device; the step's loss and correct count go to `tally`.
+pub(crate) fn grads(net: &Net, b: &mut Batch, s: &Step<'_>, tally: &mut Tally) -> GradientsParams {
     let main = &s.devices[0];
     if s.devices.len() == 1 {
         let (x, y) = to_tensors(b, s.frames, s.dim, main);
@@ -51,18 +51,15 @@ pub(crate) fn grads(net: &Net, b: &Batch, s: &Step<'_>, tally: &mut Tally) -> Gr
         return GradientsParams::from_grads(loss.backward(), net);
     }
     let mut sum = GradientsAccumulator::<Net>::new();
-    for ((shard, dev), loss_fn) in b
-        .shards(s.devices.len())
-        .iter()
-        .zip(s.devices)
-        .zip(s.losses)
-    {
+    let shards = b.shards(s.devices.len());
+    b.x = Vec::new();
+    for ((mut shard, dev), loss_fn) in shards.into_iter().zip(s.devices).zip(s.losses) {
         let replica = if dev == main {
             net.clone()
         } else {
             net.clone().fork(dev)
         };
-        let (x, y) = to_tensors(shard, s.frames, s.dim, dev);
+        let (x, y) = to_tensors(&mut shard, s.frames, s.dim, dev);
         let logits = replica.forward(x, &shard.lengths);
         let loss = loss_fn.forward(logits.clone(), y.clone());
         tally.add(
@@ -148,7 +145,7 @@ mod tests {
         };
         let mut tally = Tally::default();
         for k in 0..3 {
-            let g = grads(&net, &batch(k, 16), &step, &mut tally);
+            let g = grads(&net, &mut batch(k, 16), &step, &mut tally);
             net = optim.step(0.1, net, g);
         }
         let w = tally.read().expect("three steps pending");
