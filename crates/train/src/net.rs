@@ -165,7 +165,8 @@ struct Session {
 }
 
 impl Session {
-    /// A new network (seeded by `train.seed`), or the last checkpoint of a resumed run; metric
+    /// A new network (seeded by `train.seed`, drawn on the CPU), or the last checkpoint of a
+    /// resumed run; metric
     /// lines of epochs that did not reach the commit point are dropped.
     fn open(
         exp: &Experiment,
@@ -175,8 +176,11 @@ impl Session {
         device: &Device,
         devices: usize,
     ) -> Result<Self, TrainError> {
-        device.seed(exp.train.seed);
-        let fresh = new_net(exp, p, device)?;
+        // Weights are drawn on the CPU (flex) whatever the device, then forked to it: one seed
+        // gives the same initial model on every backend (flex itself is unchanged).
+        let cpu = Device::from(burn::backend::FlexDevice).autodiff();
+        cpu.seed(exp.train.seed);
+        let fresh = new_net(exp, p, &cpu)?.fork(device);
         let mut optim = optimizer(exp);
         let state = state.unwrap_or(RunState {
             epochs_done: 0,
