@@ -5,6 +5,9 @@
 #   benches/run_train_cnn_lstm.sh                    # CPU: burn flex vs PyTorch, 2 threads each
 #   DEVICE=wgpu TORCH_DEVICE=cuda benches/run_train_cnn_lstm.sh   # GPU: burn wgpu vs PyTorch CUDA
 #   BENCH_BIN=path/to/train_cnn_lstm PYTHON=python3 ...          # prebuilt binary, a Python with torch
+#   TCH=1 benches/run_train_cnn_lstm.sh              # also burn's LibTorch backend (`tch`, or
+#                                                    # `tch-cuda` with TORCH_DEVICE=cuda), built
+#                                                    # against benches/.venv's torch as scripts/tch.sh
 #   REPS=5 STEPS=5 THREADS=2
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +23,18 @@ bench=(cargo bench -q -p ser-benches --bench train_cnn_lstm --)
 # Both tools get the same number of CPU threads (rayon for burn's flex backend).
 RAYON_NUM_THREADS="$threads" "${bench[@]}" --device "$device" --reps "$reps" --steps "$steps" \
   --onnx "$PWD/$work/cnn_lstm.onnx" 2> >(grep -v XDG_RUNTIME_DIR >&2) | tee "$out"
+if [ -n "${TCH:-}" ]; then
+  # Same bench on the LibTorch backend: its own target folder (other features), libtorch from the
+  # venv's torch (the same build of PyTorch as the peer below).
+  tch_env=(env VIRTUAL_ENV="$(cd "$(dirname "$py")/.." && pwd)" LIBTORCH_USE_PYTORCH=1
+    PATH="$(cd "$(dirname "$py")" && pwd):$PATH"
+    LD_LIBRARY_PATH="$("$py" -c 'import os, torch; print(os.path.dirname(torch.__file__) + "/lib")')"
+    CARGO_TARGET_DIR="${CARGO_TARGET_DIR_TCH:-$HOME/.cache/ser-target-tch}")
+  [ "$torch_device" = cuda ] && tch_device=tch-cuda || tch_device=tch
+  OMP_NUM_THREADS="$threads" "${tch_env[@]}" cargo bench -q -p ser-benches --no-default-features \
+    --features tch --bench train_cnn_lstm -- --device "$tch_device" --reps "$reps" --steps "$steps" \
+    | tee -a "$out"
+fi
 OMP_NUM_THREADS="$threads" "$py" benches/peers/train_cnn_lstm.py --device "$torch_device" --threads "$threads" \
   --reps "$reps" --steps "$steps" | tee -a "$out"
 # The trained bench model as `ser export` writes it, in onnxruntime (CPU), same threads.

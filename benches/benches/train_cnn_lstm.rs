@@ -4,7 +4,7 @@
 //! linear layer to 8 classes; AdamW. Prints one JSON line per measurement (median of --reps
 //! timed rounds of --steps steps, after one warm-up round).
 //!
-//! `cargo bench -p ser-benches --bench train_cnn_lstm -- --device flex|wgpu|cuda [--reps N]
+//! `cargo bench -p ser-benches --bench train_cnn_lstm -- --device flex|wgpu|cuda|tch|tch-cuda [--reps N]
 //! [--steps N] [--onnx FILE]`. `benches/run_train_cnn_lstm.sh` runs it beside the same model in
 //! PyTorch, and beside onnxruntime on the trained model exported with `--onnx` (ser's
 //! exporter, as `ser export` writes it).
@@ -31,11 +31,22 @@ fn toml_config(text: &str) -> NetConfig {
     toml::from_str(text).expect("valid bench model")
 }
 
+#[cfg_attr(feature = "tch", allow(deprecated))] // burn-tch: deprecated in burn 0.22, still built
 fn device(name: &str) -> (Device, String) {
     match name {
         "flex" => (
             burn::backend::FlexDevice.into(),
             format!("flex ({} threads)", rayon::current_num_threads()),
+        ),
+        #[cfg(feature = "tch")]
+        "tch" => (
+            burn::backend::LibTorchDevice::Cpu.into(),
+            "tch (libtorch CPU)".into(),
+        ),
+        #[cfg(feature = "tch")]
+        "tch-cuda" => (
+            burn::backend::LibTorchDevice::Cuda(0).into(),
+            "tch (libtorch CUDA 0)".into(),
         ),
         other => {
             let d = other

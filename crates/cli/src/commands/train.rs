@@ -38,7 +38,8 @@ pub struct Args {
     /// can each take one), cuda / cuda:N (a build with `--features cuda`; N counts the GPUs
     /// CUDA_VISIBLE_DEVICES leaves), or auto (CUDA, else a hardware wgpu adapter, else flex).
     /// A comma-separated list (wgpu:0,wgpu:1) trains data-parallel: train.batch_size clips
-    /// per device and step, gradients summed on the first.
+    /// per device and step, gradients summed on the first. tch / tch-cuda:N: burn's LibTorch
+    /// backend, in a build with `--features tch`.
     #[arg(long, default_value = "flex", value_name = "DEVICE")]
     device: String,
     /// Override train.epochs of the experiment (new runs only).
@@ -56,6 +57,9 @@ pub(crate) fn device(name: &str) -> anyhow::Result<(burn::tensor::Device, String
     if name == "flex" || name == "cpu" {
         return Ok(flex());
     }
+    if name == "tch" || name.starts_with("tch-") {
+        return libtorch(name);
+    }
     let choice: DeviceChoice = name.parse().map_err(|e: String| {
         anyhow::anyhow!("--device {name}: {e}; use flex, wgpu, wgpu:N, cuda, cuda:N or auto")
     })?;
@@ -66,6 +70,34 @@ pub(crate) fn device(name: &str) -> anyhow::Result<(burn::tensor::Device, String
         }
         None => Ok(flex()),
     }
+}
+
+/// burn's LibTorch device `tch` (CPU) or `tch-cuda[:N]`, in a build with the `tch` feature.
+/// burn 0.22 marks burn-tch deprecated (CubeCL backends are its future); it is the one NVIDIA
+/// training path that builds offline here, so ser keeps it optional until burn's CUDA does.
+#[cfg_attr(feature = "tch", allow(deprecated))]
+fn libtorch(name: &str) -> anyhow::Result<(burn::tensor::Device, String)> {
+    #[cfg(feature = "tch")]
+    {
+        use burn::backend::LibTorchDevice;
+        let (dev, what) = match name.strip_prefix("tch-cuda") {
+            None if name == "tch" => (LibTorchDevice::Cpu, "CPU".to_string()),
+            Some("") => (LibTorchDevice::Cuda(0), "CUDA 0".to_string()),
+            Some(i) => {
+                let i: usize =
+                    (i.strip_prefix(':').and_then(|i| i.parse().ok())).ok_or_else(|| {
+                        anyhow::anyhow!("--device {name}: use tch, tch-cuda or tch-cuda:N")
+                    })?;
+                (LibTorchDevice::Cuda(i), format!("CUDA {i}"))
+            }
+            None => bail!("--device {name}: use tch, tch-cuda or tch-cuda:N"),
+        };
+        Ok((dev.into(), format!("tch (libtorch {what})")))
+    }
+    #[cfg(not(feature = "tch"))]
+    bail!(
+        "--device {name}: this ser was built without the tch backend; build with `--features tch` against a pip-installed torch 2.9.0 (scripts/tch.sh, README's Training section)"
+    )
 }
 
 /// The training devices of `--device A,B,...`: the main one, the data-parallel others, and
