@@ -527,7 +527,7 @@ fn extract_on_wgpu_gives_the_cpu_cache_and_devices_are_chosen_with_reasons() {
     }
     let o = with("tpu", "tpu.h5");
     assert!(
-        !o.status.success() && text(&o).contains("use cpu, wgpu, cuda or auto"),
+        !o.status.success() && text(&o).contains("use cpu, wgpu, wgpu:N, cuda, cuda:N or auto"),
         "{}",
         text(&o)
     );
