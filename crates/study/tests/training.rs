@@ -338,6 +338,12 @@ fn the_training_loop_reads_the_device_once_per_sync_window_and_keeps_the_weights
     assert_eq!(a.len(), b.len());
     for (x, y) in a.iter().zip(&b) {
         for key in ["val_ua", "val_wa", "val_loss"] {
+            // A NaN would be written as null in both files: require numbers.
+            assert!(
+                x[key].as_f64().is_some_and(f64::is_finite),
+                "{key}: {}",
+                x[key]
+            );
             assert_eq!(x[key], y[key], "{key}");
         }
         let (lx, ly) = (
@@ -346,6 +352,12 @@ fn the_training_loop_reads_the_device_once_per_sync_window_and_keeps_the_weights
         );
         ser_check::assert_close(lx, ly, 1e-5 * lx.abs(), "train loss");
     }
+    // And the runs learned (4 classes: chance UA 0.25).
+    let last_ua = b.last().unwrap()["val_ua"].as_f64().unwrap();
+    assert!(
+        last_ua > 0.5,
+        "validation UA {last_ua} after the last epoch"
+    );
 }
 
 #[test]
