@@ -108,19 +108,6 @@ pub fn evaluate(
     (loss / clips.len().max(1) as f64, preds, scores)
 }
 
-/// The most probable class of each row of `logits`.
-pub fn argmax(logits: Tensor<2>) -> Vec<usize> {
-    logits
-        .argmax(1)
-        .into_data()
-        .convert::<i64>()
-        .try_to_vec::<i64>()
-        .expect("int predictions")
-        .into_iter()
-        .map(|v| v as usize)
-        .collect()
-}
-
 /// Index of the highest score, ties to the lowest index.
 pub fn argmax_first(v: &[f64]) -> usize {
     let mut best = 0;
