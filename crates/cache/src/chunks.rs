@@ -1,4 +1,4 @@
-//! Parallel compression of frame chunks, written with HDF5's direct chunk write.
+//! Frame chunks written with HDF5's direct chunk write, compressed in parallel or raw.
 //!
 //! HDF5 runs its filters on one thread under a global lock, which made deflate the slowest
 //! step of an extraction (~55 MB/s measured, slower than the features themselves). Here each
@@ -6,6 +6,11 @@
 //! `deflate` filters would, and handed to `H5Dwrite_chunk`, which stores the bytes as they
 //! are. The dataset declares the same filter pipeline, so h5py, h5dump or any HDF5 reader
 //! decodes the chunks with the standard filters.
+//!
+//! Uncompressed chunks take the same route, straight from the writer's buffer: HDF5's own
+//! `H5Dwrite` of a hyperslab copies every chunk into its chunk cache and out again, which
+//! (with the buffers it made the writer reallocate) was about a fifth of an extraction's CPU
+//! time on 2 cores (benches/results/extract_end_to_end.md).
 
 use std::io::Write;
 
@@ -40,20 +45,38 @@ pub fn compress_chunk(values: &[f32]) -> Vec<u8> {
     enc.finish().expect("in-memory write")
 }
 
-/// Compresses `chunks` (each a full `[chunk_rows, dim]` block, row-major) in parallel and
-/// writes them to `ds` starting at chunk row index `first_chunk`.
+/// Writes `chunks` (each a full `[chunk_rows, dim]` block, row-major) to `ds` starting at
+/// chunk row index `first_chunk`: shuffled and deflated in parallel when `compress` (the
+/// dataset must declare those filters), else as raw native `f32` bytes.
 pub fn write_chunks(
     ds: &hdf5::Dataset,
     chunk_rows: usize,
     first_chunk: usize,
-    chunks: &[Vec<f32>],
+    chunks: &[&[f32]],
+    compress: bool,
 ) -> Result<(), String> {
+    if !compress {
+        let raw: Vec<&[u8]> = chunks.iter().map(|c| bytemuck::cast_slice(c)).collect();
+        return put_chunks(ds, chunk_rows, first_chunk, &raw);
+    }
     let compressed: Vec<Vec<u8>> = chunks.par_iter().map(|c| compress_chunk(c)).collect();
+    let refs: Vec<&[u8]> = compressed.iter().map(Vec::as_slice).collect();
+    put_chunks(ds, chunk_rows, first_chunk, &refs)
+}
+
+/// Stores each of `chunks` as it is (`H5Dwrite_chunk`, filter mask 0: every declared filter
+/// was applied, or none is declared).
+fn put_chunks(
+    ds: &hdf5::Dataset,
+    chunk_rows: usize,
+    first_chunk: usize,
+    chunks: &[&[u8]],
+) -> Result<(), String> {
     hdf5::sync::sync(|| {
-        for (k, bytes) in compressed.iter().enumerate() {
+        for (k, bytes) in chunks.iter().enumerate() {
             let offset: [hdf5_sys::h5::hsize_t; 2] = [((first_chunk + k) * chunk_rows) as u64, 0];
             // SAFETY: the dataset id is valid while `ds` lives; `offset` has the dataset's
-            // rank; `bytes` outlives the call; filter mask 0 = every filter was applied.
+            // rank; `bytes` outlives the call.
             let status = unsafe {
                 hdf5_sys::h5d::H5Dwrite_chunk(
                     ds.id(),

@@ -32,6 +32,8 @@ pub const FORMAT: &str = "ser-feature-cache";
 pub const FORMAT_VERSION: u32 = 1;
 /// Rows per HDF5 chunk of a frame dataset.
 pub(crate) const CHUNK_ROWS: usize = 512;
+/// Rows a [`Writer`] buffers before it writes them out.
+const FLUSH_ROWS: usize = 32 * CHUNK_ROWS;
 
 /// What a cache holds, shared by all its clips.
 #[derive(Debug, Clone, PartialEq)]
@@ -212,7 +214,10 @@ impl Writer {
             path: path.to_path_buf(),
             file,
             header: header.clone(),
-            buffers: vec![Vec::new(); header.frame_layout.len()],
+            // Room for a flush's worth of rows and the clip that crosses the threshold.
+            buffers: (header.frame_layout.iter())
+                .map(|(_, dim)| Vec::with_capacity((FLUSH_ROWS + CHUNK_ROWS) * dim))
+                .collect(),
             frames,
             buffered_rows: 0,
             written_rows: 0,
@@ -253,47 +258,19 @@ impl Writer {
         self.buffered_rows += n_frames;
         self.functionals.extend_from_slice(functionals);
         self.metas.push(meta);
-        if self.buffered_rows >= 32 * CHUNK_ROWS {
+        if self.buffered_rows >= FLUSH_ROWS {
             self.flush_frames(false)?;
         }
         Ok(())
     }
 
-    /// Writes buffered rows: whole chunks only, unless `last` (then the final partial chunk
-    /// is padded, as HDF5 stores full chunks anyway).
+    /// Writes buffered rows as whole chunks; with `last`, the final partial chunk too,
+    /// padded with zeros (HDF5 stores full chunks anyway). Buffers keep their capacity.
     fn flush_frames(&mut self, last: bool) -> Result<(), CacheError> {
-        if self.compress {
-            return self.flush_compressed(last);
-        }
-        if self.buffered_rows == 0 {
-            return Ok(());
-        }
-        let e = h5err(&self.path);
-        let (a, b) = (self.written_rows, self.written_rows + self.buffered_rows);
-        for ((ds, buf), (_, dim)) in self
-            .frames
-            .iter()
-            .zip(&mut self.buffers)
-            .zip(&self.header.frame_layout)
-        {
-            if ds.shape()[0] < b {
-                ds.resize((b, *dim)).map_err(&e)?;
-            }
-            let arr = Array2::from_shape_vec((self.buffered_rows, *dim), std::mem::take(buf))
-                .expect("buffer shape");
-            ds.write_slice(&arr, s![a..b, ..]).map_err(&e)?;
-        }
-        self.written_rows = b;
-        self.buffered_rows = 0;
-        Ok(())
-    }
-
-    fn flush_compressed(&mut self, last: bool) -> Result<(), CacheError> {
-        let whole = self.buffered_rows / CHUNK_ROWS;
         let n_chunks = if last {
             self.buffered_rows.div_ceil(CHUNK_ROWS)
         } else {
-            whole
+            self.buffered_rows / CHUNK_ROWS
         };
         if n_chunks == 0 {
             return Ok(());
@@ -311,20 +288,18 @@ impl Writer {
             if ds.shape()[0] < self.written_rows + rows {
                 ds.resize((self.written_rows + rows, *dim)).map_err(&e)?;
             }
-            let chunks: Vec<Vec<f32>> = (0..n_chunks)
-                .map(|c| {
-                    let mut v = buf
-                        [c * CHUNK_ROWS * dim..((c + 1) * CHUNK_ROWS * dim).min(buf.len())]
-                        .to_vec();
-                    v.resize(CHUNK_ROWS * dim, 0.0);
-                    v
-                })
-                .collect();
-            write_chunks(ds, CHUNK_ROWS, first, &chunks).map_err(|m| CacheError::Hdf5 {
-                path: self.path.clone(),
-                message: m,
+            let span = n_chunks * CHUNK_ROWS * dim;
+            if buf.len() < span {
+                buf.resize(span, 0.0);
+            }
+            let chunks: Vec<&[f32]> = buf[..span].chunks(CHUNK_ROWS * dim).collect();
+            write_chunks(ds, CHUNK_ROWS, first, &chunks, self.compress).map_err(|m| {
+                CacheError::Hdf5 {
+                    path: self.path.clone(),
+                    message: m,
+                }
             })?;
-            buf.drain(..rows * dim);
+            buf.drain(..span);
         }
         self.written_rows += rows;
         self.buffered_rows -= rows;
