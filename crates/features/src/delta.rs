@@ -83,15 +83,15 @@ pub fn delta<T: Real>(frames: &[T], dim: usize, width: usize, order: usize) -> V
         .into_iter()
         .map(T::lit)
         .collect();
-    for t in 0..n {
-        let centre = t.clamp(half, n - 1 - half);
-        let base = centre - half;
-        for d in 0..dim {
-            let mut acc = T::zero();
-            for (j, c) in coefs.iter().enumerate() {
-                acc = acc + *c * frames[(base + j) * dim + d];
+    // Row by row, so that the inner loop runs along contiguous values (vector lanes); each
+    // value still sums its window's terms in order, from zero, as a loop per value would.
+    for (t, row) in out.chunks_exact_mut(dim).enumerate() {
+        let base = t.clamp(half, n - 1 - half) - half;
+        for (j, c) in coefs.iter().enumerate() {
+            let src = &frames[(base + j) * dim..(base + j + 1) * dim];
+            for (o, x) in row.iter_mut().zip(src) {
+                *o = *o + *c * *x;
             }
-            out[t * dim + d] = acc;
         }
     }
     out

@@ -23,14 +23,22 @@ pub fn zero_crossing_rate<T: Real>(
         y
     };
     let thr = T::lit(1e-10);
-    let negative: Vec<bool> = signal
-        .iter()
-        .map(|v| v.abs() > thr && v.is_sign_negative())
-        .collect();
+    let negative = |v: &T| v.abs() > thr && v.is_sign_negative();
+    // crossings[i] = sign changes among signal[..=i]: a frame's count is a difference of two
+    // (exact integers, the same counts as a scan of every frame).
+    let mut crossings = Vec::with_capacity(signal.len());
+    let mut total = 0u32;
+    let mut prev = signal.first().is_some_and(negative);
+    for v in signal {
+        let neg = negative(v);
+        total += u32::from(neg != prev);
+        prev = neg;
+        crossings.push(total);
+    }
     (0..n)
         .map(|t| {
-            let f = &negative[t * hop..t * hop + frame_length];
-            let count = f.windows(2).filter(|w| w[0] != w[1]).count();
+            let (a, b) = (t * hop, t * hop + frame_length - 1);
+            let count = crossings[b] - crossings[a];
             T::lit(count as f64 / frame_length as f64)
         })
         .collect()
@@ -66,8 +74,9 @@ pub fn rolloff<T: Real>(mag: &[T], freqs: &[T], percent: f64) -> T {
 /// `spectral_contrast` band logic, edge bins included).
 #[derive(Debug, Clone)]
 pub struct ContrastBands {
-    /// Per band: the selected bins and the number of values averaged for peak / valley.
-    bands: Vec<(Vec<usize>, usize)>,
+    /// Per band: the selected bins (contiguous) and the number of values averaged for peak /
+    /// valley.
+    bands: Vec<(std::ops::Range<usize>, usize)>,
 }
 
 impl ContrastBands {
@@ -98,7 +107,12 @@ impl ContrastBands {
                 let n = ((quantile * count as f64).round_ties_even() as usize)
                     .max(1)
                     .min(bins.len().max(1));
-                (bins, n)
+                let range = bins.first().map_or(0..0, |&a| a..a + bins.len());
+                debug_assert!(
+                    bins.iter().copied().eq(range.clone()),
+                    "octave bands are contiguous"
+                );
+                (range, n)
             })
             .collect();
         ContrastBands { bands }
@@ -123,20 +137,31 @@ impl ContrastBands {
         buf: &mut Vec<T>,
     ) {
         for (k, (bins, n)) in self.bands.iter().enumerate() {
-            buf.clear();
-            buf.extend(bins.iter().map(|&b| mag[b]));
-            let n = (*n).min(buf.len());
+            let band = &mag[bins.clone()];
+            let n = (*n).min(band.len());
             if n == 0 {
                 peak[k] = T::zero();
                 valley[k] = T::zero();
                 continue;
             }
+            let inv = T::one() / T::lit(n as f64);
+            let mean = |v: &[T]| v.iter().copied().sum::<T>() * inv;
+            let len = band.len();
+            // The default 2 % of a band is 1-2 values at 16 kHz: one pass of insertion finds
+            // them (in the order a full sort leaves them) without a selection per band and frame.
+            if n <= SMALL_QUANTILE && len > 2 * n {
+                let (low, high) = extremes(band, n);
+                valley[k] = mean(&low[..n]);
+                peak[k] = mean(&high[SMALL_QUANTILE - n..]);
+                continue;
+            }
             // The n smallest and the n largest, each sorted, as a full sort would leave them
-            // (selection, then two sorts of n values, n being ~2 % of the band): the sums
-            // below see the same values in the same order. Unstable is exact: magnitudes
-            // that compare equal are the same bits (no -0.0).
+            // (selection, then two sorts of n values): the sums below see the same values in
+            // the same order. Unstable is exact: magnitudes that compare equal are the same
+            // bits (no -0.0).
+            buf.clear();
+            buf.extend_from_slice(band);
             let cmp = |a: &T, b: &T| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal);
-            let len = buf.len();
             if len > 2 * n {
                 buf.select_nth_unstable_by(n - 1, cmp);
                 buf[n..].select_nth_unstable_by(len - 2 * n, cmp);
@@ -145,11 +170,61 @@ impl ContrastBands {
             } else {
                 buf.sort_unstable_by(cmp);
             }
-            let inv = T::one() / T::lit(n as f64);
-            valley[k] = buf[..n].iter().copied().sum::<T>() * inv;
-            peak[k] = buf[buf.len() - n..].iter().copied().sum::<T>() * inv;
+            valley[k] = mean(&buf[..n]);
+            peak[k] = mean(&buf[len - n..]);
         }
     }
+}
+
+/// Quantile sizes [`extremes`] handles (the default 2 % of a band is 1-2 values at 16 kHz).
+const SMALL_QUANTILE: usize = 8;
+
+/// The `n` smallest values of `v` ascending in `low[..n]` and the `n` largest ascending in
+/// `high[SMALL_QUANTILE - n..]`, in one pass of insertion: the values (and order) a full sort
+/// leaves at both ends, without a selection per band and frame. `n <= SMALL_QUANTILE`.
+fn extremes<T: Real>(v: &[T], n: usize) -> ([T; SMALL_QUANTILE], [T; SMALL_QUANTILE]) {
+    let m = SMALL_QUANTILE;
+    let mut low = [T::zero(); SMALL_QUANTILE];
+    let mut high = [T::zero(); SMALL_QUANTILE];
+    if n == 1 {
+        // Branch-free minimum and maximum.
+        let (mut lo, mut hi) = (v[0], v[0]);
+        for &x in &v[1..] {
+            lo = if x < lo { x } else { lo };
+            hi = if x > hi { x } else { hi };
+        }
+        (low[0], high[m - 1]) = (lo, hi);
+        return (low, high);
+    }
+    for (i, &x) in v.iter().enumerate() {
+        // low[..filled] ascending; insert x when it beats the largest kept.
+        let filled = i.min(n);
+        if filled < n || x < low[n - 1] {
+            let mut j = filled.min(n - 1);
+            while j > 0 && x < low[j - 1] {
+                low[j] = low[j - 1];
+                j -= 1;
+            }
+            low[j] = x;
+        }
+        // high[m - filled..] ascending; insert x when it beats the smallest kept.
+        if filled < n {
+            let mut j = m - filled - 1;
+            while j + 1 < m && high[j + 1] < x {
+                high[j] = high[j + 1];
+                j += 1;
+            }
+            high[j] = x;
+        } else if x > high[m - n] {
+            let mut j = m - n;
+            while j + 1 < m && high[j + 1] < x {
+                high[j] = high[j + 1];
+                j += 1;
+            }
+            high[j] = x;
+        }
+    }
+    (low, high)
 }
 
 /// Turns per-frame peaks and valleys (`[n_frames, n_bands+1]`) into contrast in dB
@@ -188,7 +263,7 @@ mod tests {
     #[test]
     fn peak_valley_by_selection_equals_a_full_sort_bit_for_bit() {
         let freqs: Vec<f64> = (0..257).map(|k| k as f64 * 8000.0 / 256.0).collect();
-        for quantile in [0.02, 0.2, 0.5] {
+        for quantile in [0.02, 0.05, 0.1, 0.2, 0.5] {
             let bands = ContrastBands::new(&freqs, 200.0, 6, quantile);
             let mut s = 11u64;
             let mag: Vec<f32> = (0..257)
@@ -200,7 +275,7 @@ mod tests {
             let (mut peak, mut valley) = (vec![0f32; 7], vec![0f32; 7]);
             bands.peak_valley(&mag, &mut peak, &mut valley, &mut Vec::new());
             for (k, (bins, n)) in bands.bands.iter().enumerate() {
-                let mut v: Vec<f32> = bins.iter().map(|&b| mag[b]).collect();
+                let mut v: Vec<f32> = mag[bins.clone()].to_vec();
                 v.sort_by(f32::total_cmp);
                 let n = (*n).min(v.len());
                 let inv = 1.0 / n as f32;
