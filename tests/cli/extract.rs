@@ -296,7 +296,7 @@ fn bad_files_are_listed_and_the_exit_status_says_so() {
 }
 
 #[test]
-fn killed_extraction_with_a_damaged_shard_resumes_to_the_same_cache_as_an_uninterrupted_run() {
+fn killed_extraction_with_a_damaged_run_file_resumes_to_the_same_cache_as_an_uninterrupted_run() {
     let d = tempfile::tempdir().unwrap();
     let synth = d.path().join("synth");
     synth_tiny(&synth);
@@ -307,6 +307,8 @@ fn killed_extraction_with_a_damaged_shard_resumes_to_the_same_cache_as_an_uninte
 
     let out = d.path().join("killed.h5");
     let parts = d.path().join("killed.h5.parts");
+    let run_file = parts.join("run-000000.h5");
+    let journal = parts.join("run-000000.journal");
     let mut child = args(&out)
         .env("SER_TEST_BATCH_DELAY_MS", "150")
         .stdout(std::process::Stdio::null())
@@ -314,19 +316,13 @@ fn killed_extraction_with_a_damaged_shard_resumes_to_the_same_cache_as_an_uninte
         .spawn()
         .unwrap();
     let start = Instant::now();
-    let shards = || {
-        std::fs::read_dir(&parts)
-            .map(|r| {
-                r.filter_map(Result::ok)
-                    .filter(|e| e.file_name().to_string_lossy().ends_with(".h5"))
-                    .count()
-            })
-            .unwrap_or(0)
-    };
-    while shards() < 4 {
+    // A head line, then one checkpoint per batch.
+    let checkpoints =
+        || std::fs::read_to_string(&journal).map_or(0, |t| t.lines().count().saturating_sub(1));
+    while checkpoints() < 4 {
         assert!(
             start.elapsed() < Duration::from_secs(120),
-            "extraction never produced shards"
+            "extraction never checkpointed"
         );
         assert!(
             child.try_wait().unwrap().is_none(),
@@ -337,22 +333,16 @@ fn killed_extraction_with_a_damaged_shard_resumes_to_the_same_cache_as_an_uninte
     child.kill().unwrap(); // SIGKILL: no clean-up runs
     child.wait().unwrap();
     assert!(!out.exists(), "a killed run must not leave a cache file");
-    // One shard damaged on disk as well (cut to half its length): its clips are extracted
-    // again, the others are kept.
-    let mut names: Vec<_> = std::fs::read_dir(&parts)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "h5"))
-        .collect();
-    names.sort();
-    let damaged = &names[1];
-    let len = std::fs::metadata(damaged).unwrap().len();
+    // The run file damaged on disk as well (cut to half its length): the clips whose
+    // chunks were lost are extracted again, the others are kept.
+    let len = std::fs::metadata(&run_file).unwrap().len();
     std::fs::OpenOptions::new()
         .write(true)
-        .open(damaged)
+        .open(&run_file)
         .unwrap()
         .set_len(len / 2)
         .unwrap();
+    let damaged = &run_file;
 
     let o = run(&mut args(&out));
     assert!(o.status.success(), "{}", text(&o));
@@ -366,7 +356,7 @@ fn killed_extraction_with_a_damaged_shard_resumes_to_the_same_cache_as_an_uninte
         text(&o)
             .lines()
             .any(|l| l.contains(&name) && l.contains("is damaged")),
-        "the damaged shard was not reported:\n{}",
+        "the damaged run file was not reported:\n{}",
         text(&o)
     );
     assert!(!parts.exists());

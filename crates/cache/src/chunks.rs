@@ -15,6 +15,16 @@
 use std::io::Write;
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A frame chunk as written: frame array (layout index), chunk index, file address, CRC-32.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ChunkWritten {
+    pub array: usize,
+    pub index: usize,
+    pub addr: u64,
+    pub crc: u32,
+}
 
 /// Deflate level: 1 keeps pace with feature extraction; higher levels gain little on float
 /// features (measured: level 4 is 1 % smaller and 2x slower).
@@ -96,6 +106,25 @@ fn put_chunks(
         }
         Ok(())
     })
+}
+
+/// Filter mask, file address and stored size of chunk `index` (rows `index * chunk_rows ..`)
+/// of `ds`; `None` when it is not allocated.
+pub fn chunk_info(ds: &hdf5::Dataset, chunk_rows: usize, index: usize) -> Option<(u32, u64, u64)> {
+    let offset: [hdf5_sys::h5::hsize_t; 2] = [(index * chunk_rows) as u64, 0];
+    let (mut mask, mut addr, mut size) = (0u32, 0u64, 0u64);
+    // SAFETY: the dataset id is valid while `ds` lives; `offset` has the dataset's rank; the
+    // out-pointers point at locals.
+    let status = hdf5::sync::sync(|| unsafe {
+        hdf5_sys::h5d::H5Dget_chunk_info_by_coord(
+            ds.id(),
+            offset.as_ptr(),
+            &mut mask,
+            &mut addr,
+            &mut size,
+        )
+    });
+    (status >= 0 && addr != hdf5_sys::h5::HADDR_UNDEF).then_some((mask, addr, size))
 }
 
 #[cfg(test)]

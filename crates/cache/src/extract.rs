@@ -1,24 +1,25 @@
 //! Building a cache from corpora: incremental, resumable and crash-safe.
 //!
 //! Work goes in batches. Each batch is computed in parallel (rayon) on one thread and handed
-//! to a writer (the calling thread), which writes it as a shard, a small complete cache file
-//! in `<out>.parts/` (first under a temporary name, then renamed, so a killed run loses at
-//! most the batches in flight), and appends its clips to `<out>.tmp` in the same walk over
-//! the cache's entries sorted by (corpus, path), between the unchanged clips of the previous
-//! cache and of an interrupted run's shards. The writing thus overlaps the computing instead
-//! of following it: measured on the 10 h benchmark corpus (2 cores), a final merge pass that
-//! re-read every shard took 10 of 45 s at one core. `<out>.tmp` is checked and renamed over
-//! `<out>`: readers see the old cache or the new one, never a partial file. Re-running
-//! resumes from the shards; re-running after success reuses every clip whose file size and
-//! modification time are unchanged. The shards stay until the rename, so an extraction needs
-//! free disk for about twice the cache ([`CacheError::DiskFull`] says so).
+//! to a writer (the calling thread), which walks the cache's entries sorted by (corpus,
+//! path) and writes each clip once, into `<out>.parts/run-NNNNNN.h5`: the unchanged clips of
+//! the previous cache, those an interrupted run left, and this run's as their batch
+//! arrives. After every batch it appends a checkpoint to the run's journal (see
+//! [`crate::journal`]), so a killed run loses at most the batches in flight, and the next
+//! run reads what the journal vouches for back from the killed run's file. The writing
+//! overlaps the computing; no pass re-reads or rewrites the frames at the end (the earlier
+//! shard files, each batch written twice, cost 15-30 % end to end). The run file is read
+//! back ([`Cache::verify`]) and renamed over `<out>`: readers see the old cache or the new
+//! one, never a partial file. Re-running after success reuses every clip whose file size
+//! and modification time are unchanged. `--compress` writes the run file raw and deflates
+//! it into `<out>` at the end (a second pass, the price of that option).
 //!
 //! Several processes may extract into the same `<out>` at once (array tasks of a sweep whose
 //! cache is missing, on a shared file system): each takes `<out>.lock` ([`ser_lock`]: host +
 //! pid inside, stale locks of killed tasks recognised) for the whole extraction, and the
 //! others wait on it, then find the cache up to date. Temporary files carry the host and
-//! pid in their names, and a merged cache is read back whole ([`Cache::verify`]) before its
-//! rename, so nothing corrupt ever sits under a final name.
+//! pid in their names, and a finished cache is read back whole before its rename, so
+//! nothing corrupt ever sits under a final name.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ use ser_data::{CorpusScan, Record};
 use ser_features::{ClipFeatures, Extractor, FeatureBackend};
 
 use crate::CacheError;
+use crate::journal::{Entry, JournalClip, JournalWriter, Salvage};
 use crate::store::{Cache, CacheHeader, ClipMeta, SkipRecord, Writer};
 
 /// Receives progress events (the CLI draws bars from them).
@@ -94,57 +96,10 @@ impl ExtractReport {
 /// Where each clip of the new cache comes from.
 #[derive(Clone, Copy)]
 enum Source {
+    /// The k-th clip of the previous cache.
     Old(usize),
-    Shard(usize, usize),
-}
-
-/// What the merge needs of a shard, kept without its file open: a large extraction has
-/// thousands of shards, more than a process may hold open at once.
-struct ShardIndex {
-    path: PathBuf,
-    clips: Vec<ClipMeta>,
-    skipped: Vec<SkipRecord>,
-    computed_on: Vec<String>,
-}
-
-impl ShardIndex {
-    fn of(path: &Path, c: Cache) -> Self {
-        ShardIndex {
-            path: path.to_path_buf(),
-            clips: c.clips,
-            skipped: c.skipped,
-            computed_on: c.header.computed_on,
-        }
-    }
-}
-
-/// The shard the merge reads from now, with its functionals: the merge walks clips in the
-/// order the shards were written, so one open shard at a time serves it.
-struct OpenShard {
-    index: usize,
-    cache: Cache,
-    functionals: Vec<f32>,
-}
-
-impl OpenShard {
-    /// Shard `s` of `shards`, opened unless `current` already is it.
-    fn get<'a>(
-        current: &'a mut Option<OpenShard>,
-        shards: &[ShardIndex],
-        s: usize,
-    ) -> Result<&'a OpenShard, CacheError> {
-        if current.as_ref().is_none_or(|o| o.index != s) {
-            *current = None;
-            let cache = Cache::open(&shards[s].path)?;
-            let functionals = cache.functionals()?;
-            *current = Some(OpenShard {
-                index: s,
-                cache,
-                functionals,
-            });
-        }
-        Ok(current.as_ref().expect("opened above"))
-    }
+    /// Clip i of what killed run s left.
+    Salvaged(usize, usize),
 }
 
 /// `<out><suffix>` beside `out`: its shards folder (`.parts`), its lock (`.lock`), the lock
@@ -214,6 +169,60 @@ pub fn header_for(extractor: &Extractor) -> CacheHeader {
     }
 }
 
+/// The run files of interrupted extractions in `parts` that hold something to reuse (others
+/// are removed), and the number the next run file takes.
+fn salvage_runs(
+    parts: &Path,
+    header: &CacheHeader,
+    progress: &dyn Progress,
+) -> Result<(Vec<Salvage>, usize), CacheError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(parts)
+        .map_err(io(parts))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| run_number(p).is_some())
+        .collect();
+    files.sort();
+    let next = files
+        .iter()
+        .filter_map(|p| run_number(p))
+        .max()
+        .map_or(0, |n| n + 1);
+    let mut runs = Vec::new();
+    for p in files {
+        let salvage = Salvage::open(&p, &header.config_hash, &header.frame_layout);
+        match salvage {
+            Ok(Some(r)) if !r.clips.is_empty() || !r.skips.is_empty() => {
+                if r.lost > 0 {
+                    progress.note(&format!(
+                        "run file {} is damaged: {} of its clips are extracted again",
+                        p.display(),
+                        r.lost
+                    ));
+                }
+                runs.push(r);
+            }
+            found => {
+                if let Err(e) = found {
+                    progress.note(&format!(
+                        "run file {} is damaged ({e}); its clips are extracted again",
+                        p.display()
+                    ));
+                }
+                let _ = std::fs::remove_file(p.with_extension("journal"));
+                std::fs::remove_file(&p).map_err(io(&p))?;
+            }
+        }
+    }
+    Ok((runs, next))
+}
+
+/// N of a run file `run-N.h5`.
+fn run_number(p: &Path) -> Option<usize> {
+    let name = p.file_name()?.to_str()?;
+    name.strip_prefix("run-")?.strip_suffix(".h5")?.parse().ok()
+}
+
 /// Runs (or resumes, or updates) an extraction.
 pub fn extract(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractReport, CacheError> {
     extract_into(job, progress).map_err(|e| {
@@ -274,7 +283,7 @@ fn extract_into(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepo
         None
     };
 
-    // Shards of an interrupted run with the same config.
+    // What interrupted runs with the same config left.
     let parts = beside(out, ".parts");
     let stamp = parts.join("config_hash");
     if parts.exists() {
@@ -292,48 +301,11 @@ fn extract_into(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepo
     }
     std::fs::create_dir_all(&parts).map_err(io(&parts))?;
     std::fs::write(&stamp, &header.config_hash).map_err(io(&stamp))?;
-    let mut shard_files: Vec<PathBuf> = std::fs::read_dir(&parts)
-        .map_err(io(&parts))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .collect();
-    shard_files.retain(|p| {
-        let name = p.file_name().unwrap().to_string_lossy().to_string();
-        if name.ends_with(".tmp") {
-            let _ = std::fs::remove_file(p);
-            return false;
-        }
-        name.starts_with("shard-") && name.ends_with(".h5")
-    });
-    shard_files.sort();
-    let mut shards: Vec<ShardIndex> = Vec::new();
-    for p in &shard_files {
-        // Read back whole (a shard a crash or a full disk damaged fails here, not in the
-        // merge); a damaged one is replaced: its clips are extracted again below.
-        let checked = Cache::open(p).and_then(|c| {
-            if c.header.config_hash != header.config_hash {
-                return Err(CacheError::Format {
-                    path: p.clone(),
-                    message: "written with another feature config".into(),
-                });
-            }
-            c.verify().map(|()| c)
-        });
-        match checked {
-            Ok(c) => shards.push(ShardIndex::of(p, c)),
-            Err(e) => {
-                progress.note(&format!(
-                    "shard {} is damaged ({e}); its clips are extracted again",
-                    p.display()
-                ));
-                std::fs::remove_file(p).map_err(io(p))?;
-            }
-        }
-    }
-    if !shards.is_empty() {
+    let (runs, next_run) = salvage_runs(&parts, &header, progress)?;
+    if !runs.is_empty() {
         progress.note(&format!(
-            "resuming an interrupted extraction: {} shards found in {}",
-            shards.len(),
+            "resuming an interrupted extraction: {} clips found in {}",
+            runs.iter().map(|r| r.clips.len()).sum::<usize>(),
             parts.display()
         ));
     }
@@ -348,16 +320,16 @@ fn extract_into(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepo
             );
         }
     }
-    let mut shard_skips: HashMap<(String, String), SkipRecord> = HashMap::new();
-    for (s, c) in shards.iter().enumerate() {
-        for (i, m) in c.clips.iter().enumerate() {
+    let mut run_skips: HashMap<(String, String), SkipRecord> = HashMap::new();
+    for (s, r) in runs.iter().enumerate() {
+        for (i, (m, _)) in r.clips.iter().enumerate() {
             done.insert(
                 (m.corpus.clone(), m.path.clone()),
-                (Source::Shard(s, i), m.file_size, m.file_mtime_ns),
+                (Source::Salvaged(s, i), m.file_size, m.file_mtime_ns),
             );
         }
-        for k in &c.skipped {
-            shard_skips.insert((k.corpus.clone(), k.path.clone()), k.clone());
+        for k in &r.skips {
+            run_skips.insert((k.corpus.clone(), k.path.clone()), k.clone());
         }
     }
 
@@ -396,7 +368,7 @@ fn extract_into(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepo
         match done.get(&key) {
             Some(&(src, s, m)) if s == size && m == mtime => plan.push((key, Some(src))),
             _ => {
-                if let Some(k) = shard_skips.get(&key) {
+                if let Some(k) = run_skips.get(&key) {
                     // Failed in an interrupted run of this same extraction: do not retry now.
                     skipped.push(k.clone());
                     continue;
@@ -445,7 +417,7 @@ fn extract_into(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepo
     if let Some(c) = &old {
         let mut sorted = skipped.clone();
         sort_skips(&mut sorted);
-        let unchanged = shards.is_empty()
+        let unchanged = runs.is_empty()
             && todo.is_empty()
             && entries.len() == c.clips.len()
             && entries
@@ -467,13 +439,13 @@ fn extract_into(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepo
         }
     }
 
-    // Devices of the clips kept from the old cache, of earlier shards and of this run.
+    // Devices of the clips kept from the old cache, of interrupted runs and of this run.
     let keeps_old = (entries.values()).any(|s| matches!(s, Planned::Ready(Source::Old(_))));
     let mut devices: Vec<String> = old
         .iter()
         .filter(|_| keeps_old)
         .map(|c| c.header.computed_on.clone())
-        .chain(shards.iter().map(|s| s.computed_on.clone()))
+        .chain(runs.iter().map(|r| r.computed_on.clone()))
         .chain((!todo.is_empty()).then(|| vec![job.extractor.describe()]))
         .flatten()
         .collect();
@@ -483,30 +455,19 @@ fn extract_into(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepo
         computed_on: devices,
         ..header
     };
-    let first_shard = shard_files
-        .iter()
-        .filter_map(|p| {
-            p.file_stem()?
-                .to_str()?
-                .strip_prefix("shard-")?
-                .parse::<usize>()
-                .ok()
-        })
-        .max()
-        .map_or(0, |m| m + 1);
     let merge = Merge {
         job,
         progress,
         header: &header,
         old: old.as_ref(),
-        shards: &shards,
+        runs: &runs,
         parts: &parts,
-        first_shard,
+        run: next_run,
     };
     let (tx, rx) = std::sync::mpsc::sync_channel::<Computed>(2);
     let outcome = std::thread::scope(|scope| {
-        // Batches are computed on this thread while the caller's writes their shards and the
-        // cache: no core waits for the disk.
+        // Batches are computed on this thread while the caller's writes the cache and its
+        // journal: no core waits for the disk.
         scope.spawn(|| compute(job, &todo, tx));
         merge.run(&entries, skipped, rx)
     })?;
@@ -524,13 +485,13 @@ fn extract_into(job: &ExtractJob, progress: &dyn Progress) -> Result<ExtractRepo
 /// Where an entry of the new cache comes from.
 #[derive(Clone, Copy)]
 enum Planned {
-    /// Already computed: the old cache or an earlier shard.
+    /// Already computed: the old cache or an interrupted run.
     Ready(Source),
     /// The k-th clip of this run's work list.
     Todo(usize),
 }
 
-/// One computed batch, on its way to its shard and to the cache.
+/// One computed batch, on its way to the cache.
 struct Computed {
     metas: Vec<ClipMeta>,
     features: Vec<ClipFeatures>,
@@ -581,16 +542,18 @@ fn compute(job: &ExtractJob, todo: &[(&Record, u64, i64)], tx: SyncSender<Comput
     }
 }
 
-/// Writes each computed batch as a shard and the whole cache as `<out>.tmp`, in one walk of
-/// the sorted entries, then renames it over `<out>`.
+/// Writes the whole cache once, as this run's file, in one walk of the sorted entries (this
+/// run's clips as their batches arrive), checkpointing the journal before each batch is
+/// taken; then renames it over `<out>`.
 struct Merge<'a> {
     job: &'a ExtractJob<'a>,
     progress: &'a dyn Progress,
     header: &'a CacheHeader,
     old: Option<&'a Cache>,
-    shards: &'a [ShardIndex],
+    runs: &'a [Salvage],
     parts: &'a Path,
-    first_shard: usize,
+    /// N of this run's `run-N.h5`.
+    run: usize,
 }
 
 /// What [`Merge::run`] wrote.
@@ -602,11 +565,57 @@ struct Merged {
     audio_seconds: f64,
 }
 
-/// The batch the merge reads this run's clips from, with each clip's place in it.
+/// The batch the walk takes this run's clips from, with each clip's place in it.
 struct Received {
     index: usize,
     batch: Computed,
     by_key: HashMap<(String, String), usize>,
+}
+
+/// This run's file, its journal, and what the next checkpoint records.
+struct RunFile {
+    writer: Writer,
+    journal: JournalWriter,
+    pending: Entry,
+    /// Batches taken since the last checkpoint: (work-list clips, audio seconds).
+    batches: Vec<(usize, f64)>,
+}
+
+impl RunFile {
+    /// Appends a clip the journal must vouch for (computed or salvaged in this run).
+    fn push_journaled(
+        &mut self,
+        mut meta: ClipMeta,
+        frames: &[Vec<f32>],
+        functionals: &[f32],
+    ) -> Result<(), CacheError> {
+        let n = meta.n_frames as usize;
+        meta.frame_offset = self.writer.rows() as u64;
+        let journaled = JournalClip::new(meta.clone(), functionals);
+        self.pending.clips.push(journaled);
+        self.writer.push(meta, n, frames, functionals)
+    }
+
+    /// Puts every row pushed so far on disk, journals it, and reports the batches done.
+    fn checkpoint(&mut self, progress: &dyn Progress) -> Result<(), CacheError> {
+        let p = &self.pending;
+        if p.clips.is_empty() && p.skips.is_empty() && self.batches.is_empty() {
+            return Ok(());
+        }
+        self.pending.chunks = self.writer.checkpoint()?;
+        self.journal.append(&self.pending)?;
+        self.pending = Entry::default();
+        for (clips, secs) in self.batches.drain(..) {
+            progress.advance(clips, secs);
+        }
+        if let Some(ms) = std::env::var("SER_TEST_BATCH_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+        Ok(())
+    }
 }
 
 impl Merge<'_> {
@@ -622,16 +631,23 @@ impl Merge<'_> {
             entries.len(),
             out.display()
         ));
-        let tmp = ser_lock::unique_sibling(out, "tmp");
-        let written = self.write(&tmp, entries, &mut skipped, rx);
-        let merged = match written.and_then(|m| Cache::open(&tmp)?.verify().map(|()| m)) {
-            Ok(m) => m,
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(e);
+        let file = (self.parts).join(format!("run-{:06}.h5", self.run));
+        // On failure the run file and its journal stay: the next run resumes from them.
+        let merged = self.write(&file, entries, &mut skipped, rx)?;
+        Cache::open(&file)?.verify()?;
+        let done = match self.job.compress {
+            false => file,
+            true => {
+                let tmp = ser_lock::unique_sibling(out, "tmp");
+                compressed_copy(&file, &tmp, self.header)
+                    .and_then(|()| Cache::open(&tmp)?.verify())
+                    .inspect_err(|_| {
+                        let _ = std::fs::remove_file(&tmp);
+                    })?;
+                tmp
             }
         };
-        std::fs::rename(&tmp, out).map_err(io(out))?;
+        std::fs::rename(&done, out).map_err(io(out))?;
         if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
             && let Ok(d) = std::fs::File::open(dir)
         {
@@ -642,22 +658,35 @@ impl Merge<'_> {
     }
 
     /// The walk: ready entries copied from their files, this run's from the batches as
-    /// they arrive (each first written as its shard).
+    /// they arrive.
     fn write(
         &self,
-        tmp: &Path,
+        file: &Path,
         entries: &BTreeMap<(String, String), Planned>,
         skipped: &mut Vec<SkipRecord>,
         rx: Receiver<Computed>,
     ) -> Result<Merged, CacheError> {
         let batch = self.job.batch_size.max(1);
-        let mut w = Writer::create(tmp, self.header, 0, self.job.compress)?;
+        let h = self.header;
+        let mut writer = Writer::create(file, h, 0, false)?;
+        writer.track_chunks();
+        let journal = JournalWriter::create(
+            &file.with_extension("journal"),
+            &h.config_hash,
+            &h.frame_layout,
+            &h.computed_on,
+        )?;
+        let mut run = RunFile {
+            writer,
+            journal,
+            pending: Entry::default(),
+            batches: Vec::new(),
+        };
         let old_func = match self.old {
             Some(c) => c.functionals()?,
             None => Vec::new(),
         };
-        let n_func = self.header.functional_names.len();
-        let mut current: Option<OpenShard> = None;
+        let n_func = h.functional_names.len();
         let mut received: Option<Received> = None;
         let mut m = Merged {
             batches: 0,
@@ -668,108 +697,97 @@ impl Merge<'_> {
         };
         for (key, planned) in entries {
             match *planned {
-                Planned::Ready(src) => {
-                    let (cache, i, funcs): (&Cache, usize, &[f32]) = match src {
-                        Source::Old(i) => (self.old.expect("old cache"), i, &old_func),
-                        Source::Shard(s, i) => {
-                            let o = OpenShard::get(&mut current, self.shards, s)?;
-                            (&o.cache, i, &o.functionals)
-                        }
-                    };
+                Planned::Ready(Source::Old(i)) => {
+                    let cache = self.old.expect("old cache");
                     let meta = cache.clips[i].clone();
-                    let frames: Vec<Vec<f32>> = (self.header.frame_layout.iter())
+                    let frames: Vec<Vec<f32>> = (h.frame_layout.iter())
                         .map(|(name, _)| cache.frames(name, i))
                         .collect::<Result<_, _>>()?;
                     let n = meta.n_frames as usize;
-                    w.push(meta, n, &frames, &funcs[i * n_func..(i + 1) * n_func])?;
-                    m.clips += 1;
+                    let funcs = &old_func[i * n_func..(i + 1) * n_func];
+                    run.writer.push(meta, n, &frames, funcs)?;
+                }
+                Planned::Ready(Source::Salvaged(s, i)) => {
+                    let r = &self.runs[s];
+                    let frames: Vec<Vec<f32>> = (0..h.frame_layout.len())
+                        .map(|a| r.frames(a, i))
+                        .collect::<Result<_, _>>()?;
+                    let (meta, funcs) = &r.clips[i];
+                    run.push_journaled(meta.clone(), &frames, funcs)?;
                 }
                 Planned::Todo(k) => {
                     while received.as_ref().is_none_or(|r| r.index < k / batch) {
-                        received = Some(self.receive(&rx, skipped, &mut m)?);
+                        run.checkpoint(self.progress)?;
+                        let b = rx.recv().map_err(|_| CacheError::Format {
+                            path: self.job.out.clone(),
+                            message: "feature computation stopped before every batch was done"
+                                .into(),
+                        })?;
+                        received = Some(take(b, &mut run, skipped, &mut m));
                     }
                     let r = received.as_ref().expect("received above");
-                    if let Some(&j) = r.by_key.get(key) {
-                        let f = &r.batch.features[j];
-                        w.push(
-                            r.batch.metas[j].clone(),
-                            f.n_frames,
-                            &f.frames,
-                            &f.functionals,
-                        )?;
-                        m.clips += 1;
-                    }
+                    let Some(&j) = r.by_key.get(key) else {
+                        continue; // the file failed: a skip record
+                    };
+                    let f = &r.batch.features[j];
+                    let mut meta = r.batch.metas[j].clone();
+                    meta.n_frames = f.n_frames as u64;
+                    run.push_journaled(meta, &f.frames, &f.functionals)?;
                 }
             }
+            m.clips += 1;
         }
-        // Batches none of whose clips made it (every file failed) still leave their shard.
+        // Batches none of whose clips made it (every file failed) still report their skips.
         while let Ok(b) = rx.recv() {
-            self.shard(b, skipped, &mut m)?;
+            take(b, &mut run, skipped, &mut m);
         }
+        run.checkpoint(self.progress)?;
         sort_skips(skipped);
-        w.finish(skipped)?;
+        run.writer.finish(skipped)?;
         Ok(m)
     }
+}
 
-    /// The next batch, written as its shard.
-    fn receive(
-        &self,
-        rx: &Receiver<Computed>,
-        skipped: &mut Vec<SkipRecord>,
-        m: &mut Merged,
-    ) -> Result<Received, CacheError> {
-        let b = rx.recv().map_err(|_| CacheError::Format {
-            path: self.job.out.clone(),
-            message: "feature computation stopped before every batch was done".into(),
-        })?;
-        self.shard(b, skipped, m)
+/// Counts batch `b` in, queues its skips for the journal and the cache, and indexes it.
+fn take(b: Computed, run: &mut RunFile, skipped: &mut Vec<SkipRecord>, m: &mut Merged) -> Received {
+    let secs: f64 = b.metas.iter().map(|meta| meta.source_duration_s).sum();
+    let index = m.batches;
+    m.batches += 1;
+    m.computed += b.metas.len();
+    m.audio_seconds += secs;
+    skipped.extend(b.skips.iter().cloned());
+    run.pending.skips.extend(b.skips.iter().cloned());
+    run.batches.push((b.clips, secs));
+    let by_key = (b.metas.iter().enumerate())
+        .map(|(j, meta)| ((meta.corpus.clone(), meta.path.clone()), j))
+        .collect();
+    Received {
+        index,
+        batch: b,
+        by_key,
     }
+}
 
-    /// Writes batch `b` as the next shard (crash-safely: a temporary name, read back, then
-    /// renamed), and counts it.
-    fn shard(
-        &self,
-        b: Computed,
-        skipped: &mut Vec<SkipRecord>,
-        m: &mut Merged,
-    ) -> Result<Received, CacheError> {
-        let index = m.batches;
-        let shard_path = (self.parts).join(format!("shard-{:06}.h5", self.first_shard + index));
-        let tmp = ser_lock::unique_sibling(&shard_path, "tmp");
-        let header = CacheHeader {
-            computed_on: vec![self.job.extractor.describe()],
-            ..self.header.clone()
-        };
-        let total: usize = b.features.iter().map(|f| f.n_frames).sum();
-        let mut w = Writer::create(&tmp, &header, total, false)?;
-        let mut secs = 0.0;
-        for (meta, f) in b.metas.iter().zip(&b.features) {
-            secs += meta.source_duration_s;
-            w.push(meta.clone(), f.n_frames, &f.frames, &f.functionals)?;
-        }
-        w.finish(&b.skips)?;
-        Cache::open(&tmp)?.verify()?;
-        std::fs::rename(&tmp, &shard_path).map_err(io(&shard_path))?;
-        m.batches += 1;
-        m.computed += b.metas.len();
-        m.audio_seconds += secs;
-        skipped.extend(b.skips.iter().cloned());
-        self.progress.advance(b.clips, secs);
-        if let Some(ms) = std::env::var("SER_TEST_BATCH_DELAY_MS")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            std::thread::sleep(std::time::Duration::from_millis(ms));
-        }
-        let by_key = (b.metas.iter().enumerate())
-            .map(|(j, meta)| ((meta.corpus.clone(), meta.path.clone()), j))
-            .collect();
-        Ok(Received {
-            index,
-            batch: b,
-            by_key,
-        })
+/// Writes the finished raw cache `from` again as `to`, its frame arrays shuffled and
+/// deflated (`--compress`).
+fn compressed_copy(from: &Path, to: &Path, header: &CacheHeader) -> Result<(), CacheError> {
+    let c = Cache::open(from)?;
+    let funcs = c.functionals()?;
+    let n_func = header.functional_names.len();
+    let mut w = Writer::create(to, &c.header, 0, true)?;
+    for (i, meta) in c.clips.iter().enumerate() {
+        let frames: Vec<Vec<f32>> = (header.frame_layout.iter())
+            .map(|(name, _)| c.frames(name, i))
+            .collect::<Result<_, _>>()?;
+        let n = meta.n_frames as usize;
+        w.push(
+            meta.clone(),
+            n,
+            &frames,
+            &funcs[i * n_func..(i + 1) * n_func],
+        )?;
     }
+    w.finish(&c.skipped)
 }
 
 /// Skip records in a cache's order, once each.

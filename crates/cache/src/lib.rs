@@ -8,6 +8,7 @@
 
 mod chunks;
 mod extract;
+mod journal;
 mod rows;
 mod store;
 
@@ -50,12 +51,12 @@ pub enum CacheError {
         /// Hash of this run.
         wanted: String,
     },
-    /// The disk filled up while an extraction wrote its shards or the merged cache.
+    /// The disk filled up while an extraction wrote its run file.
     #[error(
-        "no space left on the disk of {path}: an extraction needs free space for about twice \
-         the cache (its shards in <out>.parts, kept so that a rerun resumes, and the merged \
-         file); free space, or split the corpora over several caches (`[data] cache = [...]`, \
-         one extraction each)"
+        "no space left on the disk of {path}: an extraction needs free space for the cache it \
+         writes (in <out>.parts, kept so that a rerun resumes), besides the cache it updates \
+         and, with --compress, its compressed copy; free space, or split the corpora over \
+         several caches (`[data] cache = [...]`, one extraction each)"
     )]
     DiskFull {
         /// The cache being written.

@@ -22,7 +22,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, s};
 
@@ -79,7 +79,7 @@ impl RowReader {
             return Ok(());
         }
         match rows {
-            Rows::Direct { chunks } => self.read_direct(chunks, *dim, start, out),
+            Rows::Direct { chunks } => read_rows(&self.file, &self.path, chunks, *dim, start, out),
             Rows::Hdf5(ds) => {
                 let arr: Array2<f32> =
                     ds.read_slice_2d(s![start..start + n, ..])
@@ -92,41 +92,44 @@ impl RowReader {
             }
         }
     }
+}
 
-    fn read_direct(
-        &self,
-        chunks: &[u64],
-        dim: usize,
-        start: usize,
-        out: &mut [f32],
-    ) -> Result<(), CacheError> {
-        let mut bytes = vec![0u8; out.len() * 4];
-        let mut row = start;
-        let mut done = 0;
-        while done < bytes.len() {
-            let (k, within) = (row / CHUNK_ROWS, row % CHUNK_ROWS);
-            let take = ((CHUNK_ROWS - within) * dim * 4).min(bytes.len() - done);
-            let Some(&addr) = chunks.get(k) else {
-                return Err(CacheError::Format {
-                    path: self.path.clone(),
-                    message: format!("row {row} lies past the frame array"),
-                });
-            };
-            let at = addr + (within * dim * 4) as u64;
-            self.file
-                .read_exact_at(&mut bytes[done..done + take], at)
-                .map_err(|source| CacheError::Io {
-                    path: self.path.clone(),
-                    source,
-                })?;
-            done += take;
-            row += take / (dim * 4);
-        }
-        for (v, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-            *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        }
-        Ok(())
+/// Rows `start .. start + out.len() / dim` of a raw chunked frame array whose chunk `k`
+/// starts at byte `chunks[k]` of `file` (`u64::MAX` or past the end: not written), by one
+/// positioned read per chunk.
+pub(crate) fn read_rows(
+    file: &File,
+    path: &Path,
+    chunks: &[u64],
+    dim: usize,
+    start: usize,
+    out: &mut [f32],
+) -> Result<(), CacheError> {
+    let mut bytes = vec![0u8; out.len() * 4];
+    let mut row = start;
+    let mut done = 0;
+    while done < bytes.len() {
+        let (k, within) = (row / CHUNK_ROWS, row % CHUNK_ROWS);
+        let take = ((CHUNK_ROWS - within) * dim * 4).min(bytes.len() - done);
+        let Some(&addr) = chunks.get(k).filter(|&&a| a != u64::MAX) else {
+            return Err(CacheError::Format {
+                path: path.to_path_buf(),
+                message: format!("row {row} lies past the frame array"),
+            });
+        };
+        let at = addr + (within * dim * 4) as u64;
+        file.read_exact_at(&mut bytes[done..done + take], at)
+            .map_err(|source| CacheError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        done += take;
+        row += take / (dim * 4);
     }
+    for (v, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+        *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    }
+    Ok(())
 }
 
 /// The chunk addresses of `ds` when its chunks are raw `f32` rows of full width (no filter
@@ -142,33 +145,17 @@ fn locate(ds: &hdf5::Dataset, dim: usize, file_len: u64) -> Rows {
     }
     let rows = ds.shape()[0];
     let mut chunks = Vec::with_capacity(rows.div_ceil(CHUNK_ROWS));
-    let ok = hdf5::sync::sync(|| {
-        for k in 0..rows.div_ceil(CHUNK_ROWS) {
-            let offset: [hdf5_sys::h5::hsize_t; 2] = [(k * CHUNK_ROWS) as u64, 0];
-            let (mut mask, mut addr, mut size) = (0u32, 0u64, 0u64);
-            // SAFETY: the dataset id is valid while `ds` lives; `offset` has the dataset's
-            // rank; the out-pointers point at locals.
-            let status = unsafe {
-                hdf5_sys::h5d::H5Dget_chunk_info_by_coord(
-                    ds.id(),
-                    offset.as_ptr(),
-                    &mut mask,
-                    &mut addr,
-                    &mut size,
-                )
-            };
-            let full = (CHUNK_ROWS * dim.max(1) * 4) as u64;
-            if status < 0
-                || mask != 0
-                || size != full
-                || addr == hdf5_sys::h5::HADDR_UNDEF
-                || addr.saturating_add(full) > file_len
+    let full = (CHUNK_ROWS * dim.max(1) * 4) as u64;
+    let ok = (0..rows.div_ceil(CHUNK_ROWS)).all(|k| {
+        match crate::chunks::chunk_info(ds, CHUNK_ROWS, k) {
+            Some((mask, addr, size))
+                if mask == 0 && size == full && addr.saturating_add(full) <= file_len =>
             {
-                return false;
+                chunks.push(addr);
+                true
             }
-            chunks.push(addr);
+            _ => false,
         }
-        true
     });
     if ok {
         Rows::Direct { chunks }

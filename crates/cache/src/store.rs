@@ -22,9 +22,10 @@ use std::str::FromStr;
 use hdf5::types::VarLenUnicode;
 use hdf5::{Extent, SimpleExtents};
 use ndarray::{Array2, s};
+use serde::{Deserialize, Serialize};
 
 use crate::CacheError;
-use crate::chunks::write_chunks;
+use crate::chunks::{ChunkWritten, chunk_info, write_chunks};
 
 /// Value of the root `format` attribute.
 pub const FORMAT: &str = "ser-feature-cache";
@@ -57,7 +58,7 @@ pub struct CacheHeader {
 const DEVICE_SEPARATOR: &str = "; ";
 
 /// Everything known about one cached clip.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ClipMeta {
     /// Audio file.
     pub path: String,
@@ -98,7 +99,7 @@ pub struct ClipMeta {
 }
 
 /// A file that is not in the cache, and why.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SkipRecord {
     /// The file.
     pub path: String,
@@ -180,6 +181,8 @@ pub struct Writer {
     compress: bool,
     functionals: Vec<f32>,
     metas: Vec<ClipMeta>,
+    track: bool,
+    written: Vec<ChunkWritten>,
 }
 
 impl Writer {
@@ -224,6 +227,8 @@ impl Writer {
             compress,
             functionals: Vec::new(),
             metas: Vec::new(),
+            track: false,
+            written: Vec::new(),
         })
     }
 
@@ -267,29 +272,54 @@ impl Writer {
     /// Writes buffered rows as whole chunks; with `last`, the final partial chunk too,
     /// padded with zeros (HDF5 stores full chunks anyway). Buffers keep their capacity.
     fn flush_frames(&mut self, last: bool) -> Result<(), CacheError> {
-        let n_chunks = if last {
-            self.buffered_rows.div_ceil(CHUNK_ROWS)
-        } else {
-            self.buffered_rows / CHUNK_ROWS
-        };
-        if n_chunks == 0 {
-            return Ok(());
+        let whole = self.buffered_rows / CHUNK_ROWS;
+        if whole > 0 {
+            self.put(whole, true)?;
         }
+        if last && self.buffered_rows > 0 {
+            self.put(1, true)?;
+        }
+        Ok(())
+    }
+
+    /// Puts every pushed row on disk: whole chunks as usual, and the partial last chunk
+    /// padded while its rows stay buffered (that chunk is written again, in place, as it
+    /// fills). Returns the chunks written since the last call ([`Writer::track_chunks`]).
+    pub(crate) fn checkpoint(&mut self) -> Result<Vec<ChunkWritten>, CacheError> {
+        self.flush_frames(false)?;
+        if self.buffered_rows > 0 {
+            self.put(1, false)?;
+        }
+        Ok(std::mem::take(&mut self.written))
+    }
+
+    /// Records the address and CRC-32 of every chunk written from now on (the run journal).
+    pub(crate) fn track_chunks(&mut self) {
+        self.track = true;
+    }
+
+    /// Rows pushed so far: the next clip's `frame_offset`.
+    pub(crate) fn rows(&self) -> usize {
+        self.written_rows + self.buffered_rows
+    }
+
+    /// Writes the first `n_chunks` chunks of the buffers (zeros past the buffered rows);
+    /// `drain` drops their rows from the buffers and counts them written.
+    fn put(&mut self, n_chunks: usize, drain: bool) -> Result<(), CacheError> {
         debug_assert_eq!(self.written_rows % CHUNK_ROWS, 0);
         let first = self.written_rows / CHUNK_ROWS;
         let rows = (n_chunks * CHUNK_ROWS).min(self.buffered_rows);
         let e = h5err(&self.path);
-        for ((ds, buf), (_, dim)) in self
-            .frames
-            .iter()
-            .zip(&mut self.buffers)
-            .zip(&self.header.frame_layout)
+        let layout = self.header.frame_layout.iter();
+        for (array, ((ds, buf), (_, dim))) in
+            (self.frames.iter().zip(&mut self.buffers).zip(layout)).enumerate()
         {
             if ds.shape()[0] < self.written_rows + rows {
                 ds.resize((self.written_rows + rows, *dim)).map_err(&e)?;
             }
             let span = n_chunks * CHUNK_ROWS * dim;
-            if buf.len() < span {
+            let held = buf.len();
+            if held < span {
                 buf.resize(span, 0.0);
             }
             let chunks: Vec<&[f32]> = buf[..span].chunks(CHUNK_ROWS * dim).collect();
@@ -299,10 +329,32 @@ impl Writer {
                     message: m,
                 }
             })?;
-            buf.drain(..span);
+            if self.track {
+                for (j, c) in chunks.iter().enumerate() {
+                    let index = first + j;
+                    let (_, addr, _) =
+                        chunk_info(ds, CHUNK_ROWS, index).ok_or_else(|| CacheError::Hdf5 {
+                            path: self.path.clone(),
+                            message: format!("chunk {index} of frames/{array} has no address"),
+                        })?;
+                    let crc = crc32fast::hash(bytemuck::cast_slice(c));
+                    (self.written).push(ChunkWritten {
+                        array,
+                        index,
+                        addr,
+                        crc,
+                    });
+                }
+            }
+            match drain {
+                true => drop(buf.drain(..span)),
+                false => buf.truncate(held),
+            }
         }
-        self.written_rows += rows;
-        self.buffered_rows -= rows;
+        if drain {
+            self.written_rows += rows;
+            self.buffered_rows -= rows;
+        }
         Ok(())
     }
 

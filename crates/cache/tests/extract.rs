@@ -1,6 +1,7 @@
 //! Extraction into the HDF5 cache: contents, incremental updates, config mixing, bad input,
 //! and resuming after an interruption.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -207,16 +208,22 @@ fn interrupted_run_resumes_to_the_same_cache() {
         !out.exists(),
         "no cache file may appear before the run completes"
     );
-    let shards = std::fs::read_dir(d.path().join("resumed.h5.parts"))
+    let parts = d.path().join("resumed.h5.parts");
+    let journal = parts.join("run-000000.journal");
+    let lines = std::fs::read_to_string(&journal).unwrap().lines().count();
+    assert!(
+        lines > 3,
+        "{lines} journal lines: a head and a checkpoint per batch"
+    );
+    // A kill in the middle of an append leaves a torn last line: ignored.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&journal)
         .unwrap()
-        .count();
-    assert!(shards >= 3, "{shards} entries in the parts folder");
-    // A half-written shard from the kill is ignored.
-    std::fs::write(
-        d.path().join("resumed.h5.parts/shard-000099.h5.tmp"),
-        b"garbage",
-    )
-    .unwrap();
+        .write_all(b"{\"chunks\":[{\"array\":0,\"ind")
+        .unwrap();
+    // A run file without a journal (killed before its first checkpoint) is dropped.
+    std::fs::write(parts.join("run-000007.h5"), b"garbage").unwrap();
 
     let resumed = extract(&job(&corpora, &ex, out.clone()), &NoProgress).unwrap();
     assert_eq!(resumed.reused, 3 * 16);
@@ -342,45 +349,36 @@ fn a_compressed_cache_holds_the_same_values_in_a_smaller_file_and_rows_read_alik
     }
 }
 
-/// Counts, when the merge starts, the shard files under one folder this process holds open
-/// (Linux). The folder matters: other tests in this binary extract in parallel.
-struct OpenShards(PathBuf, AtomicUsize);
+/// Lists, at every progress report, the files in one extraction's parts folder.
+struct PartsSeen(
+    PathBuf,
+    std::sync::Mutex<std::collections::BTreeSet<String>>,
+);
 
-impl Progress for OpenShards {
-    fn note(&self, message: &str) {
-        if !message.starts_with("writing") {
-            return;
-        }
-        let open = std::fs::read_dir("/proc/self/fd")
-            .map(|fds| {
-                fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-                    .filter(|t| t.starts_with(&self.0))
-                    .filter(|t| t.to_string_lossy().contains(".parts/shard-"))
-                    .count()
-            })
-            .unwrap_or(0);
-        self.1.store(open + 1, Ordering::SeqCst);
+impl Progress for PartsSeen {
+    fn advance(&self, _: usize, _: f64) {
+        let names = std::fs::read_dir(&self.0).unwrap();
+        let mut seen = self.1.lock().unwrap();
+        seen.extend(names.map(|e| e.unwrap().file_name().to_string_lossy().to_string()));
     }
 }
 
 #[test]
-fn shards_are_closed_once_indexed() {
-    if !Path::new("/proc/self/fd").exists() {
-        return; // the count needs Linux's /proc
-    }
+fn an_uninterrupted_extraction_writes_one_run_file_and_its_journal() {
     let d = tempfile::tempdir().unwrap();
     let corpora = synth(&d.path().join("synth"));
     let ex = Extractor::new(config()).unwrap();
-    let seen = OpenShards(d.path().canonicalize().unwrap(), AtomicUsize::new(0));
-    let r = extract(&job(&corpora, &ex, d.path().join("c.h5")), &seen).unwrap();
+    let out = d.path().join("c.h5");
+    let seen = PartsSeen(d.path().join("c.h5.parts"), Default::default());
+    let r = extract(&job(&corpora, &ex, out.clone()), &seen).unwrap();
     assert!(
         r.clips > 3 * 16,
-        "too few clips for several shards: {}",
+        "too few clips for several batches: {}",
         r.clips
     );
-    assert_eq!(
-        seen.1.load(Ordering::SeqCst),
-        1,
-        "shard files held open when the merge starts (count + 1; 0: no merge seen)"
-    );
+    // Each clip is written once: no per-batch shard copies beside the run file.
+    let seen: Vec<String> = seen.1.into_inner().unwrap().into_iter().collect();
+    assert_eq!(seen, ["config_hash", "run-000000.h5", "run-000000.journal"]);
+    assert!(!d.path().join("c.h5.parts").exists());
+    Cache::open(&out).unwrap().verify().unwrap();
 }
