@@ -48,8 +48,8 @@ pub(crate) struct Entry {
     pub skips: Vec<SkipRecord>,
 }
 
-/// A clip as journaled: its functionals as `f32` bits, which JSON carries exactly (the
-/// metadata's `f64`s round-trip through serde_json's `float_roundtrip` parsing).
+/// A clip as journaled: its functionals as `f32` bits, which JSON carries exactly (as the
+/// metadata's `f64`s, see `ClipMeta`), where decimals are parsed back best-effort.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct JournalClip {
     meta: ClipMeta,

@@ -57,6 +57,20 @@ pub struct CacheHeader {
 /// Separator of `computed_on` entries in the HDF5 attribute.
 const DEVICE_SEPARATOR: &str = "; ";
 
+/// `f64`s as their bits in serialized metadata (the extraction journal): exact, where JSON's
+/// decimal form is parsed back best-effort.
+mod f64_bits {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(v.to_bits())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        u64::deserialize(d).map(f64::from_bits)
+    }
+}
+
 /// Everything known about one cached clip.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ClipMeta {
@@ -89,8 +103,10 @@ pub struct ClipMeta {
     /// Channels of the file.
     pub source_channels: u32,
     /// Duration of the file in seconds.
+    #[serde(with = "f64_bits")]
     pub source_duration_s: f64,
     /// Duration after cleaning (trimming) in seconds.
+    #[serde(with = "f64_bits")]
     pub duration_s: f64,
     /// Frames stored for the clip.
     pub n_frames: u64,
