@@ -6,6 +6,7 @@
 //! The layout is plain HDF5 that h5py reads in a few lines (see `store` and the README).
 //! [`extract`] builds or updates a cache crash-safely and resumably.
 
+mod chunk_index;
 mod chunks;
 mod extract;
 mod journal;

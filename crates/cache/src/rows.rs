@@ -2,7 +2,7 @@
 //!
 //! An uncompressed cache (the default of `ser extract`) stores each frame array as chunks of
 //! [`CHUNK_ROWS`] raw little-endian `f32` rows. [`RowReader`] looks up every chunk's file
-//! address once (`H5Dget_chunk_info_by_coord`, O(chunks)) and then reads a clip's rows with
+//! address once (one pass over its chunk index, `chunk_index`) and then reads a clip's rows with
 //! one positioned read (`pread`) per chunk it touches: no HDF5 call, no global lock, any
 //! number of threads at once, and the bytes come through the OS page cache, which several
 //! processes on one node (sweep tasks) share instead of each holding a copy. A compressed
@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array2, s};
 
 use crate::CacheError;
+use crate::chunk_index;
 use crate::store::{CHUNK_ROWS, Cache};
 
 /// Where one frame array's rows are.
@@ -58,7 +59,7 @@ impl RowReader {
             .frame_sets()
             .iter()
             .zip(&cache.header.frame_layout)
-            .map(|(ds, (_, dim))| (*dim, locate(ds, *dim, file_len)))
+            .map(|(ds, (_, dim))| (*dim, locate(ds, &file, *dim, file_len)))
             .collect();
         Ok(Self { path, file, arrays })
     }
@@ -134,7 +135,7 @@ pub(crate) fn read_rows(
 
 /// The chunk addresses of `ds` when its chunks are raw `f32` rows of full width (no filter
 /// applied, every chunk allocated inside the file's `file_len` bytes), else HDF5 reads.
-fn locate(ds: &hdf5::Dataset, dim: usize, file_len: u64) -> Rows {
+fn locate(ds: &hdf5::Dataset, file: &File, dim: usize, file_len: u64) -> Rows {
     let fallback = || Rows::Hdf5(ds.clone());
     let raw = ds.chunk().is_some_and(|c| c == [CHUNK_ROWS, dim.max(1)])
         && ds.filters().is_empty()
@@ -143,23 +144,41 @@ fn locate(ds: &hdf5::Dataset, dim: usize, file_len: u64) -> Rows {
     if !raw {
         return fallback();
     }
-    let rows = ds.shape()[0];
-    let mut chunks = Vec::with_capacity(rows.div_ceil(CHUNK_ROWS));
+    let n = ds.shape()[0].div_ceil(CHUNK_ROWS);
     let full = (CHUNK_ROWS * dim.max(1) * 4) as u64;
-    let ok = (0..rows.div_ceil(CHUNK_ROWS)).all(|k| {
-        match crate::chunks::chunk_info(ds, CHUNK_ROWS, k) {
-            Some((mask, addr, size))
-                if mask == 0 && size == full && addr.saturating_add(full) <= file_len =>
-            {
-                chunks.push(addr);
-                true
-            }
-            _ => false,
-        }
-    });
-    if ok {
-        Rows::Direct { chunks }
-    } else {
-        fallback()
+    let usable = |mask: u32, addr: u64, size: u64| {
+        mask == 0 && size == full && addr.saturating_add(full) <= file_len
+    };
+    let records = chunk_index::chunks_from(ds, file, CHUNK_ROWS, dim, 0)
+        .filter(|r| agrees_with_hdf5(ds, r, n));
+    let chunks: Option<Vec<u64>> = match records {
+        Some(r) => (r.iter().enumerate())
+            .map(|(k, c)| (c.index == k && usable(c.mask, c.addr, c.size)).then_some(c.addr))
+            .collect(),
+        // HDF5's own lookups: one walk of the index per chunk (see `chunk_index`).
+        None => (0..n)
+            .map(|k| {
+                crate::chunks::chunk_info(ds, CHUNK_ROWS, k)
+                    .filter(|&(mask, addr, size)| usable(mask, addr, size))
+                    .map(|(_, addr, _)| addr)
+            })
+            .collect(),
+    };
+    match chunks {
+        Some(chunks) => Rows::Direct { chunks },
+        None => fallback(),
     }
+}
+
+/// Whether `records` lists all `n` chunks and its first and last agree with HDF5's lookup.
+fn agrees_with_hdf5(ds: &hdf5::Dataset, records: &[chunk_index::ChunkRecord], n: usize) -> bool {
+    records.len() == n
+        && [records.first(), records.last()]
+            .into_iter()
+            .flatten()
+            .all(|r| {
+                crate::chunks::chunk_info(ds, CHUNK_ROWS, r.index).is_some_and(
+                    |(mask, addr, size)| (mask, addr, size) == (r.mask, r.addr, r.size),
+                )
+            })
 }

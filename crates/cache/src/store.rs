@@ -25,6 +25,7 @@ use ndarray::{Array2, s};
 use serde::{Deserialize, Serialize};
 
 use crate::CacheError;
+use crate::chunk_index;
 use crate::chunks::{ChunkWritten, chunk_info, write_chunks};
 
 /// Value of the root `format` attribute.
@@ -199,7 +200,12 @@ pub struct Writer {
     metas: Vec<ClipMeta>,
     track: bool,
     written: Vec<ChunkWritten>,
+    /// The file opened for plain reads of its chunk index.
+    raw: std::fs::File,
 }
+
+/// Address of a tracked chunk until [`Writer::checkpoint`] looks it up.
+const UNRESOLVED: u64 = u64::MAX;
 
 impl Writer {
     /// Creates `path` (replacing it) for clips with `total_frames` frames in all. `compress`
@@ -212,6 +218,10 @@ impl Writer {
     ) -> Result<Self, CacheError> {
         let e = h5err(path);
         let file = hdf5::File::create(path).map_err(&e)?;
+        let raw = std::fs::File::open(path).map_err(|source| CacheError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let g = file.create_group("frames").map_err(&e)?;
         let mut frames = Vec::new();
         for (name, dim) in &header.frame_layout {
@@ -245,6 +255,7 @@ impl Writer {
             metas: Vec::new(),
             track: false,
             written: Vec::new(),
+            raw,
         })
     }
 
@@ -306,7 +317,48 @@ impl Writer {
         if self.buffered_rows > 0 {
             self.put(1, false)?;
         }
+        self.resolve_addresses()?;
         Ok(std::mem::take(&mut self.written))
+    }
+
+    /// Fills in the file address of each chunk written since the last checkpoint: the file
+    /// is flushed and each array's chunk index read from its first new chunk on
+    /// ([`chunk_index`], O(new chunks)); HDF5 is asked chunk by chunk (O(all chunks) each)
+    /// only where the index cannot be read. A wrong address would fail the chunk's CRC when
+    /// the journal is salvaged, so the clips would be extracted again, not read wrong.
+    fn resolve_addresses(&mut self) -> Result<(), CacheError> {
+        if self.written.is_empty() {
+            return Ok(());
+        }
+        self.file.flush().map_err(h5err(&self.path))?;
+        let raw = &self.raw;
+        let layout = self.header.frame_layout.iter();
+        for (array, (ds, (name, dim))) in self.frames.iter().zip(layout).enumerate() {
+            let mine = self.written.iter().filter(|c| c.array == array);
+            let Some(from) = mine.map(|c| c.index).min() else {
+                continue;
+            };
+            let read =
+                chunk_index::chunks_from(ds, raw, CHUNK_ROWS, *dim, from).unwrap_or_default();
+            for c in self.written.iter_mut().filter(|c| c.array == array) {
+                let found = read.get(c.index - from).filter(|r| r.index == c.index);
+                c.addr = match found {
+                    Some(r) => r.addr,
+                    None => {
+                        chunk_info(ds, CHUNK_ROWS, c.index)
+                            .ok_or_else(|| CacheError::Hdf5 {
+                                path: self.path.clone(),
+                                message: format!(
+                                    "chunk {} of frames/{name} has no address",
+                                    c.index
+                                ),
+                            })?
+                            .1
+                    }
+                };
+            }
+        }
+        Ok(())
     }
 
     /// Records the address and CRC-32 of every chunk written from now on (the run journal).
@@ -347,18 +399,11 @@ impl Writer {
             })?;
             if self.track {
                 for (j, c) in chunks.iter().enumerate() {
-                    let index = first + j;
-                    let (_, addr, _) =
-                        chunk_info(ds, CHUNK_ROWS, index).ok_or_else(|| CacheError::Hdf5 {
-                            path: self.path.clone(),
-                            message: format!("chunk {index} of frames/{array} has no address"),
-                        })?;
-                    let crc = crc32fast::hash(bytemuck::cast_slice(c));
                     (self.written).push(ChunkWritten {
                         array,
-                        index,
-                        addr,
-                        crc,
+                        index: first + j,
+                        addr: UNRESOLVED,
+                        crc: crc32fast::hash(bytemuck::cast_slice(c)),
                     });
                 }
             }
