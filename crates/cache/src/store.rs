@@ -200,9 +200,14 @@ pub struct Writer {
     metas: Vec<ClipMeta>,
     track: bool,
     written: Vec<ChunkWritten>,
-    /// The file opened for plain reads of its chunk index.
+    /// The file opened for plain reads of its chunk index and for early writeback.
     raw: std::fs::File,
+    /// Bytes of frames written since writeback was last started.
+    unsynced: usize,
 }
+
+/// Frame bytes after which the writer asks the kernel to start writing them to disk.
+const WRITEBACK_BYTES: usize = 64 << 20;
 
 /// Address of a tracked chunk until [`Writer::checkpoint`] looks it up.
 const UNRESOLVED: u64 = u64::MAX;
@@ -256,6 +261,7 @@ impl Writer {
             track: false,
             written: Vec::new(),
             raw,
+            unsynced: 0,
         })
     }
 
@@ -319,6 +325,25 @@ impl Writer {
         }
         self.resolve_addresses()?;
         Ok(std::mem::take(&mut self.written))
+    }
+
+    /// Starts writeback of the frames written so far once [`WRITEBACK_BYTES`] have piled
+    /// up, without waiting for it: the disk writes while features are computed, instead of
+    /// all at once in the `fsync` that [`Writer::finish`] ends with (measured: 1.2 s of
+    /// an 18 s, 4.4 GB extraction on 2 cores). A hint only: errors are left to that fsync.
+    fn start_writeback(&mut self, bytes: usize) {
+        self.unsynced += bytes;
+        if self.unsynced < WRITEBACK_BYTES {
+            return;
+        }
+        self.unsynced = 0;
+        #[cfg(target_os = "linux")]
+        {
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&self.raw);
+            // SAFETY: `fd` is an open descriptor owned by `self.raw`; offset 0 and length 0
+            // mean the whole file; the call only queues writeback.
+            unsafe { libc::sync_file_range(fd, 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+        }
     }
 
     /// Fills in the file address of each chunk written since the last checkpoint: the file
@@ -416,6 +441,9 @@ impl Writer {
             self.written_rows += rows;
             self.buffered_rows -= rows;
         }
+        let width: usize = self.header.frame_layout.iter().map(|(_, d)| d).sum();
+        drop(e); // borrows the path
+        self.start_writeback(n_chunks * CHUNK_ROWS * width * 4);
         Ok(())
     }
 
