@@ -23,6 +23,12 @@ pub struct YinParams {
     pub trough_threshold: f64,
 }
 
+/// Frames whose difference functions are computed side by side: the two running sums of
+/// each frame are serial chains of additions, and eight independent frames in lockstep fill
+/// an AVX register and hide the adds' latency (the same operations in the same order per
+/// frame, so the values are those of one frame at a time, bit for bit).
+const LANES: usize = 8;
+
 /// Per-frame F0 in Hz and voicing flags, for `center=True, pad_mode="constant"`.
 pub fn yin<T: Real>(y: &[T], p: &YinParams) -> (Vec<T>, Vec<bool>) {
     let fl = p.frame_length;
@@ -30,79 +36,141 @@ pub fn yin<T: Real>(y: &[T], p: &YinParams) -> (Vec<T>, Vec<bool>) {
     let max_period = ((p.sr / p.fmin).ceil() as usize).min(fl - 1);
     let padded = pad_signal(y, fl / 2, fl / 2, ser_dsp::PadMode::Constant);
     let n_frames = frame_count(y.len(), fl, p.hop_length, true);
-    let n_fft = acf_size(fl + max_period);
-    let mut planner = RealFftPlanner::<T>::new();
-    let fwd = planner.plan_fft_forward(n_fft);
-    let inv = planner.plan_fft_inverse(n_fft);
-    let mut buf = fwd.make_input_vec();
-    let mut spec = fwd.make_output_vec();
-    let mut acf = inv.make_output_vec();
-    let mut fwd_scratch = fwd.make_scratch_vec();
-    let mut inv_scratch = inv.make_scratch_vec();
-    let scale = T::one() / T::lit(n_fft as f64);
-    let mut f0 = Vec::with_capacity(n_frames);
-    let mut voiced = Vec::with_capacity(n_frames);
-    let mut d = vec![T::zero(); max_period + 1];
-    let mut cmnd = vec![T::zero(); max_period - min_period + 1];
-    let tiny = T::min_positive_value();
-    let thr = T::lit(p.trough_threshold);
-    for t in 0..n_frames {
-        let frame = &padded[t * p.hop_length..t * p.hop_length + fl];
-        buf.iter_mut().for_each(|v| *v = T::zero());
-        buf[..fl].copy_from_slice(frame);
-        fwd.process_with_scratch(&mut buf, &mut spec, &mut fwd_scratch)
-            .expect("planned sizes");
-        for c in spec.iter_mut() {
-            *c = realfft::num_complex::Complex::new(c.norm_sqr(), T::zero());
-        }
-        inv.process_with_scratch(&mut spec, &mut acf, &mut inv_scratch)
-            .expect("planned sizes");
-        // d[tau] = 2 (r[0] - r[tau]) - cumsum(y^2)[tau - 1]  (librosa's formulation)
-        let mut cum = T::zero();
-        d[0] = T::zero();
-        for tau in 1..=max_period {
-            cum = cum + frame[tau - 1] * frame[tau - 1];
-            d[tau] = T::lit(2.0) * (acf[0] - acf[tau]) * scale - cum;
-        }
-        let mut running = T::zero();
-        for tau in 1..=max_period {
-            running = running + d[tau];
-            if tau >= min_period {
-                let mean = running / T::lit(tau as f64);
-                // d[tau] over the mean of d[1..=tau]
-                cmnd[tau - min_period] = d[tau] / (mean + tiny);
+    let mut acf = Autocorrelation::new(acf_size(fl + max_period));
+    // Lane-interleaved blocks: `x[(tau - 1) * LANES + l]` is sample tau - 1 of frame l,
+    // `r[tau * LANES + l]` its autocorrelation at lag tau, `cmnd[(tau - min_period) *
+    // LANES + l]` its normalised difference.
+    let mut x = vec![T::zero(); max_period * LANES];
+    let mut r = vec![T::zero(); (max_period + 1) * LANES];
+    let mut cmnd = vec![T::zero(); (max_period - min_period + 1) * LANES];
+    let (mut f0, mut voiced) = (Vec::with_capacity(n_frames), Vec::with_capacity(n_frames));
+    for block in (0..n_frames).step_by(LANES) {
+        let lanes = LANES.min(n_frames - block);
+        for l in 0..lanes {
+            let start = (block + l) * p.hop_length;
+            let frame = &padded[start..start + fl];
+            for (tau, v) in acf.of(frame)[..=max_period].iter().enumerate() {
+                r[tau * LANES + l] = *v;
+            }
+            for (tau, v) in frame[..max_period].iter().enumerate() {
+                x[tau * LANES + l] = *v;
             }
         }
-        let n = cmnd.len();
-        let is_trough = |i: usize| -> bool {
-            if i == 0 {
-                n > 1 && cmnd[0] < cmnd[1]
-            } else if i == n - 1 {
-                cmnd[i] < cmnd[i - 1]
-            } else {
-                cmnd[i] < cmnd[i - 1] && cmnd[i] <= cmnd[i + 1]
-            }
-        };
-        let first = (0..n).find(|&i| is_trough(i) && cmnd[i] < thr);
-        let idx = first.unwrap_or_else(|| {
-            (0..n).fold(0, |best, i| if cmnd[i] < cmnd[best] { i } else { best })
-        });
-        let shift = if idx == 0 || idx == n - 1 {
-            T::zero()
-        } else {
-            let a = cmnd[idx + 1] + cmnd[idx - 1] - T::lit(2.0) * cmnd[idx];
-            let b = (cmnd[idx + 1] - cmnd[idx - 1]) / T::lit(2.0);
-            if b.abs() >= a.abs() {
-                T::zero()
-            } else {
-                -b / a
-            }
-        };
-        let period = T::lit((min_period + idx) as f64) + shift;
-        f0.push(T::lit(p.sr) / period);
-        voiced.push(first.is_some());
+        normalized_differences(&x, &r, acf.scale, min_period, &mut cmnd);
+        for l in 0..lanes {
+            let (period, is_voiced) = best_period(&cmnd, l, min_period, T::lit(p.trough_threshold));
+            f0.push(T::lit(p.sr) / period);
+            voiced.push(is_voiced);
+        }
     }
     (f0, voiced)
+}
+
+/// Autocorrelations of zero-padded frames through one real FFT size, buffers reused.
+struct Autocorrelation<T: Real> {
+    fwd: std::sync::Arc<dyn realfft::RealToComplex<T>>,
+    inv: std::sync::Arc<dyn realfft::ComplexToReal<T>>,
+    buf: Vec<T>,
+    spec: Vec<realfft::num_complex::Complex<T>>,
+    out: Vec<T>,
+    fwd_scratch: Vec<realfft::num_complex::Complex<T>>,
+    inv_scratch: Vec<realfft::num_complex::Complex<T>>,
+    /// `1 / n_fft`: the inverse transform is unnormalised.
+    scale: T,
+}
+
+impl<T: Real> Autocorrelation<T> {
+    fn new(n_fft: usize) -> Self {
+        let mut planner = RealFftPlanner::<T>::new();
+        let (fwd, inv) = (
+            planner.plan_fft_forward(n_fft),
+            planner.plan_fft_inverse(n_fft),
+        );
+        Self {
+            buf: fwd.make_input_vec(),
+            spec: fwd.make_output_vec(),
+            out: inv.make_output_vec(),
+            fwd_scratch: fwd.make_scratch_vec(),
+            inv_scratch: inv.make_scratch_vec(),
+            scale: T::one() / T::lit(n_fft as f64),
+            fwd,
+            inv,
+        }
+    }
+
+    /// The unnormalised autocorrelation of `frame` (times `n_fft`).
+    fn of(&mut self, frame: &[T]) -> &[T] {
+        self.buf.iter_mut().for_each(|v| *v = T::zero());
+        self.buf[..frame.len()].copy_from_slice(frame);
+        (self.fwd)
+            .process_with_scratch(&mut self.buf, &mut self.spec, &mut self.fwd_scratch)
+            .expect("planned sizes");
+        for c in self.spec.iter_mut() {
+            *c = realfft::num_complex::Complex::new(c.norm_sqr(), T::zero());
+        }
+        (self.inv)
+            .process_with_scratch(&mut self.spec, &mut self.out, &mut self.inv_scratch)
+            .expect("planned sizes");
+        &self.out
+    }
+}
+
+/// The cumulative mean normalised difference of `LANES` frames at once (layouts as in
+/// [`yin`]): `d[tau] = 2 (r[0] - r[tau]) / n_fft - cumsum(x^2)[tau - 1]` (librosa's
+/// formulation), then `d[tau]` over the mean of `d[1..=tau]`.
+fn normalized_differences<T: Real>(x: &[T], r: &[T], scale: T, min_period: usize, cmnd: &mut [T]) {
+    let max_period = x.len() / LANES;
+    let (mut cum, mut running) = ([T::zero(); LANES], [T::zero(); LANES]);
+    let r0: [T; LANES] = std::array::from_fn(|l| r[l]);
+    let tiny = T::min_positive_value();
+    for tau in 1..=max_period {
+        let xs = &x[(tau - 1) * LANES..tau * LANES];
+        let rs = &r[tau * LANES..(tau + 1) * LANES];
+        let mut d = [T::zero(); LANES];
+        for l in 0..LANES {
+            cum[l] = cum[l] + xs[l] * xs[l];
+            d[l] = T::lit(2.0) * (r0[l] - rs[l]) * scale - cum[l];
+            running[l] = running[l] + d[l];
+        }
+        if tau >= min_period {
+            let out = &mut cmnd[(tau - min_period) * LANES..(tau - min_period + 1) * LANES];
+            let n = T::lit(tau as f64);
+            for l in 0..LANES {
+                out[l] = d[l] / (running[l] / n + tiny);
+            }
+        }
+    }
+}
+
+/// Lane `l`'s period in samples (first trough below `thr`, else the global minimum, refined
+/// by a parabola through its neighbours) and whether a trough below `thr` existed.
+fn best_period<T: Real>(cmnd: &[T], l: usize, min_period: usize, thr: T) -> (T, bool) {
+    let n = cmnd.len() / LANES;
+    let c = |i: usize| cmnd[i * LANES + l];
+    let is_trough = |i: usize| -> bool {
+        if i == 0 {
+            n > 1 && c(0) < c(1)
+        } else if i == n - 1 {
+            c(i) < c(i - 1)
+        } else {
+            c(i) < c(i - 1) && c(i) <= c(i + 1)
+        }
+    };
+    let first = (0..n).find(|&i| c(i) < thr && is_trough(i));
+    let idx =
+        first.unwrap_or_else(|| (0..n).fold(0, |best, i| if c(i) < c(best) { i } else { best }));
+    let shift = if idx == 0 || idx == n - 1 {
+        T::zero()
+    } else {
+        let a = c(idx + 1) + c(idx - 1) - T::lit(2.0) * c(idx);
+        let b = (c(idx + 1) - c(idx - 1)) / T::lit(2.0);
+        if b.abs() >= a.abs() {
+            T::zero()
+        } else {
+            -b / a
+        }
+    };
+    (T::lit((min_period + idx) as f64) + shift, first.is_some())
 }
 
 /// FFT length for autocorrelations up to lag `need - frame_length`: at least `need` (so no
