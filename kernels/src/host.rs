@@ -26,18 +26,35 @@ fn pad_mode(code: u32) -> PadMode {
     }
 }
 
+/// The host copies of [`spectrum`]'s inputs.
+pub struct SpectrumArgs<'a> {
+    /// Zero-padded clips, `[batch, len]`.
+    pub signal: &'a [f32],
+    /// Clips.
+    pub batch: usize,
+    /// Samples per padded row.
+    pub len: usize,
+    /// Valid samples of each clip.
+    pub lengths: &'a [usize],
+    /// The `n_fft` window.
+    pub window: &'a [f32],
+    /// Dense `[n_mels, n_bins]` mel weights.
+    pub mel: &'a [f32],
+    /// Each band's first bin and length, `[n_mels, 2]`.
+    pub bounds: &'a [f32],
+}
+
 /// `[B, L]` signals → `[B, T, out_dim]` spectra or mel spectra (see `FeatureOps::spectrum`).
-#[allow(clippy::too_many_arguments)]
-pub fn spectrum(
-    signal: &[f32],
-    batch: usize,
-    len: usize,
-    lengths: &[usize],
-    window: &[f32],
-    mel: &[f32],
-    bounds: &[f32],
-    plan: &SpectrumPlan,
-) -> Vec<f32> {
+pub fn spectrum(args: SpectrumArgs, plan: &SpectrumPlan) -> Vec<f32> {
+    let SpectrumArgs {
+        signal,
+        batch,
+        len,
+        lengths,
+        window,
+        mel,
+        bounds,
+    } = args;
     let (n_fft, t_max, d) = (plan.n_fft, plan.n_frames, plan.out_dim);
     let n_bins = n_fft / 2 + 1;
     let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);

@@ -19,6 +19,8 @@ use crate::plan::{DbPlan, DeltaPlan, SpectrumPlan, decode_lengths, spectrum_shap
     Fusion: cfg(feature = "cube"),
     Flex,
 )]
+/// Each tensor is its own argument (burn's extension macro tracks them one by one for
+/// fusion), hence the two long signatures.
 pub trait FeatureOps: Backend {
     /// Framing, window, real FFT, `|X|^power` and (with `use_mel`) the mel projection, in
     /// one pass: `[B, L] -> [B, T, out_dim]`. `twiddles` holds `cos, sin` of
@@ -38,16 +40,16 @@ pub trait FeatureOps: Backend {
         let _ = twiddles;
         let device = signal.device();
         let shape = signal.shape();
-        let out = host::spectrum(
-            &read::<Self>(signal),
-            shape[0],
-            shape[1],
-            &decode_lengths(&read::<Self>(lengths)),
-            &read::<Self>(window),
-            &read::<Self>(mel),
-            &read::<Self>(bounds),
-            &plan,
-        );
+        let args = host::SpectrumArgs {
+            signal: &read::<Self>(signal),
+            batch: shape[0],
+            len: shape[1],
+            lengths: &decode_lengths(&read::<Self>(lengths)),
+            window: &read::<Self>(window),
+            mel: &read::<Self>(mel),
+            bounds: &read::<Self>(bounds),
+        };
+        let out = host::spectrum(args, &plan);
         let dims = vec![shape[0], plan.n_frames, plan.out_dim];
         Self::float_from_data(TensorData::new(out, dims), &device)
     }

@@ -4,26 +4,26 @@
 
 use cubecl::prelude::*;
 
-/// See `FeatureOps::deltas`. Launched with one unit per element of `[B, T, D]`.
+use super::db::ClipShape;
+
+/// See `FeatureOps::deltas`. Launched with one unit per element of `[B, T, D]` (`shape`'s
+/// `chunks` unused); `width` is the widest window, the coefficient table's row length.
 #[cube(launch_unchecked)]
-#[allow(clippy::too_many_arguments)]
 pub fn delta_kernel<F: Float>(
     x: &Tensor<F>,
     frames: &Tensor<F>,
     coefs: &Tensor<F>,
     output: &mut Tensor<F>,
-    total: u32,
-    n_frames: u32,
-    dim: u32,
+    shape: ClipShape,
     width: u32,
     #[define(F)] _dtype: ElemType,
 ) {
     let idx = ABSOLUTE_POS;
-    if idx >= total as usize {
+    let dim = shape.dim as usize;
+    let n_frames = shape.n_frames as usize;
+    if idx >= shape.batch as usize * n_frames * dim {
         terminate!();
     }
-    let dim = dim as usize;
-    let n_frames = n_frames as usize;
     let d = idx % dim;
     let bt = idx / dim;
     let t = bt % n_frames;

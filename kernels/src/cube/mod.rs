@@ -421,7 +421,7 @@ impl FeatureOps for CubeBackend {
         }
         let cube_dim = CubeDim::new(&client, total);
         let dtype = output.dtype;
-        let (reference, amin, top_db, reference_is_max, clip) = db_args(&db);
+        let (values, mode) = db_args(&db);
         // SAFETY: indices stay within `output` ([B, T, D], `total` values), `frames` and
         // `peaks` ([B], checked above); the kernel clamps the frame counts it reads.
         unsafe {
@@ -432,14 +432,9 @@ impl FeatureOps for CubeBackend {
                 output.clone().into_tensor_arg(),
                 into_contiguous(frames).into_tensor_arg(),
                 peaks.into_tensor_arg(),
-                total as u32,
-                shape[1] as u32,
-                shape[2] as u32,
-                reference,
-                amin,
-                top_db,
-                reference_is_max,
-                clip,
+                clip_shape(&shape, 1),
+                values,
+                mode,
                 dtype_to_storage_type(dtype),
             );
         }
@@ -469,8 +464,8 @@ impl FeatureOps for CubeBackend {
         let cubes =
             calculate_cube_count_elemwise(&client, shape[0] * chunks, CubeDim::new_single());
         let partial = output_like(&x, burn::tensor::Shape::from(vec![shape[0] * chunks]));
-        let (reference, amin, top_db, reference_is_max, clip) = db_args(&plan);
-        let needs_max = reference_is_max || clip;
+        let (values, mode) = db_args(&plan);
+        let needs_max = mode.reference_is_max || mode.clip;
         // SAFETY: indices stay within `x`/`output` ([B, T, D]), `frames` ([B], checked
         // above) and `partial` ([B * chunks]); the kernels clamp the counts they read, and
         // `db_kernel` reads `partial` only when `clip_max_kernel` has filled it.
@@ -483,10 +478,7 @@ impl FeatureOps for CubeBackend {
                     x.clone().into_tensor_arg(),
                     frames.clone().into_tensor_arg(),
                     partial.clone().into_tensor_arg(),
-                    shape[0] as u32,
-                    shape[1] as u32,
-                    shape[2] as u32,
-                    chunks as u32,
+                    clip_shape(&shape, chunks),
                     threads,
                     dtype_to_storage_type(dtype),
                 );
@@ -495,20 +487,16 @@ impl FeatureOps for CubeBackend {
                 &client,
                 cubes,
                 CubeDim::new_1d(threads as u32),
-                x.into_tensor_arg(),
-                frames.into_tensor_arg(),
-                partial.into_tensor_arg(),
+                db::PiecesLaunch::new(
+                    x.into_tensor_arg(),
+                    frames.into_tensor_arg(),
+                    partial.into_tensor_arg(),
+                ),
                 output.clone().into_tensor_arg(),
-                shape[0] as u32,
-                shape[1] as u32,
-                shape[2] as u32,
-                chunks as u32,
-                reference,
-                amin,
-                top_db,
+                clip_shape(&shape, chunks),
+                values,
                 threads,
-                reference_is_max,
-                clip,
+                mode,
                 dtype_to_storage_type(dtype),
             );
         }
@@ -549,9 +537,7 @@ impl FeatureOps for CubeBackend {
                 into_contiguous(frames).into_tensor_arg(),
                 into_contiguous(coefs).into_tensor_arg(),
                 output.clone().into_tensor_arg(),
-                total as u32,
-                shape[1] as u32,
-                shape[2] as u32,
+                clip_shape(&shape, 1),
                 plan.width as u32,
                 dtype_to_storage_type(dtype),
             );
@@ -561,16 +547,29 @@ impl FeatureOps for CubeBackend {
 }
 
 /// A [`DbPlan`] as the dB kernels take it: the fixed reference (1 when it is the maximum),
-/// `amin`, `top_db` (0 when infinite), whether the reference is each clip's maximum and
+/// `amin`, `top_db` (0 when infinite), and whether the reference is each clip's maximum and
 /// whether `top_db` clips.
-fn db_args(plan: &DbPlan) -> (f32, f32, f32, bool, bool) {
+fn db_args(plan: &DbPlan) -> (db::DbValuesLaunch, db::DbMode) {
     let clip = plan.top_db.is_finite();
-    (
+    let values = db::DbValuesLaunch::new(
         plan.reference.unwrap_or(1.0),
         plan.amin,
         if clip { plan.top_db } else { 0.0 },
-        plan.reference.is_none(),
+    );
+    let mode = db::DbMode {
+        reference_is_max: plan.reference.is_none(),
         clip,
+    };
+    (values, mode)
+}
+
+/// The `[B, T, D]` `shape` of a launch, cut into `chunks` pieces per clip.
+fn clip_shape(shape: &burn::tensor::Shape, chunks: usize) -> db::ClipShapeLaunch {
+    db::ClipShapeLaunch::new(
+        shape[0] as u32,
+        shape[1] as u32,
+        shape[2] as u32,
+        chunks as u32,
     )
 }
 
