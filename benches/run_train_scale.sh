@@ -9,8 +9,8 @@
 #   HOURS="1 10" MODES=disk SER=/path/to/ser benches/run_train_scale.sh
 #
 # Corpora larger than PART_HOURS (default 10) are split by speaker into caches of at most that
-# many hours, named together in `data.cache` (the README's recipe: extraction needs free disk
-# for about twice one cache, its shards and the merged file). Corpora and caches stay in
+# many hours (benches/split_manifest.py), named together in `data.cache` (the README's recipe).
+# Corpora and caches stay in
 # benches/.work (synth_<H>h/, cache_<H>h[_<part>].h5, extracted with
 # experiments/features/logmel_16k.toml when missing; the first extraction's wall time is
 # recorded), run folders go to benches/.work/runs.
@@ -24,24 +24,7 @@ out="$work/train_scale.jsonl"
 for h in ${HOURS:-1 10 50}; do
   corpus="$work/synth_${h}h"
   "$SER" synth --hours "$h" --out "$corpus" >&2
-  manifests=$(python3 - "$corpus/large/manifest.csv" "$h" "${PART_HOURS:-10}" <<'PY'
-import csv, math, os, sys
-src, hours, part_h = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-parts = max(1, math.ceil(hours / part_h))
-if parts == 1:
-    print(os.path.abspath(src)); sys.exit()
-rows = list(csv.DictReader(open(src)))
-speakers = sorted({r["speaker"] for r in rows})
-for p in range(parts):
-    mine = set(speakers[p * len(speakers) // parts:(p + 1) * len(speakers) // parts])
-    dst = src.replace(".csv", f"_part{p}.csv")
-    with open(dst, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-        w.writeheader()
-        w.writerows(r for r in rows if r["speaker"] in mine)
-    print(os.path.abspath(dst))
-PY
-)
+  manifests=$(python3 benches/split_manifest.py "$corpus/large/manifest.csv" "$h" "${PART_HOURS:-10}")
   caches=()
   extract_s=0
   for m in $manifests; do
