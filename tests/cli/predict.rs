@@ -135,22 +135,17 @@ fn timeline_windows_follow_speech_and_pauses_and_agree_with_the_clips() {
                 *m += v.parse::<f64>().unwrap();
             }
         }
-        let best = argmax(&mean);
+        let best = ser_infer::argmax_first(&mean);
         let own = s
             .predictions
             .iter()
             .find(|t| Path::new(&t[0]) == c.as_path())
             .unwrap();
         let own: Vec<f64> = own[5..].iter().map(|v| v.parse().unwrap()).collect();
-        agree += usize::from(best == argmax(&own));
+        agree += usize::from(best == ser_infer::argmax_first(&own));
     }
     eprintln!("timeline vs clip-level class: {agree} of 8 clips");
     assert!(agree >= 5, "{agree} of 8 clips");
-}
-
-/// Index of the largest value.
-fn argmax(v: &[f64]) -> usize {
-    (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap()
 }
 
 #[test]

@@ -18,7 +18,7 @@ use ser_cache::{Cache, RowReader};
 use ser_eval::{AuditClip, Fingerprint, NormScope, Sketch};
 
 use crate::error::TrainError;
-use crate::store::{CacheFrames, CacheSpan, ClipStore, read_span};
+use crate::store::{CacheFrames, CacheSpan, ClipStore, read_span, retain_clips};
 
 /// Every clip the experiment uses: its labels and identity in RAM, its frames in RAM or read
 /// on demand, its functionals read when first asked for.
@@ -318,21 +318,17 @@ impl Dataset {
             .map(|c| classes.iter().position(|k| k == c))
             .collect();
         let keep: Vec<bool> = self.labels.iter().map(|&l| map[l].is_some()).collect();
-        fn retain<T>(v: &mut Vec<T>, keep: &[bool]) {
-            let mut k = keep.iter();
-            v.retain(|_| *k.next().expect("one per clip"));
-        }
         self.frames.retain(&keep);
-        retain(&mut self.meta, &keep);
+        retain_clips(&mut self.meta, &keep);
         self.functionals.values = OnceLock::new();
-        retain(&mut self.functionals.rows, &keep);
+        retain_clips(&mut self.functionals.rows, &keep);
         if self.sketches.len() == keep.len() {
-            retain(&mut self.sketches, &keep);
+            retain_clips(&mut self.sketches, &keep);
         }
         if let Some((store, _)) = &mut self.fingerprint_frames {
             store.retain(&keep);
         }
-        retain(&mut self.group, &keep);
+        retain_clips(&mut self.group, &keep);
         self.labels = self.labels.iter().filter_map(|&l| map[l]).collect();
         self.classes = classes.to_vec();
     }

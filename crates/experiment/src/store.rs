@@ -129,14 +129,10 @@ impl ClipStore {
 
     /// Keeps clip `i` where `keep[i]`.
     pub fn retain(&mut self, keep: &[bool]) {
-        fn retain<T>(v: &mut Vec<T>, keep: &[bool]) {
-            let mut k = keep.iter();
-            v.retain(|_| *k.next().expect("one per clip"));
-        }
         match &mut self.0 {
-            Kind::Ram(v) => retain(v, keep),
-            Kind::Cache { spans, .. } => retain(spans, keep),
-            Kind::Spill { spans, .. } => retain(spans, keep),
+            Kind::Ram(v) => retain_clips(v, keep),
+            Kind::Cache { spans, .. } => retain_clips(spans, keep),
+            Kind::Spill { spans, .. } => retain_clips(spans, keep),
         }
     }
 
@@ -286,6 +282,12 @@ fn cgroup_limit() -> Option<u64> {
             .ok()?;
         (v < 1 << 60).then_some(v)
     })
+}
+
+/// Keeps the elements of a per-clip vector whose `keep` flag is set (one flag per element).
+pub(crate) fn retain_clips<T>(v: &mut Vec<T>, keep: &[bool]) {
+    let mut k = keep.iter();
+    v.retain(|_| *k.next().expect("one per clip"));
 }
 
 #[cfg(test)]
