@@ -105,11 +105,11 @@ for h in sorted({r["hours"] for r in rows}):
     parts = max(r["parts"] for r in rows if r["hours"] == h)
     label = f"{h:g}" + (f" ({parts} parts)" if parts > 1 else "")
     for tool in dict.fromkeys(r["tool"] for r in rows if r["hours"] == h):
-        runs = sorted((r for r in rows if r["hours"] == h and r["tool"] == tool),
+        reps = sorted((r for r in rows if r["hours"] == h and r["tool"] == tool),
                       key=lambda r: r["audio_seconds_per_second"])
-        r = runs[len(runs) // 2]
-        lo, hi = runs[0]["audio_seconds_per_second"], runs[-1]["audio_seconds_per_second"]
-        spread = f"{lo:,.0f}-{hi:,.0f} ({len(runs)})" if len(runs) > 1 else "(1)"
+        r = reps[len(reps) // 2]
+        lo, hi = reps[0]["audio_seconds_per_second"], reps[-1]["audio_seconds_per_second"]
+        spread = f"{lo:,.0f}-{hi:,.0f} ({len(reps)})" if len(reps) > 1 else "(1)"
         ratio = f"{r['audio_seconds_per_second'] / peer['audio_seconds_per_second']:.2f}x" if peer else "-"
         print(f"| {label} | {tool} | {r['audio_seconds_per_second']:,.0f} | {spread} | {ratio} | {r['seconds']:.1f} | {r['peak_rss_mb']:,.0f} | {r['bytes'] / 1e6:,.0f} |")
 PY
