@@ -274,13 +274,15 @@ pub fn epoch_order(clips: &[usize], weights: Option<&[f64]>, rng: &mut ChaCha8Rn
     }
 }
 
-/// Batches of one epoch, made on a background thread `prefetch` ahead.
-pub struct Loader {
-    rx: Receiver<Batch>,
+/// Batches of one epoch, made on a background thread `prefetch` ahead. `T` is what the
+/// thread hands over: the host [`Batch`] itself, or (through [`Loader::start_with`]) the batch
+/// already uploaded to a device, so that the upload also happens ahead of use.
+pub struct Loader<T = Batch> {
+    rx: Receiver<T>,
     handle: Option<JoinHandle<()>>,
 }
 
-impl Loader {
+impl Loader<Batch> {
     /// Starts making the batches of `order`, `batch_size` at a time (the last one may be
     /// smaller); `rng` set for training batches.
     pub fn start(
@@ -288,12 +290,27 @@ impl Loader {
         order: Vec<usize>,
         batch_size: usize,
         prefetch: usize,
+        rng: Option<ChaCha8Rng>,
+    ) -> Self {
+        Loader::start_with(src, order, batch_size, prefetch, rng, |b| b)
+    }
+}
+
+impl<T: Send + 'static> Loader<T> {
+    /// As [`Loader::start`], each batch then passed through `finish` on the loader's thread
+    /// (e.g. uploaded to the training device); at most `prefetch` finished batches wait.
+    pub fn start_with(
+        src: Arc<BatchSource>,
+        order: Vec<usize>,
+        batch_size: usize,
+        prefetch: usize,
         mut rng: Option<ChaCha8Rng>,
+        mut finish: impl FnMut(Batch) -> T + Send + 'static,
     ) -> Self {
         let (tx, rx) = sync_channel(prefetch.max(1));
         let handle = std::thread::spawn(move || {
             for chunk in order.chunks(batch_size) {
-                let b = src.batch(chunk, rng.as_mut());
+                let b = finish(src.batch(chunk, rng.as_mut()));
                 if tx.send(b).is_err() {
                     return;
                 }
@@ -306,9 +323,9 @@ impl Loader {
     }
 }
 
-impl Iterator for Loader {
-    type Item = Batch;
-    fn next(&mut self) -> Option<Batch> {
+impl<T> Iterator for Loader<T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
         match self.rx.recv() {
             Ok(b) => Some(b),
             Err(_) => {

@@ -12,4 +12,4 @@ mod score;
 
 pub use onnx::{OnnxError, OnnxScorer};
 pub use predict::{Prediction, Predictor, Scorer, TimelineConfig, TimelineSummary, Window, rms_db};
-pub use score::{argmax_first, count_read, device_reads, evaluate, to_tensors};
+pub use score::{DeviceBatch, argmax_first, count_read, device_reads, evaluate, to_tensors};

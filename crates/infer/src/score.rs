@@ -31,6 +31,32 @@ pub fn to_tensors(
     (x, y)
 }
 
+/// A batch already on the device: made by the loader's thread ([`DeviceBatch::upload`]), so
+/// that the next step's upload overlaps this step's compute.
+pub struct DeviceBatch {
+    /// Frames `[len, frames, dim]`.
+    pub x: Tensor<3>,
+    /// Class ids `[len]`.
+    pub y: Tensor<1, Int>,
+    /// Real (unpadded) frames per item.
+    pub lengths: Vec<usize>,
+    /// Items.
+    pub len: usize,
+}
+
+impl DeviceBatch {
+    /// Moves host batch `b`'s frames and labels to `device` (see [`to_tensors`]).
+    pub fn upload(mut b: Batch, frames: usize, dim: usize, device: &Device) -> Self {
+        let (x, y) = to_tensors(&mut b, frames, dim, device);
+        Self {
+            x,
+            y,
+            lengths: b.lengths,
+            len: b.len,
+        }
+    }
+}
+
 static READS: AtomicUsize = AtomicUsize::new(0);
 
 /// Device-to-host reads made by training and scoring loops in this process: one per
@@ -57,8 +83,10 @@ pub fn evaluate(
 ) -> (f64, Vec<usize>, Vec<Vec<f64>>) {
     let (frames, dim) = (src.segment.frames, src.ds.dim);
     let (mut probs, mut preds, mut loss) = (Vec::new(), Vec::new(), None::<Tensor<1>>);
-    for mut b in Loader::start(src.clone(), clips.to_vec(), batch, 2, None) {
-        let (x, y) = to_tensors(&mut b, frames, dim, device);
+    let dev = device.clone();
+    let upload = move |b| DeviceBatch::upload(b, frames, dim, &dev);
+    for b in Loader::start_with(src.clone(), clips.to_vec(), batch, 2, None, upload) {
+        let (x, y) = (b.x, b.y);
         let logits = net.forward(x, &b.lengths);
         if let Some(f) = loss_fn {
             let l = f.forward(logits.clone(), y) * b.len as f32;

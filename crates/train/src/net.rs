@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::prepare::Prepared;
 use crate::record::{EpochRecord, read_epochs};
 use crate::report::{Scored, finish};
-use crate::step::{self, Step};
+use crate::step::{self, Ready, Step};
 use crate::summary::{Observer, RunOptions, RunSummary};
 use crate::tally::{Tally, Window};
 
@@ -255,12 +255,14 @@ impl Session {
         let order = epoch_order(&p.split.train, obj.sampler.as_deref(), &mut order_rng);
         let batch = t.batch_size * devices.len();
         obs.epoch_start(epoch + 1, t.epochs, order.len().div_ceil(batch));
-        let mut loader = Loader::start(
+        let ready_on = devices.to_vec();
+        let mut loader = Loader::start_with(
             p.src.clone(),
             order,
             batch,
             t.prefetch,
             Some(epoch_rng(t.seed, epoch, 2)),
+            move |b| Ready::of(b, &ready_on, frames, dim),
         );
         let started = Instant::now();
         let mut wait = 0.0f64;
@@ -292,11 +294,11 @@ impl Session {
         };
         loop {
             let w0 = Instant::now();
-            let Some(mut b) = loader.next() else { break };
+            let Some(b) = loader.next() else { break };
             wait += w0.elapsed().as_secs_f64();
-            let grads = step::grads(&self.net, &mut b, &on, &mut tally);
+            seen += b.len();
+            let grads = step::grads(&self.net, b, &on, &mut tally);
             self.net = self.optim.step(lr, self.net, grads);
-            seen += b.len;
             let shown = match tally.due(t.sync_every).then(|| tally.read()).flatten() {
                 Some(w) => Some(take(w)?),
                 None => None,

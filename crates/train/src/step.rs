@@ -25,7 +25,7 @@ use burn::nn::loss::CrossEntropyLoss;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::Device;
 use ser_experiment::Batch;
-use ser_infer::to_tensors;
+use ser_infer::{DeviceBatch, to_tensors};
 use ser_models::Net;
 
 use crate::tally::Tally;
@@ -39,20 +39,47 @@ pub(crate) struct Step<'a> {
     pub dim: usize,
 }
 
-/// The gradients of `net`'s mean loss over batch `b` (its frames moved to the devices: `b.x`
-/// is left empty), on the main device; the step's loss and correct count go to `tally`.
-pub(crate) fn grads(net: &Net, b: &mut Batch, s: &Step<'_>, tally: &mut Tally) -> GradientsParams {
-    let main = &s.devices[0];
-    if s.devices.len() == 1 {
-        let (x, y) = to_tensors(b, s.frames, s.dim, main);
-        let logits = net.forward(x, &b.lengths);
-        let loss = s.losses[0].forward(logits.clone(), y.clone());
-        tally.add(loss.clone(), logits, y, b.len);
-        return GradientsParams::from_grads(loss.backward(), net);
+/// A training batch as the loader hands it over: uploaded to the one training device ahead
+/// of use, or on the host when a data-parallel step cuts it into one shard per device.
+pub(crate) enum Ready {
+    Device(Box<DeviceBatch>),
+    Host(Batch),
+}
+
+impl Ready {
+    /// What the loader's thread makes of host batch `b` for a step on `devices`.
+    pub fn of(b: Batch, devices: &[Device], frames: usize, dim: usize) -> Self {
+        match devices {
+            [one] => Ready::Device(Box::new(DeviceBatch::upload(b, frames, dim, one))),
+            _ => Ready::Host(b),
+        }
     }
+
+    /// Items.
+    pub fn len(&self) -> usize {
+        match self {
+            Ready::Device(d) => d.len,
+            Ready::Host(b) => b.len,
+        }
+    }
+}
+
+/// The gradients of `net`'s mean loss over batch `b`, on the main device; the step's loss
+/// and correct count go to `tally`.
+pub(crate) fn grads(net: &Net, b: Ready, s: &Step<'_>, tally: &mut Tally) -> GradientsParams {
+    let main = &s.devices[0];
+    let b = match b {
+        Ready::Device(d) => {
+            let logits = net.forward(d.x, &d.lengths);
+            let loss = s.losses[0].forward(logits.clone(), d.y.clone());
+            tally.add(loss.clone(), logits, d.y, d.len);
+            return GradientsParams::from_grads(loss.backward(), net);
+        }
+        Ready::Host(b) => b,
+    };
     let mut sum = GradientsAccumulator::<Net>::new();
     let shards = b.shards(s.devices.len());
-    b.x = Vec::new();
+    drop(b.x);
     for ((mut shard, dev), loss_fn) in shards.into_iter().zip(s.devices).zip(s.losses) {
         let replica = if dev == main {
             net.clone()
@@ -145,7 +172,8 @@ mod tests {
         };
         let mut tally = Tally::default();
         for k in 0..3 {
-            let g = grads(&net, &mut batch(k, 16), &step, &mut tally);
+            let ready = Ready::of(batch(k, 16), devices, FRAMES, DIM);
+            let g = grads(&net, ready, &step, &mut tally);
             net = optim.step(0.1, net, g);
         }
         let w = tally.read().expect("three steps pending");
