@@ -301,7 +301,8 @@ pub enum Balance {
 pub struct TrainConfig {
     /// Passes over the training clips.
     pub epochs: usize,
-    /// Clips per step.
+    /// Clips per step (per device when training data-parallel). Default 32; 64 where the
+    /// run trains on a GPU and the file leaves it out ([`Target`]).
     pub batch_size: usize,
     /// Adam or AdamW.
     pub optimizer: OptimizerKind,
@@ -331,7 +332,8 @@ pub struct TrainConfig {
     /// Seed of weights, shuffling, augmentation and dropout: the same seed on the same
     /// backend gives the same run.
     pub seed: u64,
-    /// Batches the background loader prepares ahead.
+    /// Batches the background loader prepares ahead (built, augmented and uploaded to the
+    /// device). Default 4; 8 where the run trains on a GPU and the file leaves it out.
     pub prefetch: usize,
     /// Steps between reads of the training loss and accuracy from the device (each read
     /// waits for the device; a non-finite loss is caught at the next read). Does not change
@@ -390,10 +392,57 @@ pub struct AugmentConfig {
     pub speed: Vec<f64>,
 }
 
+/// The kind of device a run trains on, for the `[train]` defaults sized by it: a GPU wants
+/// bigger batches and more of them queued than a CPU core does. Settings the file gives are
+/// kept, and the run folder's `experiment.toml` states the values used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// flex, LibTorch on the CPU: `batch_size` 32, `prefetch` 4.
+    Cpu,
+    /// wgpu, CUDA, LibTorch on CUDA: `batch_size` 64, `prefetch` 8.
+    Gpu,
+}
+
+impl Target {
+    /// `[train]` keys this target sets where the file leaves them out.
+    fn train_defaults(self) -> &'static [(&'static str, i64)] {
+        match self {
+            Target::Cpu => &[],
+            Target::Gpu => &[("batch_size", 64), ("prefetch", 8)],
+        }
+    }
+}
+
 impl Experiment {
     /// Parses an experiment file's text; unknown keys are errors that name the key.
     pub fn from_toml(text: &str) -> Result<Self, TrainError> {
         toml::from_str(text).map_err(|e| TrainError::Config(e.to_string()))
+    }
+
+    /// Parses an experiment file's text for a run on `target`, whose defaults fill the
+    /// `[train]` keys the file leaves out (see [`Target`]).
+    pub fn from_toml_for(text: &str, target: Target) -> Result<Self, TrainError> {
+        let exp = Self::from_toml(text)?;
+        let defaults = target.train_defaults();
+        if defaults.is_empty() {
+            return Ok(exp);
+        }
+        let given: toml::Table =
+            toml::from_str(text).map_err(|e| TrainError::Config(e.to_string()))?;
+        let given = given.get("train").and_then(toml::Value::as_table);
+        let mut table = exp.to_table();
+        let train = table
+            .get_mut("train")
+            .and_then(toml::Value::as_table_mut)
+            .expect("an experiment's table has [train]");
+        for &(key, value) in defaults {
+            if given.is_none_or(|t| !t.contains_key(key)) {
+                train.insert(key.into(), value.into());
+            }
+        }
+        table
+            .try_into()
+            .map_err(|e: toml::de::Error| TrainError::Config(e.to_string()))
     }
 
     /// The experiment with every default filled in, as TOML.

@@ -21,7 +21,7 @@ pub use dataset::{ClipInfo, Dataset, Normalizer, column_mean_std};
 pub use error::TrainError;
 pub use experiment::{
     AugmentConfig, Balance, CachePaths, DataConfig, Experiment, ModelConfig, ModelKind,
-    OptimizerKind, Schedule, SegmentConfig, SegmentPolicy, SynthPreset, TrainConfig,
+    OptimizerKind, Schedule, SegmentConfig, SegmentPolicy, SynthPreset, Target, TrainConfig,
 };
 pub use loader::{Batch, BatchSource, Loader, centre_segment, epoch_order, epoch_rng, mix};
 pub use ser_eval::{NormScope, Protocol, SplitConfig};

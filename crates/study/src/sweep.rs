@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use toml::Value;
 
 use ser_experiment::folder::{io, pin_plan, write_atomic};
-use ser_experiment::{Experiment, TrainError, mix};
+use ser_experiment::{Experiment, Target, TrainError, mix};
 use ser_train::{MeanStd, Observer, RunOptions, RunSummary, read_summary};
 
 use crate::protocol::run_or_resume;
@@ -114,8 +114,9 @@ pub struct SweepReport {
 }
 
 impl Sweep {
-    /// Reads a sweep file; `base` is resolved against its folder.
-    pub fn load(path: &Path) -> Result<(Self, Experiment), TrainError> {
+    /// Reads a sweep file; `base` is resolved against its folder and read for a run on
+    /// `target` (the `[train]` defaults it sizes).
+    pub fn load(path: &Path, target: Target) -> Result<(Self, Experiment), TrainError> {
         let text = fs::read_to_string(path).map_err(io(path))?;
         let mut s: Sweep = toml::from_str(&text)
             .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?;
@@ -123,7 +124,7 @@ impl Sweep {
             s.base = path.parent().unwrap_or(Path::new(".")).join(&s.base);
         }
         let base_text = fs::read_to_string(&s.base).map_err(io(&s.base))?;
-        let base = Experiment::from_toml(&base_text)
+        let base = Experiment::from_toml_for(&base_text, target)
             .map_err(|e| TrainError::Config(format!("{}: {e}", s.base.display())))?;
         s.validate(&base)?;
         Ok((s, base))
@@ -697,8 +698,8 @@ seed = 4
         let sweeps = tomls(&root.join("sweeps"));
         assert!(sweeps.len() >= 4, "{sweeps:?}");
         for path in sweeps {
-            let (sweep, base) =
-                Sweep::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let (sweep, base) = Sweep::load(&path, Target::Cpu)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             for p in sweep.points() {
                 point_experiment(&base, &p)
                     .unwrap_or_else(|e| panic!("{} {}: {e}", path.display(), p.id));

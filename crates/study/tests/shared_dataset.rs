@@ -4,7 +4,7 @@
 
 mod common;
 
-use ser_experiment::Experiment;
+use ser_experiment::{Experiment, Target};
 use ser_study::{Quiet, Sweep, dataset_reads, run_sweep};
 
 #[test]
@@ -24,7 +24,7 @@ fn sweep_points_on_the_same_data_share_one_read_of_the_cache() {
         "name = \"sw\"\nbase = \"base.toml\"\n[grid]\n\"data.labels\" = [[], [\"angry\", \"happy\", \"sad\"]]\n\"model.svm.c\" = [0.5, 1.0, 2.0]\n",
     )
     .unwrap();
-    let (sweep, base) = Sweep::load(&sweep_file).unwrap();
+    let (sweep, base) = Sweep::load(&sweep_file, Target::Cpu).unwrap();
     let before = dataset_reads();
     let r = run_sweep(
         &sweep,

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::flex as opts;
-use ser_experiment::{Dataset, Experiment, NormScope, Protocol, TrainError};
+use ser_experiment::{Dataset, Experiment, NormScope, Protocol, Target, TrainError};
 use ser_study::{Observer, Quiet, resume, train};
 
 #[path = "../../../tests/support/paths.rs"]
@@ -461,7 +461,8 @@ fn every_shipped_experiment_file_parses_and_validates() {
     let mut sweeps = 0;
     for entry in std::fs::read_dir(dir.join("sweeps")).unwrap() {
         let p = entry.unwrap().path();
-        let (s, _) = ser_study::Sweep::load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let (s, _) = ser_study::Sweep::load(&p, Target::Cpu)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         assert!(p.ends_with(format!("{}.toml", s.name)));
         assert!(!s.points().is_empty());
         sweeps += 1;
@@ -652,7 +653,7 @@ fn sweeps_resume_list_failures_and_shards_collect_to_the_unsharded_summary() {
         "name = \"sw\"\nbase = \"base.toml\"\n[grid]\n\"model.svm.c\" = [0.5, 2, -1.0]\n\"split.seed\" = [0, 1]\n",
     )
     .unwrap();
-    let (sweep, base_exp) = Sweep::load(&sweep_file).unwrap();
+    let (sweep, base_exp) = Sweep::load(&sweep_file, Target::Cpu).unwrap();
     let (whole, sharded) = (tmp.path().join("a"), tmp.path().join("b"));
     let all = run_sweep(
         &sweep,
@@ -752,7 +753,7 @@ fn sweeps_resume_list_failures_and_shards_collect_to_the_unsharded_summary() {
         "name = \"nsw\"\nbase = \"net.toml\"\n[grid]\n\"train.epochs\" = [2, 3]\n",
     )
     .unwrap();
-    let (ns, nb) = Sweep::load(&nsweep).unwrap();
+    let (ns, nb) = Sweep::load(&nsweep, Target::Cpu).unwrap();
     match run_sweep(&ns, &nb, &opts(&whole, Some(2)), None, false, &mut Quiet) {
         Err(TrainError::Interrupted(2)) => {}
         Err(other) => panic!("expected a kill in p002, got {other}"),

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use ser_experiment::Experiment;
-use ser_study::{Models, RunOptions, StudyOutcome};
+use ser_study::{Models, StudyOutcome};
 
 use crate::commands::sweep::parse_shard;
-use crate::commands::train::{Bars, TrainDevices, ensure_data, outcome, train_devices};
+use crate::commands::train::{Bars, ensure_data, outcome, train_devices};
 
 /// Arguments of `ser run`.
 #[derive(clap::Args)]
@@ -49,29 +49,19 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let TrainDevices {
-        main: device,
-        replicas,
-        name: device_name,
-    } = train_devices(&a.device)?;
+    let devices = train_devices(&a.device)?;
     let text = std::fs::read_to_string(&a.experiment)
         .with_context(|| format!("reading experiment {}", a.experiment.display()))?;
-    let exp =
-        Experiment::from_toml(&text).with_context(|| format!("in {}", a.experiment.display()))?;
+    let exp = Experiment::from_toml_for(&text, devices.target)
+        .with_context(|| format!("in {}", a.experiment.display()))?;
     exp.validate()
         .with_context(|| format!("in {}", a.experiment.display()))?;
     ensure_data(&exp)?;
     eprintln!(
-        "{} ({:?}, protocol {:?}) on {device_name}",
-        exp.name, exp.model.kind, exp.split.protocol
+        "{} ({:?}, protocol {:?}) on {}",
+        exp.name, exp.model.kind, exp.split.protocol, devices.name
     );
-    let opts = RunOptions {
-        runs_dir: a.runs,
-        device,
-        replicas,
-        device_name,
-        stop_after: None,
-    };
+    let opts = devices.options(a.runs);
     let models = match (a.shard.as_deref().map(parse_shard).transpose()?, a.collect) {
         (Some((index, count)), _) => Models::Shard { index, count },
         (None, true) => Models::Collect,

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use ser_study::{PointStatus, RunOptions, Sweep, run_sweep};
+use ser_study::{PointStatus, Sweep, run_sweep};
 
-use crate::commands::train::{Bars, TrainDevices, ensure_data, train_devices};
+use crate::commands::train::{Bars, ensure_data, train_devices};
 
 /// Arguments of `ser sweep`.
 #[derive(clap::Args)]
@@ -70,8 +70,9 @@ pub(crate) fn parse_shard(s: &str) -> anyhow::Result<(usize, usize)> {
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let (sweep, base) =
-        Sweep::load(&a.sweep).with_context(|| format!("in {}", a.sweep.display()))?;
+    let devices = train_devices(&a.device)?;
+    let (sweep, base) = Sweep::load(&a.sweep, devices.target)
+        .with_context(|| format!("in {}", a.sweep.display()))?;
     let points = sweep.points();
     if a.list {
         for p in &points {
@@ -88,11 +89,6 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if !a.collect {
         ensure_data(&base)?;
     }
-    let TrainDevices {
-        main: device,
-        replicas,
-        name: device_name,
-    } = train_devices(&a.device)?;
     eprintln!(
         "sweep {}: {} point(s) of {} ({:?}, protocol {:?}){}",
         sweep.name,
@@ -102,13 +98,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         base.split.protocol,
         shard.map_or(String::new(), |(i, n)| format!(", shard {i}/{n}"))
     );
-    let opts = RunOptions {
-        runs_dir: a.runs,
-        device,
-        replicas,
-        device_name,
-        stop_after: None,
-    };
+    let opts = devices.options(a.runs);
     let r = run_sweep(&sweep, &base, &opts, shard, a.collect, &mut Bars::new())?;
     let count = |f: &dyn Fn(&PointStatus) -> bool| r.points.iter().filter(|p| f(&p.status)).count();
     let failed: Vec<&str> = r

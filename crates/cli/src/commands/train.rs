@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use ser_experiment::{DataConfig, Experiment, SynthPreset, TrainError};
+use ser_experiment::{DataConfig, Experiment, SynthPreset, Target, TrainError};
 use ser_kernels::DeviceChoice;
 use ser_study::{Observer, RunOptions, RunSummary};
 use ser_train::EpochRecord;
@@ -48,17 +48,29 @@ pub struct Args {
 }
 
 pub(crate) fn device(name: &str) -> anyhow::Result<(burn::tensor::Device, String)> {
+    resolve(name).map(|(d, n, _)| (d, n))
+}
+
+/// The device `name` stands for, its name for the results, and whether it is a CPU or a GPU
+/// (the `[train]` defaults sized by it: [`Target`]).
+fn resolve(name: &str) -> anyhow::Result<(burn::tensor::Device, String, Target)> {
     let flex = || {
         (
             burn::backend::FlexDevice.into(),
             "flex (burn CPU)".to_string(),
+            Target::Cpu,
         )
     };
     if name == "flex" || name == "cpu" {
         return Ok(flex());
     }
     if name == "tch" || name.starts_with("tch-") {
-        return libtorch(name);
+        let target = if name == "tch" {
+            Target::Cpu
+        } else {
+            Target::Gpu
+        };
+        return libtorch(name).map(|(d, n)| (d, n, target));
     }
     let choice: DeviceChoice = name.parse().map_err(|e: String| {
         anyhow::anyhow!("--device {name}: {e}; use flex, wgpu, wgpu:N, cuda, cuda:N or auto")
@@ -66,7 +78,7 @@ pub(crate) fn device(name: &str) -> anyhow::Result<(burn::tensor::Device, String
     match choice.resolve().context("--device")? {
         Some(d) => {
             let n = ser_kernels::device_name(&d);
-            Ok((d, n))
+            Ok((d, n, Target::Gpu))
         }
         None => Ok(flex()),
     }
@@ -106,14 +118,32 @@ pub(crate) struct TrainDevices {
     pub main: burn::tensor::Device,
     pub replicas: Vec<burn::tensor::Device>,
     pub name: String,
+    /// The main device's kind, which sizes the `[train]` defaults.
+    pub target: Target,
+}
+
+impl TrainDevices {
+    /// The options of a run on these devices whose folders go under `runs_dir`.
+    pub(crate) fn options(self, runs_dir: PathBuf) -> RunOptions {
+        RunOptions {
+            runs_dir,
+            device: self.main,
+            replicas: self.replicas,
+            device_name: self.name,
+            stop_after: None,
+        }
+    }
 }
 
 /// Parses `--device` for training: one device, or a comma-separated list that trains
 /// data-parallel (`wgpu:0,wgpu:1`; `flex,flex` runs the same path on the CPU).
 pub(crate) fn train_devices(list: &str) -> anyhow::Result<TrainDevices> {
     let mut all = Vec::new();
+    let mut targets = Vec::new();
     for name in list.split(',').map(str::trim) {
-        all.push(device(name)?);
+        let (d, n, t) = resolve(name)?;
+        all.push((d, n));
+        targets.push(t);
     }
     let mut names: Vec<String> = Vec::new();
     for (_, n) in &all {
@@ -131,6 +161,7 @@ pub(crate) fn train_devices(list: &str) -> anyhow::Result<TrainDevices> {
         main: devices.next().expect("split yields one name at least"),
         replicas: devices.collect(),
         name,
+        target: targets[0],
     })
 }
 
@@ -344,28 +375,18 @@ pub(crate) fn report(s: &RunSummary) {
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let TrainDevices {
-        main: device,
-        replicas,
-        name: device_name,
-    } = train_devices(&a.device)?;
+    let devices = train_devices(&a.device)?;
     let mut bars = Bars::new();
     let summary = if let Some(dir) = &a.resume {
-        eprintln!("resuming {} on {device_name}", dir.display());
-        let opts = RunOptions {
-            runs_dir: dir.parent().map(Path::to_path_buf).unwrap_or_default(),
-            device,
-            replicas,
-            device_name,
-            stop_after: None,
-        };
+        eprintln!("resuming {} on {}", dir.display(), devices.name);
+        let opts = devices.options(dir.parent().map(Path::to_path_buf).unwrap_or_default());
         ser_study::resume(dir, &opts, &mut bars)
     } else {
         let path = a.experiment.as_ref().expect("clap requires it");
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading experiment {}", path.display()))?;
-        let mut exp =
-            Experiment::from_toml(&text).with_context(|| format!("in {}", path.display()))?;
+        let mut exp = Experiment::from_toml_for(&text, devices.target)
+            .with_context(|| format!("in {}", path.display()))?;
         if let Some(n) = a.epochs {
             exp.train.epochs = n;
         }
@@ -373,16 +394,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("in {}", path.display()))?;
         ensure_data(&exp)?;
         eprintln!(
-            "training {} ({:?}) on {device_name}",
-            exp.name, exp.model.kind
+            "training {} ({:?}) on {}",
+            exp.name, exp.model.kind, devices.name
         );
-        let opts = RunOptions {
-            runs_dir: a.runs.clone(),
-            device,
-            replicas,
-            device_name,
-            stop_after: None,
-        };
+        let opts = devices.options(a.runs.clone());
         ser_study::train(&exp, &opts, &mut bars)
     };
     outcome(summary)
