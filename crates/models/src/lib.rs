@@ -11,6 +11,7 @@
 
 mod config;
 mod net;
+mod recurrent;
 
 pub use config::{
     Activation, CnnConfig, CnnReduce, ConfigError, HeadConfig, LstmConfig, NetConfig, NetKind,

@@ -14,6 +14,7 @@ use crate::config::{
     Activation, CnnConfig, CnnReduce, ConfigError, HeadConfig, LstmConfig, NetConfig, NetKind,
     PoolKind, TimePooling, cnn_output_size,
 };
+use crate::recurrent;
 
 fn activate<const D: usize>(a: Activation, x: Tensor<D>) -> Tensor<D> {
     match a {
@@ -63,10 +64,18 @@ enum Recurrent {
 }
 
 impl Recurrent {
+    /// The layer's outputs from a zero state (both directions concatenated for a `BiLstm`,
+    /// as burn's forward gives them), by ser's fused step loop.
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         match self {
-            Recurrent::Uni(l) => l.forward(x, None).0,
-            Recurrent::Bi(l) => l.forward(x, None).0,
+            Recurrent::Uni(l) => recurrent::lstm(l, x, false),
+            Recurrent::Bi(l) => Tensor::cat(
+                vec![
+                    recurrent::lstm(&l.forward, x.clone(), false),
+                    recurrent::lstm(&l.reverse, x, true),
+                ],
+                2,
+            ),
         }
     }
 }

@@ -1,0 +1,166 @@
+//! The LSTM step loop, written here over burn's `Lstm` parameters. burn 0.22's forward runs
+//! eight matrix products per step (input and hidden state for each gate, each adding its
+//! bias) and writes every step's state into one output tensor with `slice_assign`, whose
+//! backward copies the whole output once per step. This loop multiplies each step's input
+//! and the hidden state by the four gates' weights at once (two products), applies one
+//! sigmoid to the three sigmoid gates, and stacks the steps once at the end: the same
+//! function (tested against burn's forward, values and gradients) in fewer operations, which
+//! is what the CPU backends pay for (the training profile: per-operation overhead and
+//! copies). The input is not projected for all steps in one product: cutting that product
+//! into steps costs a zero-filled copy of it per step in the backward pass (burn's slice
+//! gradient), more than the products save. The parameters stay burn's `Lstm`, so
+//! checkpoints and the ONNX export read them as before.
+
+use burn::nn::Lstm;
+use burn::tensor::{Tensor, s};
+
+/// The hidden states `[batch, time, hidden]` of `l` over `x` `[batch, time, input]` from a
+/// zero state, read forwards or (`reverse`) from the last step to the first.
+pub(crate) fn lstm(l: &Lstm, x: Tensor<3>, reverse: bool) -> Tensor<3> {
+    let [b, t, _] = x.dims();
+    let (h, device) = (l.d_hidden, x.device());
+    let forget = l
+        .forget_gate
+        .as_ref()
+        .expect("ser builds LSTMs with a forget gate");
+    // Gate order in the fused products: input, forget, output (sigmoid), cell (tanh).
+    let gates = [&l.input_gate, forget, &l.output_gate, &l.cell_gate];
+    let w_in = Tensor::cat(
+        gates
+            .iter()
+            .map(|g| g.input_transform.weight.val())
+            .collect(),
+        1,
+    );
+    let w_hidden = Tensor::cat(
+        gates
+            .iter()
+            .map(|g| g.hidden_transform.weight.val())
+            .collect(),
+        1,
+    );
+    let biases: Vec<Tensor<1>> = gates
+        .iter()
+        .flat_map(|g| [&g.input_transform, &g.hidden_transform])
+        .filter_map(|lin| lin.bias.as_ref().map(|p| p.val()))
+        .collect();
+    let bias = (biases.len() == 8).then(|| {
+        let pair = |k: usize| biases[2 * k].clone() + biases[2 * k + 1].clone();
+        Tensor::cat((0..4).map(pair).collect(), 0).unsqueeze_dim::<2>(0)
+    });
+    let mut hidden = Tensor::<2>::zeros([b, h], &device);
+    let mut cell = Tensor::<2>::zeros([b, h], &device);
+    let mut out: Vec<Option<Tensor<2>>> = vec![None; t];
+    let order: Box<dyn Iterator<Item = usize>> = if reverse {
+        Box::new((0..t).rev())
+    } else {
+        Box::new(0..t)
+    };
+    for k in order {
+        let x_k = x.clone().slice(s![.., k, ..]).squeeze_dim::<2>(1);
+        let mut g = x_k.matmul(w_in.clone()) + hidden.matmul(w_hidden.clone());
+        if let Some(bias) = &bias {
+            g = g + bias.clone();
+        }
+        let sig = l.gate_activation.forward(g.clone().slice(s![.., 0..3 * h]));
+        let candidate = l.cell_activation.forward(g.slice(s![.., 3 * h..4 * h]));
+        let input = sig.clone().slice(s![.., 0..h]);
+        let forget = sig.clone().slice(s![.., h..2 * h]);
+        let output = sig.slice(s![.., 2 * h..3 * h]);
+        cell = forget * cell + input * candidate;
+        if let Some(clip) = l.clip {
+            cell = cell.clamp(-clip, clip);
+        }
+        hidden = output * l.hidden_activation.forward(cell.clone());
+        out[k] = Some(hidden.clone());
+    }
+    Tensor::stack(
+        out.into_iter()
+            .map(|o| o.expect("every step ran"))
+            .collect(),
+        1,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::{BiLstmConfig, LstmConfig};
+    use burn::tensor::{Device, Distribution, Tensor};
+
+    use super::lstm;
+
+    fn flat<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn fused_steps_equal_burns_lstm_in_values_and_gradients() {
+        let dev: Device = burn::backend::FlexDevice.into();
+        let dev = dev.autodiff();
+        dev.seed(7);
+        let bi = BiLstmConfig::new(6, 5, true).init(&dev);
+        let x = Tensor::<3>::random([3, 9, 6], Distribution::Normal(0.0, 1.0), &dev);
+        let theirs = bi.forward(x.clone(), None).0;
+        let ours = Tensor::cat(
+            vec![
+                lstm(&bi.forward, x.clone(), false),
+                lstm(&bi.reverse, x, true),
+            ],
+            2,
+        );
+        ser_check::assert_all_close(
+            &flat(ours.clone()),
+            &flat(theirs.clone()),
+            1e-5,
+            "BiLSTM outputs, fused vs burn",
+        );
+        // Gradients of a weighted sum reach every weight the same way.
+        let w = Tensor::<3>::random([3, 9, 10], Distribution::Normal(0.0, 1.0), &dev);
+        let g_ours = (ours * w.clone()).sum().backward();
+        let g_theirs = (theirs * w).sum().backward();
+        for (name, p) in [
+            (
+                "forward input weight",
+                &bi.forward.input_gate.input_transform.weight,
+            ),
+            (
+                "forward hidden weight",
+                &bi.forward.cell_gate.hidden_transform.weight,
+            ),
+            (
+                "reverse forget weight",
+                &bi.reverse
+                    .forget_gate
+                    .as_ref()
+                    .unwrap()
+                    .input_transform
+                    .weight,
+            ),
+        ] {
+            let a = flat(p.val().grad(&g_ours).expect("gradient"));
+            let b = flat(p.val().grad(&g_theirs).expect("gradient"));
+            ser_check::assert_all_close(&a, &b, 1e-4, name);
+            assert!(b.iter().any(|&v| v != 0.0), "{name}: zero gradient");
+        }
+        let bias = bi
+            .reverse
+            .output_gate
+            .hidden_transform
+            .bias
+            .as_ref()
+            .unwrap();
+        let (a, b) = (
+            bias.val().grad(&g_ours).unwrap(),
+            bias.val().grad(&g_theirs).unwrap(),
+        );
+        ser_check::assert_all_close(&flat(a), &flat(b), 1e-4, "reverse output bias");
+        let uni = LstmConfig::new(6, 4, true).init(&dev);
+        let x = Tensor::<3>::random([2, 5, 6], Distribution::Normal(0.0, 1.0), &dev);
+        ser_check::assert_all_close(
+            &flat(lstm(&uni, x.clone(), false)),
+            &flat(uni.forward(x, None).0),
+            1e-5,
+            "LSTM outputs, fused vs burn",
+        );
+    }
+}
