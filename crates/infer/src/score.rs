@@ -86,10 +86,9 @@ pub fn evaluate(
     let dev = device.clone();
     let upload = move |b| DeviceBatch::upload(b, frames, dim, &dev);
     for b in Loader::start_with(src.clone(), clips.to_vec(), batch, 2, None, upload) {
-        let (x, y) = (b.x, b.y);
-        let logits = net.forward(x, &b.lengths);
+        let logits = net.forward(b.x, &b.lengths);
         if let Some(f) = loss_fn {
-            let l = f.forward(logits.clone(), y) * b.len as f32;
+            let l = f.forward(logits.clone(), b.y) * b.len as f32;
             loss = Some(match loss {
                 Some(sum) => sum + l,
                 None => l,

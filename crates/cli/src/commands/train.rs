@@ -139,14 +139,12 @@ impl TrainDevices {
 /// data-parallel (`wgpu:0,wgpu:1`; `flex,flex` runs the same path on the CPU).
 pub(crate) fn train_devices(list: &str) -> anyhow::Result<TrainDevices> {
     let mut all = Vec::new();
-    let mut targets = Vec::new();
     for name in list.split(',').map(str::trim) {
-        let (d, n, t) = resolve(name)?;
-        all.push((d, n));
-        targets.push(t);
+        all.push(resolve(name)?);
     }
+    let target = all[0].2;
     let mut names: Vec<String> = Vec::new();
-    for (_, n) in &all {
+    for (_, n, _) in &all {
         if !names.contains(n) {
             names.push(n.clone());
         }
@@ -156,12 +154,12 @@ pub(crate) fn train_devices(list: &str) -> anyhow::Result<TrainDevices> {
         (k, [one]) => format!("{k} x {one}"),
         (_, many) => many.join(" + "),
     };
-    let mut devices = all.into_iter().map(|(d, _)| d);
+    let mut devices = all.into_iter().map(|(d, _, _)| d);
     Ok(TrainDevices {
         main: devices.next().expect("split yields one name at least"),
         replicas: devices.collect(),
         name,
-        target: targets[0],
+        target,
     })
 }
 
