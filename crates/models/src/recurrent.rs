@@ -50,13 +50,9 @@ pub(crate) fn lstm(l: &Lstm, x: Tensor<3>, reverse: bool) -> Tensor<3> {
     });
     let mut hidden = Tensor::<2>::zeros([b, h], &device);
     let mut cell = Tensor::<2>::zeros([b, h], &device);
-    let mut out: Vec<Option<Tensor<2>>> = vec![None; t];
-    let order: Box<dyn Iterator<Item = usize>> = if reverse {
-        Box::new((0..t).rev())
-    } else {
-        Box::new(0..t)
-    };
-    for k in order {
+    let mut out = Vec::with_capacity(t);
+    for i in 0..t {
+        let k = if reverse { t - 1 - i } else { i };
         let x_k = x.clone().slice(s![.., k, ..]).squeeze_dim::<2>(1);
         let mut g = x_k.matmul(w_in.clone()) + hidden.matmul(w_hidden.clone());
         if let Some(bias) = &bias {
@@ -72,14 +68,12 @@ pub(crate) fn lstm(l: &Lstm, x: Tensor<3>, reverse: bool) -> Tensor<3> {
             cell = cell.clamp(-clip, clip);
         }
         hidden = output * l.hidden_activation.forward(cell.clone());
-        out[k] = Some(hidden.clone());
+        out.push(hidden.clone());
     }
-    Tensor::stack(
-        out.into_iter()
-            .map(|o| o.expect("every step ran"))
-            .collect(),
-        1,
-    )
+    if reverse {
+        out.reverse();
+    }
+    Tensor::stack(out, 1)
 }
 
 #[cfg(test)]
