@@ -1,0 +1,94 @@
+//! ser's encoders against transformers: every layer's hidden states of the tiny random
+//! checkpoints in tests/golden/ssl (tests/golden/make_ssl_golden.py), on flex and wgpu.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, Tensor, TensorData};
+use ser_ssl::{SslEncoder, load};
+
+/// f32 against transformers' float64 run: stated by issue 23.
+const TOL: f64 = 1e-4;
+const MODELS: [&str; 5] = [
+    "wav2vec2_base",
+    "wav2vec2_large",
+    "hubert_base",
+    "wavlm_base",
+    "wavlm_large",
+];
+const SIGNALS: [&str; 3] = ["chirp", "noise", "am"];
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden")
+}
+
+fn read(g: &hdf5::Group, name: &str) -> (Vec<f32>, Vec<usize>) {
+    let d = g
+        .dataset(name)
+        .unwrap_or_else(|e| panic!("golden {}/{name} missing: {e}", g.name()));
+    (d.read_raw::<f32>().unwrap(), d.shape())
+}
+
+fn values(t: Tensor<3>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
+}
+
+fn check_model(name: &str, device: &Device) {
+    let h5 =
+        hdf5::File::open(golden_dir().join("ssl_golden.h5")).expect("tests/golden/ssl_golden.h5");
+    let loaded = load(&golden_dir().join("ssl").join(name), device)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let enc: &SslEncoder = &loaded.encoder;
+    for sig in SIGNALS {
+        let g = h5
+            .group(&format!("{name}/{sig}"))
+            .unwrap_or_else(|e| panic!("golden {name}/{sig}: {e}"));
+        let (input, shape) = read(&g, "input");
+        let wave = Tensor::<2>::from_data(TensorData::new(input, [1, shape[0]]), device);
+        let out = enc.forward(wave);
+        let (want, wshape) = read(&g, "hidden_states");
+        assert_eq!(
+            out.layers.len(),
+            wshape[0],
+            "{name}/{sig}: number of hidden states"
+        );
+        let per = wshape[1] * wshape[2];
+        for (i, layer) in out.layers.into_iter().enumerate() {
+            assert_eq!(
+                layer.dims(),
+                [1, wshape[1], wshape[2]],
+                "{name}/{sig} layer {i} shape"
+            );
+            ser_check::assert_all_close(
+                &values(layer),
+                &want[i * per..(i + 1) * per],
+                TOL,
+                format!("{name}/{sig} hidden state {i}"),
+            );
+        }
+        let (last, _) = read(&g, "last_hidden_state");
+        ser_check::assert_all_close(&values(out.last), &last, TOL, format!("{name}/{sig} last"));
+    }
+}
+
+fn flex() -> Device {
+    burn::backend::FlexDevice.into()
+}
+
+#[test]
+fn every_model_matches_transformers_hidden_states_on_flex() {
+    for m in MODELS {
+        check_model(m, &flex());
+    }
+}
+
+#[test]
+fn every_model_matches_transformers_hidden_states_on_wgpu() {
+    if let Some(device) = ser_check::wgpu_or_opt_out(ser_kernels::probe_wgpu()) {
+        for m in MODELS {
+            check_model(m, &device);
+        }
+    }
+}
