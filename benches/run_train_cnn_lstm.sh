@@ -5,6 +5,9 @@
 #   benches/run_train_cnn_lstm.sh                    # CPU: burn flex vs PyTorch, 2 threads each
 #   DEVICE=wgpu TORCH_DEVICE=cuda benches/run_train_cnn_lstm.sh   # GPU: burn wgpu vs PyTorch CUDA
 #   BENCH_BIN=path/to/train_cnn_lstm PYTHON=python3 ...          # prebuilt binary, a Python with torch
+#   TCH_BENCH_BIN=path/to/train_cnn_lstm (built with --features tch)  # prebuilt tch binary
+#     (`cargo build --release --bench train_cnn_lstm` is much quicker than `cargo bench`, whose
+#     profile rebuilds every dependency)
 #   TCH=1 benches/run_train_cnn_lstm.sh              # also burn's LibTorch backend (`tch`, or
 #                                                    # `tch-cuda` with TORCH_DEVICE=cuda), built
 #                                                    # against benches/.venv's torch as scripts/tch.sh
@@ -31,8 +34,10 @@ if [ -n "${TCH:-}" ]; then
     LD_LIBRARY_PATH="$("$py" -c 'import os, torch; print(os.path.dirname(torch.__file__) + "/lib")')"
     CARGO_TARGET_DIR="${CARGO_TARGET_DIR_TCH:-$HOME/.cache/ser-target-tch}")
   [ "$torch_device" = cuda ] && tch_device=tch-cuda || tch_device=tch
-  OMP_NUM_THREADS="$threads" "${tch_env[@]}" cargo bench -q -p ser-benches --no-default-features \
-    --features tch --bench train_cnn_lstm -- --device "$tch_device" --reps "$reps" --steps "$steps" \
+  tch_bench=("${tch_env[@]}" cargo bench -q -p ser-benches --no-default-features --features tch
+    --bench train_cnn_lstm --)
+  [ -n "${TCH_BENCH_BIN:-}" ] && tch_bench=("${tch_env[@]}" "$TCH_BENCH_BIN" --bench)
+  OMP_NUM_THREADS="$threads" "${tch_bench[@]}" --device "$tch_device" --reps "$reps" --steps "$steps" \
     | tee -a "$out"
 fi
 OMP_NUM_THREADS="$threads" "$py" benches/peers/train_cnn_lstm.py --device "$torch_device" --threads "$threads" \
