@@ -12,8 +12,8 @@
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
-use burn::tensor::{Device, Int, Tensor, TensorData};
-use ser_benches::{arg, median_seconds};
+use burn::tensor::{Int, Tensor, TensorData};
+use ser_benches::{arg, bench_device, median_seconds};
 use ser_models::{Net, NetConfig};
 
 const BATCH: usize = 32;
@@ -31,40 +31,10 @@ fn toml_config(text: &str) -> NetConfig {
     toml::from_str(text).expect("valid bench model")
 }
 
-#[cfg_attr(feature = "tch", allow(deprecated))] // burn-tch: deprecated in burn 0.22, still built
-fn device(name: &str) -> (Device, String) {
-    match name {
-        "flex" => (
-            burn::backend::FlexDevice.into(),
-            format!("flex ({} threads)", rayon::current_num_threads()),
-        ),
-        #[cfg(feature = "tch")]
-        "tch" => (
-            burn::backend::LibTorchDevice::Cpu.into(),
-            "tch (libtorch CPU)".into(),
-        ),
-        #[cfg(feature = "tch")]
-        "tch-cuda" => (
-            burn::backend::LibTorchDevice::Cuda(0).into(),
-            "tch (libtorch CUDA 0)".into(),
-        ),
-        other => {
-            let d = other
-                .parse::<ser_kernels::DeviceChoice>()
-                .and_then(|c| c.resolve().map_err(|e| e.to_string()))
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| panic!("device {other} is not available"));
-            let n = ser_kernels::device_name(&d);
-            (d, n)
-        }
-    }
-}
-
 fn main() {
     let reps: usize = arg("--reps").and_then(|v| v.parse().ok()).unwrap_or(5);
     let steps: usize = arg("--steps").and_then(|v| v.parse().ok()).unwrap_or(5);
-    let (base, name) = device(&arg("--device").unwrap_or_else(|| "flex".into()));
+    let (base, name) = bench_device(&arg("--device").unwrap_or_else(|| "flex".into()));
     let x: Vec<f32> = (0..BATCH * FRAMES * MELS)
         .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
         .collect();

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use burn::tensor::Device;
 use ser_features::FeatureConfig;
 
 /// The allocator of the `ser` binary (see `crates/cli/src/main.rs`), so that the benchmarks
@@ -92,4 +93,36 @@ pub fn arg(name: &str) -> Option<String> {
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
         .cloned()
+}
+
+/// A benchmark's device by name (`flex`, `wgpu[:N]`, `cuda[:N]`, and with the `tch` feature
+/// `tch` / `tch-cuda`), with the name its results carry.
+#[cfg_attr(feature = "tch", allow(deprecated))] // burn-tch: deprecated in burn 0.22, still built
+pub fn bench_device(name: &str) -> (Device, String) {
+    match name {
+        "flex" => (
+            burn::backend::FlexDevice.into(),
+            format!("flex ({} threads)", rayon::current_num_threads()),
+        ),
+        #[cfg(feature = "tch")]
+        "tch" => (
+            burn::backend::LibTorchDevice::Cpu.into(),
+            "tch (libtorch CPU)".into(),
+        ),
+        #[cfg(feature = "tch")]
+        "tch-cuda" => (
+            burn::backend::LibTorchDevice::Cuda(0).into(),
+            "tch (libtorch CUDA 0)".into(),
+        ),
+        other => {
+            let d = other
+                .parse::<ser_kernels::DeviceChoice>()
+                .and_then(|c| c.resolve().map_err(|e| e.to_string()))
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| panic!("device {other} is not available"));
+            let n = ser_kernels::device_name(&d);
+            (d, n)
+        }
+    }
 }
