@@ -295,6 +295,27 @@ fn bad_files_are_listed_and_the_exit_status_says_so() {
     assert_eq!(c.skipped.len(), 5);
 }
 
+/// SIGKILLs an extraction (no clean-up runs) once its journal holds `n` batch checkpoints.
+fn kill_after_checkpoints(child: &mut std::process::Child, journal: &Path, n: usize) {
+    let start = Instant::now();
+    // A head line, then one checkpoint per batch.
+    let checkpoints =
+        || std::fs::read_to_string(journal).map_or(0, |t| t.lines().count().saturating_sub(1));
+    while checkpoints() < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "extraction never checkpointed"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "extraction finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn killed_extraction_with_a_damaged_run_file_resumes_to_the_same_cache_as_an_uninterrupted_run() {
     let d = tempfile::tempdir().unwrap();
@@ -315,23 +336,7 @@ fn killed_extraction_with_a_damaged_run_file_resumes_to_the_same_cache_as_an_uni
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    // A head line, then one checkpoint per batch.
-    let checkpoints =
-        || std::fs::read_to_string(&journal).map_or(0, |t| t.lines().count().saturating_sub(1));
-    while checkpoints() < 4 {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "extraction never checkpointed"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "extraction finished before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL: no clean-up runs
-    child.wait().unwrap();
+    kill_after_checkpoints(&mut child, &journal, 4);
     assert!(!out.exists(), "a killed run must not leave a cache file");
     // The run file damaged on disk as well (cut to half its length): the clips whose
     // chunks were lost are extracted again, the others are kept.
@@ -521,4 +526,124 @@ fn extract_on_wgpu_gives_the_cpu_cache_and_devices_are_chosen_with_reasons() {
         "{}",
         text(&o)
     );
+}
+
+/// A feature config whose `[ssl]` section reads tiny golden WavLM checkpoint, in 1 s windows
+/// (the synthetic clips are 2-4 s long, so windows are stitched).
+fn ssl_features(dir: &Path, extra: &str) -> PathBuf {
+    let model = repo().join("tests/golden/ssl/wavlm_base");
+    let p = dir.join("ssl.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "frames = []\n[audio]\nsample_rate = 16000\n[ssl]\nmodel = {:?}\nwindow_s = 1.0\noverlap_s = 0.2\n{extra}",
+            model.display().to_string()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn extract_ssl(synth: &Path, features: &Path, out: &Path) -> Command {
+    let mut c = ser();
+    c.args([
+        "--threads",
+        "1",
+        "extract",
+        "--batch",
+        "8",
+        "--device",
+        "cpu",
+    ])
+    .arg("--corpus")
+    .arg(synth.join("ravdess"))
+    .arg("--corpus")
+    .arg(synth.join("cremad"))
+    .arg("--features")
+    .arg(features)
+    .arg("--out")
+    .arg(out);
+    c
+}
+
+#[test]
+fn ssl_extraction_killed_and_resumed_equals_an_uninterrupted_one_and_h5py_reads_it() {
+    let d = tempfile::tempdir().unwrap();
+    let synth = d.path().join("synth");
+    synth_tiny(&synth);
+    let features = ssl_features(d.path(), "");
+    let whole = d.path().join("whole.h5");
+    let o = run(&mut extract_ssl(&synth, &features, &whole));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("GB per hour of audio"),
+        "size not stated: {}",
+        text(&o)
+    );
+
+    let out = d.path().join("killed.h5");
+    let journal = d.path().join("killed.h5.parts/run-000000.journal");
+    let mut child = extract_ssl(&synth, &features, &out)
+        .env("SER_TEST_BATCH_DELAY_MS", "150")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    kill_after_checkpoints(&mut child, &journal, 3);
+    assert!(!out.exists(), "a killed run must not leave a cache file");
+    let o = run(&mut extract_ssl(&synth, &features, &out));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("resuming an interrupted extraction"),
+        "{}",
+        text(&o)
+    );
+    let (a, b) = (Cache::open(&whole).unwrap(), Cache::open(&out).unwrap());
+    assert_eq!(
+        a.diff(&b).unwrap(),
+        None,
+        "resumed cache differs from the uninterrupted one"
+    );
+    // 3 hidden states (input of layer 1, outputs of layers 1 and 2) of width 32.
+    assert_eq!(a.header.frame_layout, vec![("ssl".to_string(), 96)]);
+    assert!(
+        a.header.config_toml.contains("weights_blake3"),
+        "{}",
+        a.header.config_toml
+    );
+
+    // One mean row per clip: the mean of that clip's frames.
+    let mean_out = d.path().join("mean.h5");
+    let o = run(&mut extract_ssl(
+        &synth,
+        &ssl_features(d.path(), "store = \"mean\""),
+        &mean_out,
+    ));
+    assert!(o.status.success(), "{}", text(&o));
+
+    let Some(py) = python_with_h5py() else { return };
+    let script = r#"
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r") as f, h5py.File(sys.argv[2], "r") as m:
+    c, cm = f["clips"], m["clips"]
+    off, n, dur = c["frame_offset"][:], c["n_frames"][:], c["duration_s"][:]
+    x = f["frames/ssl"]
+    assert x.shape == (int(n.sum()), 96), x.shape
+    # 50 frames per second, windows stitched without losing more than a frame per window.
+    assert np.all(np.abs(n - dur * 50) <= 1 + dur), list(zip(n, dur))[:5]
+    assert np.all(cm["n_frames"][:] == 1)
+    assert list(cm["path"].asstr()[:]) == list(c["path"].asstr()[:])
+    means = m["frames/ssl"][:]
+    for i in range(len(n)):
+        frames = x[off[i]:off[i] + n[i]].reshape(n[i], 3, 32)  # states x hidden
+        assert np.allclose(frames.reshape(n[i], 96).mean(0), means[i], atol=1e-5), i
+    print("ok", x.shape)
+"#;
+    let o = Command::new(py)
+        .args(["-c", script])
+        .arg(&whole)
+        .arg(&mean_out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "h5py check failed: {}", text(&o));
 }

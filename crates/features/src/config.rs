@@ -33,6 +33,9 @@ pub struct FeatureConfig {
     pub deltas: DeltaConfig,
     /// Per-utterance statistics for classical models.
     pub functionals: FunctionalsConfig,
+    /// A self-supervised encoder's hidden states as the frame features (absent by default):
+    /// with it, `frames` is `[]` and the cache holds one `ssl` array.
+    pub ssl: Option<SslConfig>,
 }
 
 impl Default for FeatureConfig {
@@ -47,7 +50,115 @@ impl Default for FeatureConfig {
             mfcc: MfccConfig::default(),
             deltas: DeltaConfig::default(),
             functionals: FunctionalsConfig::default(),
+            ssl: None,
         }
+    }
+}
+
+/// `[ssl]`: hidden states of a wav2vec 2.0 / HuBERT / WavLM checkpoint (crates/ssl), stored
+/// per 20 ms frame as one `ssl` array of `states x hidden` values (state-major).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SslConfig {
+    /// Hugging Face folder holding `config.json` and `model.safetensors` (required).
+    pub model: String,
+    /// Hidden states kept, by index (0 = the first layer's input, L = the last layer's
+    /// output); empty (default) keeps all `L + 1`.
+    pub layers: Vec<usize>,
+    /// `frames` (default): every frame; `mean`: one row per clip, the mean over its frames
+    /// (for corpora whose frames would not fit on disk; the size is printed before extracting).
+    pub store: SslStore,
+    /// Clips longer than this many seconds are encoded in windows of this length (default
+    /// 20), as attention over minutes of audio costs memory quadratic in length.
+    pub window_s: f64,
+    /// Overlap of consecutive windows in seconds (default 2); each frame is taken from the
+    /// window in which it lies farthest from an edge.
+    pub overlap_s: f64,
+    /// Zero-mean unit-variance normalization of each window, as transformers'
+    /// `Wav2Vec2FeatureExtractor(do_normalize)`; default: the checkpoint's
+    /// `preprocessor_config.json`, false without one.
+    pub normalize: Option<bool>,
+    /// Filled in by `ser extract` from the checkpoint, so that the cache states (and its
+    /// config hash covers) exactly what was computed.
+    pub resolved: Option<SslResolved>,
+}
+
+impl Default for SslConfig {
+    fn default() -> Self {
+        SslConfig {
+            model: String::new(),
+            layers: Vec::new(),
+            store: SslStore::Frames,
+            window_s: 20.0,
+            overlap_s: 2.0,
+            normalize: None,
+            resolved: None,
+        }
+    }
+}
+
+/// What `[ssl]` stores per clip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SslStore {
+    /// Every frame.
+    Frames,
+    /// The mean over the clip's frames (one row).
+    Mean,
+}
+
+/// The checkpoint facts an `[ssl]` extraction used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SslResolved {
+    /// `model_type` (wav2vec2, hubert, wavlm).
+    pub model_type: String,
+    /// Hidden states stored per frame.
+    pub states: usize,
+    /// Width of each.
+    pub hidden: usize,
+    /// Whether windows were normalized.
+    pub normalize: bool,
+    /// BLAKE3 of `model.safetensors` (first 16 hex digits).
+    pub weights_blake3: String,
+}
+
+impl SslConfig {
+    /// Values per stored frame, once resolved.
+    pub fn dim(&self) -> Option<usize> {
+        self.resolved.as_ref().map(|r| r.states * r.hidden)
+    }
+
+    fn validate(&self, cfg: &FeatureConfig) -> Result<(), ConfigError> {
+        let e = |m: String| Err(ConfigError(m));
+        if self.model.is_empty() {
+            return e(
+                "ssl.model: name the Hugging Face folder (config.json + model.safetensors)".into(),
+            );
+        }
+        if !cfg.frames.is_empty() || cfg.functionals.enabled {
+            return e(
+                "with [ssl], the encoder's states are the features: set `frames = []` and \
+                      leave functionals off (extract spectral features into another cache)"
+                    .into(),
+            );
+        }
+        if cfg.audio.sample_rate != 16_000 {
+            return e(format!(
+                "[ssl] encoders take 16 kHz audio: set audio.sample_rate = 16000 (it is {})",
+                cfg.audio.sample_rate
+            ));
+        }
+        if !(self.window_s >= 1.0)
+            || !(self.overlap_s >= 0.0)
+            || self.overlap_s * 2.0 >= self.window_s
+        {
+            return e(format!(
+                "ssl.window_s = {} must be >= 1 and ssl.overlap_s = {} in [0, window_s / 2)",
+                self.window_s, self.overlap_s
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -332,7 +443,10 @@ impl FeatureConfig {
         let e = |m: String| Err(ConfigError(m));
         self.audio.validate().map_err(ConfigError)?;
         let sr = self.audio.sample_rate as f64;
-        if self.frames.is_empty() && !self.functionals.enabled {
+        if let Some(ssl) = &self.ssl {
+            ssl.validate(self)?;
+        }
+        if self.frames.is_empty() && !self.functionals.enabled && self.ssl.is_none() {
             return e(
                 "nothing to compute: `frames` is empty and functionals.enabled is false".into(),
             );

@@ -71,8 +71,32 @@ pub struct Extractor {
 }
 
 impl Extractor {
-    /// Validates `cfg` and plans every stage.
+    /// Validates `cfg` and plans every stage. An `[ssl]` config is refused: its features
+    /// come from its encoder (`ser_ssl::SslExtractor`), which this path does not run.
     pub fn new(cfg: FeatureConfig) -> Result<Self, ConfigError> {
+        if cfg.ssl.is_some() {
+            return Err(ConfigError(
+                "an [ssl] feature config's frames come from its encoder, which runs only in \
+                 `ser extract` for now (not on the fly, in `ser predict` / `ser stream` or in an \
+                 ONNX front end)"
+                    .into(),
+            ));
+        }
+        Self::plan(cfg)
+    }
+
+    /// The reference of a resolved `[ssl]` config: its audio cleaner and its one `ssl` frame
+    /// array. Its spectral `compute` is not to be used: the encoder computes the frames.
+    pub fn for_ssl(cfg: FeatureConfig) -> Result<Self, ConfigError> {
+        let dim = cfg.ssl.as_ref().and_then(|s| s.dim()).ok_or_else(|| {
+            ConfigError("[ssl] is resolved from its checkpoint by `ser extract` first".into())
+        })?;
+        let mut ex = Self::plan(cfg)?;
+        ex.layout = vec![("ssl".to_string(), dim)];
+        Ok(ex)
+    }
+
+    fn plan(cfg: FeatureConfig) -> Result<Self, ConfigError> {
         cfg.validate()?;
         let cleaner = Cleaner::new(cfg.audio.clone()).map_err(ConfigError)?;
         let sr = cfg.audio.sample_rate as f64;

@@ -18,7 +18,7 @@ mod yin;
 
 pub use config::{
     ConfigError, DbConfig, DbRef, DeltaConfig, FeatureConfig, FrameFeature, FunctionalsConfig,
-    MelConfig, MfccConfig, Precision, StftConfig,
+    MelConfig, MfccConfig, Precision, SslConfig, SslResolved, SslStore, StftConfig,
 };
 pub use db::power_to_db;
 pub use delta::{delta, savgol_coefficients};

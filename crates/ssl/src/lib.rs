@@ -5,10 +5,12 @@
 
 mod config;
 mod encoder;
+mod extract;
 mod load;
 
 pub use config::{Act, Architecture, EncoderConfig, FeatNorm};
 pub use encoder::{Hidden, SslEncoder};
+pub use extract::SslExtractor;
 pub use load::{Loaded, load};
 
 /// Why an encoder could not be built or loaded.

@@ -186,3 +186,17 @@ fn a_folder_without_safetensors_says_how_to_get_them() {
     let e = load_err(empty.path());
     assert!(e.contains("config.json"), "{e}");
 }
+
+#[test]
+fn ssl_layers_beyond_the_checkpoint_are_refused_with_the_range() {
+    let toml = format!(
+        "frames = []\n[audio]\nsample_rate = 16000\n[ssl]\nmodel = {:?}\nlayers = [0, 3]\n",
+        golden("hubert_base").display().to_string()
+    );
+    let cfg = ser_features::FeatureConfig::from_toml(&toml).unwrap();
+    let e = match ser_ssl::SslExtractor::new(cfg, flex()) {
+        Ok(_) => panic!("layer 3 of a 2-layer model accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("state 3") && e.contains("has 3"), "{e}");
+}

@@ -92,3 +92,40 @@ fn every_model_matches_transformers_hidden_states_on_wgpu() {
         }
     }
 }
+
+#[test]
+fn the_extractor_stores_each_frame_state_major_as_the_encoder_computes_it() {
+    use ser_features::{FeatureBackend, FeatureConfig};
+    let name = "wavlm_large";
+    let model = golden_dir().join("ssl").join(name);
+    let toml = format!(
+        "frames = []\n[audio]\nsample_rate = 16000\n[ssl]\nmodel = {:?}\nwindow_s = 30.0\nnormalize = false\n",
+        model.display().to_string()
+    );
+    let cfg = FeatureConfig::from_toml(&toml).unwrap();
+    let ex = ser_ssl::SslExtractor::new(cfg, flex()).unwrap();
+    let h5 = hdf5::File::open(golden_dir().join("ssl_golden.h5")).unwrap();
+    let g = h5.group(&format!("{name}/chirp")).unwrap();
+    let (input, _) = read(&g, "input");
+    let (want, shape) = read(&g, "hidden_states"); // [states, frames, hidden]
+    let (states, frames, hidden) = (shape[0], shape[1], shape[2]);
+    let got = ex.compute_batch(&[input]).remove(0);
+    assert_eq!(got.n_frames, frames);
+    assert_eq!(
+        ex.reference().frame_layout()[0],
+        ("ssl".to_string(), states * hidden)
+    );
+    let mut want_rows = Vec::with_capacity(want.len());
+    for f in 0..frames {
+        for s in 0..states {
+            want_rows
+                .extend_from_slice(&want[(s * frames + f) * hidden..(s * frames + f + 1) * hidden]);
+        }
+    }
+    ser_check::assert_all_close(
+        &got.frames[0],
+        &want_rows,
+        TOL,
+        "extractor rows vs golden states",
+    );
+}

@@ -9,6 +9,7 @@ use ser_cache::{ExtractJob, extract};
 use ser_data::{CorpusSpec, scan};
 use ser_features::{Extractor, FeatureBackend, FeatureConfig};
 use ser_kernels::{DeviceChoice, DeviceError, GpuExtractor};
+use ser_ssl::SslExtractor;
 
 use crate::progress::ClipBar;
 
@@ -95,6 +96,15 @@ pub fn load_config(path: Option<&PathBuf>) -> anyhow::Result<FeatureConfig> {
 fn backend(a: &Args, cfg: FeatureConfig) -> anyhow::Result<(Box<dyn FeatureBackend>, String)> {
     let chosen = a.device.choose().context("--device")?;
     let why = chosen.reason;
+    if cfg.ssl.is_some() {
+        // The encoder runs on the chosen device, or on burn's CPU backend for `cpu`.
+        let device = chosen
+            .device
+            .unwrap_or_else(|| burn::backend::FlexDevice.into());
+        let ssl = SslExtractor::new(cfg, device).context("[ssl]")?;
+        eprintln!("{}", ssl_size_notice(&ssl));
+        return Ok((Box::new(ssl), why));
+    }
     let cpu = |cfg, why| -> anyhow::Result<(Box<dyn FeatureBackend>, String)> {
         Ok((Box::new(Extractor::new(cfg)?), why))
     };
@@ -116,6 +126,29 @@ fn backend(a: &Args, cfg: FeatureConfig) -> anyhow::Result<(Box<dyn FeatureBacke
             cpu(cfg, format!("{why}, but {e}"))
         }
         Err(e) => Err(e).context("--device"),
+    }
+}
+
+/// What an `[ssl]` cache costs on disk, said before extracting (frames are large: a base
+/// model's 13 states x 768 take about 7 GB per hour of audio).
+fn ssl_size_notice(ssl: &SslExtractor) -> String {
+    let bytes_per_frame = ssl.dim() as f64 * 4.0;
+    let frames_per_hour = 3600.0 * 16_000.0 / ssl.hop() as f64;
+    let per_hour_gb = bytes_per_frame * frames_per_hour / 1e9;
+    if ssl.stores_mean() {
+        format!(
+            "ssl: {} values per clip (store = \"mean\"): {:.0} KB per clip",
+            ssl.dim(),
+            bytes_per_frame / 1e3
+        )
+    } else {
+        format!(
+            "ssl: {} values per {} ms frame: {per_hour_gb:.1} GB per hour of audio (store = \"mean\" \
+             keeps {:.0} KB per clip)",
+            ssl.dim(),
+            ssl.hop() / 16,
+            bytes_per_frame / 1e3
+        )
     }
 }
 

@@ -18,6 +18,18 @@ pub enum Command {
 pub fn run(c: Command) -> anyhow::Result<ExitCode> {
     let Command::Show { config } = c;
     let cfg = super::extract::load_config(config.as_ref())?;
+    if let Some(ssl) = &cfg.ssl {
+        println!(
+            "# feature config hash {} (before `ser extract` resolves [ssl])",
+            cfg.hash()
+        );
+        println!(
+            "# frames/ssl: [n_frames, states x hidden] from {} (one row per clip with store = \"mean\")",
+            ssl.model
+        );
+        print!("{}", cfg.to_toml());
+        return Ok(ExitCode::SUCCESS);
+    }
     let ex = Extractor::new(cfg.clone())?;
     println!("# feature config hash {}", cfg.hash());
     for (name, dim) in ex.frame_layout() {
