@@ -621,6 +621,34 @@ fn ssl_extraction_killed_and_resumed_equals_an_uninterrupted_one_and_h5py_reads_
     ));
     assert!(o.status.success(), "{}", text(&o));
 
+    // A network trains on the states as on log-mel; exporting or scoring audio with it is
+    // refused (the encoder does not run there yet) rather than fed log-mel.
+    let exp = d.path().join("ssl_lstm.toml");
+    std::fs::write(
+        &exp,
+        format!(
+            "name = \"ssl_lstm\"\n[data]\ncache = {:?}\nframes = [\"ssl\"]\n[segment]\nframes = 100\n\
+             [model]\nkind = \"lstm\"\n[model.lstm]\nhidden = 16\nlayers = 1\nbidirectional = false\n\
+             [model.head]\nhidden = []\n[train]\nepochs = 1\nbatch_size = 16\n",
+            whole.display().to_string()
+        ),
+    )
+    .unwrap();
+    let runs = d.path().join("runs");
+    let o = run(ser().arg("train").arg(&exp).arg("--runs").arg(&runs));
+    assert!(o.status.success(), "{}", text(&o));
+    let onnx = d.path().join("m.onnx");
+    let o = run(ser()
+        .arg("export")
+        .arg(runs.join("ssl_lstm"))
+        .arg("--out")
+        .arg(&onnx));
+    assert!(
+        !o.status.success() && text(&o).contains("[ssl]"),
+        "{}",
+        text(&o)
+    );
+
     let Some(py) = python_with_h5py() else { return };
     let script = r#"
 import sys, h5py, numpy as np

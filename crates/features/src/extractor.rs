@@ -77,8 +77,8 @@ impl Extractor {
         if cfg.ssl.is_some() {
             return Err(ConfigError(
                 "an [ssl] feature config's frames come from its encoder, which runs only in \
-                 `ser extract` for now (not on the fly, in `ser predict` / `ser stream` or in an \
-                 ONNX front end)"
+                 `ser extract` for now: not on the fly, nor in `ser predict`, `ser stream` or \
+                 `ser export`"
                     .into(),
             ));
         }
