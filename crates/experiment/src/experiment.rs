@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use ser_eval::SplitConfig;
-use ser_models::{CnnConfig, HeadConfig, LstmConfig, NetConfig, NetKind};
+use ser_models::{CnnConfig, HeadConfig, LstmConfig, NetConfig, NetKind, SslHeadConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
@@ -205,6 +205,8 @@ pub enum ModelKind {
     Lstm,
     /// CNN front end read as a sequence by a (Bi)LSTM.
     CnnLstm,
+    /// The SUPERB head over an `[ssl]` cache's encoder states (`[model.ssl_head]`).
+    SslHead,
     /// RBF support vector machine on the standardized functionals.
     Svm,
     /// Random forest on the functionals.
@@ -218,6 +220,7 @@ impl ModelKind {
             ModelKind::Cnn => Some(NetKind::Cnn),
             ModelKind::Lstm => Some(NetKind::Lstm),
             ModelKind::CnnLstm => Some(NetKind::CnnLstm),
+            ModelKind::SslHead => Some(NetKind::SslHead),
             ModelKind::Svm | ModelKind::RandomForest => None,
         }
     }
@@ -238,6 +241,9 @@ pub struct ModelConfig {
     /// Classifier head (networks).
     #[serde(default)]
     pub head: HeadConfig,
+    /// SUPERB head front: states, projection, pooling (ssl_head).
+    #[serde(default)]
+    pub ssl_head: SslHeadConfig,
     /// RBF SVM (svm).
     #[serde(default)]
     pub svm: crate::baselines::SvmConfig,
@@ -254,6 +260,7 @@ impl ModelConfig {
             cnn: self.cnn.clone(),
             lstm: self.lstm.clone(),
             head: self.head.clone(),
+            ssl_head: self.ssl_head.clone(),
         })
     }
 }
@@ -580,7 +587,12 @@ impl Experiment {
             ));
         }
         if let Some(net) = self.model.net() {
-            net.validate(1, self.segment.frames)
+            // A frame width that passes the width checks; the cache's is checked at load.
+            let width = match net.kind {
+                NetKind::SslHead => net.ssl_head.states.max(1),
+                _ => 1,
+            };
+            net.validate(width, self.segment.frames)
                 .or_else(|e| {
                     // The feature width is only known from the cache; recheck it there.
                     if e.0.contains("features x") {

@@ -13,7 +13,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
-use ser_features::{Extractor, FeatureBackend, FeatureConfig};
+use ser_features::{ClipFeatures, Extractor, FeatureBackend, FeatureConfig};
 use ser_kernels::GpuExtractor;
 
 use crate::dataset::Dataset;
@@ -43,20 +43,7 @@ impl FramePipeline {
         cfg.functionals.enabled = false; // networks read frames only
         let reference = Extractor::new(cfg.clone())
             .map_err(|e| TrainError::Data(format!("feature config: {e}")))?;
-        let picks = frames
-            .iter()
-            .map(|name| {
-                reference
-                    .frame_layout()
-                    .iter()
-                    .position(|(n, _)| n == name)
-                    .ok_or_else(|| {
-                        TrainError::Data(format!(
-                            "data.frames names {name:?}, which the feature config does not compute"
-                        ))
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let picks = picks(&reference, frames)?;
         let p = cfg.stft.params().map_err(TrainError::Data)?;
         let (hop, n_fft) = (p.hop_length, p.n_fft);
         let gpu = ser_kernels::runs_kernels(device)
@@ -73,6 +60,29 @@ impl FramePipeline {
             hop,
             n_fft,
             describe,
+        })
+    }
+
+    /// The layout of the feature config `config_toml` for the arrays `frames`, without the
+    /// means to compute them: for exporting a network whose input comes from elsewhere (an
+    /// `[ssl]` cache's encoder states). [`FramePipeline::features`] panics on it.
+    pub fn layout_only(config_toml: &str, frames: &[String]) -> Result<Self, TrainError> {
+        let mut cfg = FeatureConfig::from_toml(config_toml)
+            .map_err(|e| TrainError::Data(format!("feature config: {e}")))?;
+        cfg.functionals.enabled = false;
+        let reference = if cfg.ssl.is_some() {
+            Extractor::for_ssl(cfg)
+        } else {
+            Extractor::new(cfg)
+        }
+        .map_err(|e| TrainError::Data(format!("feature config: {e}")))?;
+        let picks = picks(&reference, frames)?;
+        Ok(Self {
+            backend: Box::new(LayoutOnly(reference)),
+            picks,
+            hop: 1,
+            n_fft: 1,
+            describe: "no features computed (layout only)".into(),
         })
     }
 
@@ -109,6 +119,41 @@ impl FramePipeline {
                 out
             })
             .collect()
+    }
+}
+
+/// Index in `reference`'s frame layout of each array named in `frames`.
+fn picks(reference: &Extractor, frames: &[String]) -> Result<Vec<usize>, TrainError> {
+    frames
+        .iter()
+        .map(|name| {
+            reference
+                .frame_layout()
+                .iter()
+                .position(|(n, _)| n == name)
+                .ok_or_else(|| {
+                    TrainError::Data(format!(
+                        "data.frames names {name:?}, which the feature config does not compute"
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// A feature config's layout, computing nothing ([`FramePipeline::layout_only`]).
+struct LayoutOnly(Extractor);
+
+impl FeatureBackend for LayoutOnly {
+    fn reference(&self) -> &Extractor {
+        &self.0
+    }
+
+    fn compute_batch(&self, _clips: &[Vec<f32>]) -> Vec<ClipFeatures> {
+        panic!("a layout-only feature pipeline (export) computes no features")
+    }
+
+    fn describe(&self) -> String {
+        "layout only".into()
     }
 }
 

@@ -349,7 +349,10 @@ fn net_graph(
     let mut seq: Option<String> = None; // [B, T, D] for the LSTMs
     let pooled: String;
     if net.convs.is_empty() {
-        seq = Some(input.to_string());
+        seq = Some(match &net.layer_weights {
+            None => input.to_string(),
+            Some(w) => ssl_mix(g, input, w, net.projection.as_ref()),
+        });
         pooled = String::new();
     } else {
         // [B, T, F] -> [B, 1, F, T]
@@ -545,6 +548,37 @@ fn net_graph(
         )));
     }
     Ok(())
+}
+
+/// ssl_head: `[B, T, S * H]` frames mixed over the S states by the (softmaxed) weights into
+/// `[B, T, H]`, then projected.
+fn ssl_mix(
+    g: &mut Graph,
+    x: &str,
+    weights: &HostTensor,
+    projection: Option<&(HostTensor, HostTensor)>,
+) -> String {
+    let s = weights.dims[0];
+    let shape = g.ints("shape", &[0, 0, s as i64, -1]);
+    let split = g.op("Reshape", &[x, &shape], vec![]);
+    let w = g.weight(
+        "layer_weights",
+        &HostTensor {
+            dims: vec![s, 1],
+            data: weights.data.clone(),
+        },
+    );
+    let weighted = g.op("Mul", &[&split, &w], vec![]);
+    let axes = g.ints("axes", &[2]);
+    let mixed = g.op(
+        "ReduceSum",
+        &[&weighted, &axes],
+        vec![("keepdims", A::I(0))],
+    );
+    match projection {
+        Some(p) => g.linear(&mixed, p),
+        None => mixed,
+    }
 }
 
 /// The `probabilities` output.

@@ -301,6 +301,7 @@ fn cases() -> Vec<Case> {
         cnn: cnn.clone(),
         lstm: lstm.clone(),
         head: head.clone(),
+        ssl_head: Default::default(),
     };
     vec![
         Case {

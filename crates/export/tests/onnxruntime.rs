@@ -108,6 +108,7 @@ fn every_architecture_runs_in_onnxruntime_with_sers_probabilities() {
         cnn,
         lstm,
         head,
+        ssl_head: Default::default(),
     };
     let mut cases: Vec<(String, NetConfig)> = Vec::new();
     for reduce in [CnnReduce::Mean, CnnReduce::Max, CnnReduce::Flatten] {
@@ -150,6 +151,16 @@ fn every_architecture_runs_in_onnxruntime_with_sers_probabilities() {
                 net(NetKind::CnnLstm, cnn.clone(), l, head.clone()),
             ));
         }
+    }
+    // The SUPERB head: the 12 features read as 3 encoder states x 4.
+    for (pooling, projection) in [(TimePooling::Mean, 6), (TimePooling::Attention, 0)] {
+        let mut c = net(NetKind::SslHead, cnn.clone(), lstm.clone(), head.clone());
+        c.ssl_head = ser_models::SslHeadConfig {
+            states: 3,
+            projection,
+            pooling,
+        };
+        cases.push((format!("ssl_head_{pooling:?}_proj{projection}"), c));
     }
     let tmp = tempfile::tempdir().unwrap();
     for (name, cfg) in &cases {

@@ -399,6 +399,26 @@ impl Predictor {
     /// `"speaker"` standardizes its input with one group's own statistics first: `norm_group`
     /// names that corpus (or `corpus/speaker`), one of those the run kept.
     pub fn load(dir: &Path, device: &Device, norm_group: Option<&str>) -> Result<Self, TrainError> {
+        Self::load_with(dir, device, norm_group, false)
+    }
+
+    /// [`Predictor::load`] for exporting the network alone: the feature config's layout is
+    /// read but no feature pipeline is built, so runs on features ser cannot compute from
+    /// audio (an `[ssl]` cache) export with frames in. Such a predictor must not score.
+    pub fn load_for_export(
+        dir: &Path,
+        device: &Device,
+        norm_group: Option<&str>,
+    ) -> Result<Self, TrainError> {
+        Self::load_with(dir, device, norm_group, true)
+    }
+
+    fn load_with(
+        dir: &Path,
+        device: &Device,
+        norm_group: Option<&str>,
+        layout_only: bool,
+    ) -> Result<Self, TrainError> {
         let exp = read_experiment(dir)?;
         let Some(net_cfg) = exp.model.net() else {
             return Err(TrainError::Config(format!(
@@ -458,7 +478,11 @@ impl Predictor {
                 .header
                 .config_toml
         };
-        let pipeline = FramePipeline::new(&config, &exp.data.frames, device)?;
+        let pipeline = if layout_only {
+            FramePipeline::layout_only(&config, &exp.data.frames)?
+        } else {
+            FramePipeline::new(&config, &exp.data.frames, device)?
+        };
         let audio = pipeline.reference().config().audio.untrimmed();
         let untrimmed = Cleaner::new(audio).map_err(TrainError::Config)?;
         let dim = pipeline.dim();

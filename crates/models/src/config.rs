@@ -13,6 +13,9 @@ pub enum NetKind {
     Lstm,
     /// Conv2d front end, its output read as a time sequence by a (Bi)LSTM, pooling, head.
     CnnLstm,
+    /// The SUPERB head over self-supervised encoder states (`[ssl]` caches): learned softmax
+    /// weights over the states, a linear projection, pooling over time, head.
+    SslHead,
 }
 
 /// Non-linearity after each convolution and hidden head layer.
@@ -159,6 +162,31 @@ impl Default for HeadConfig {
     }
 }
 
+/// The SUPERB head's front (kind `ssl_head`): frames of `states x hidden` values (an `[ssl]`
+/// cache's `ssl` array, state-major) are mixed by softmax weights over the states (learned,
+/// starting equal), projected, then pooled over time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SslHeadConfig {
+    /// Encoder states per frame: the cache's `[ssl.resolved] states` (13 for a base model's
+    /// every layer). Required.
+    pub states: usize,
+    /// Width of the linear projection after the weighted sum (default 256, SUPERB's; 0 = none).
+    pub projection: usize,
+    /// Pooling over time: `mean` (default) or `attention`.
+    pub pooling: TimePooling,
+}
+
+impl Default for SslHeadConfig {
+    fn default() -> Self {
+        Self {
+            states: 0,
+            projection: 256,
+            pooling: TimePooling::Mean,
+        }
+    }
+}
+
 /// A whole network: which kind, and the sections it uses (the others are ignored).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NetConfig {
@@ -173,6 +201,9 @@ pub struct NetConfig {
     /// Classifier head.
     #[serde(default)]
     pub head: HeadConfig,
+    /// SUPERB head front (ssl_head).
+    #[serde(default)]
+    pub ssl_head: SslHeadConfig,
 }
 
 /// A config value that cannot build a network, and how to fix it.
@@ -219,6 +250,19 @@ impl NetConfig {
             p("lstm.dropout", self.lstm.dropout)?;
             if self.lstm.hidden == 0 || self.lstm.layers == 0 {
                 return err("lstm.hidden and lstm.layers must be >= 1".into());
+            }
+        }
+        if self.kind == NetKind::SslHead {
+            let s = &self.ssl_head;
+            if s.states == 0 || !n_features.is_multiple_of(s.states) {
+                return err(format!(
+                    "ssl_head.states = {} must divide the {n_features} values per frame (an [ssl] \
+                     cache stores states x hidden; its config's [ssl.resolved] says how many states)",
+                    s.states
+                ));
+            }
+            if s.pooling == TimePooling::Last {
+                return err("ssl_head.pooling: use \"mean\" or \"attention\"".into());
             }
         }
         if n_features == 0 || frames == 0 {

@@ -15,6 +15,6 @@ mod recurrent;
 
 pub use config::{
     Activation, CnnConfig, CnnReduce, ConfigError, HeadConfig, LstmConfig, NetConfig, NetKind,
-    PoolKind, TimePooling, cnn_output_size,
+    PoolKind, SslHeadConfig, TimePooling, cnn_output_size,
 };
 pub use net::{ConvWeights, HostTensor, LstmWeights, Net, NetWeights, reduced_lengths};

@@ -1,6 +1,6 @@
 //! The networks: one [`Net`] module whose parts are present or absent by kind.
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{
@@ -83,6 +83,10 @@ impl Recurrent {
 /// A speech emotion classifier over frame features `[batch, time, features]`.
 #[derive(Module, Debug)]
 pub struct Net {
+    /// ssl_head: one score per encoder state (softmax gives the mixing weights).
+    layer_weights: Option<Param<Tensor<1>>>,
+    /// ssl_head: linear projection after the mix.
+    projection: Option<Linear>,
     convs: Vec<ConvBlock>,
     lstms: Vec<Recurrent>,
     lstm_dropout: Dropout,
@@ -102,6 +106,8 @@ struct Spec {
     bidirectional: bool,
     head_activation: Activation,
     n_classes: usize,
+    /// Encoder states per frame (ssl_head), 0 otherwise.
+    ssl_states: usize,
 }
 
 impl Net {
@@ -186,7 +192,18 @@ impl Net {
                 CnnReduce::Flatten => last_ch * f_out,
             };
         }
-        let attention = (uses_lstm && l.pooling == TimePooling::Attention)
+        let ssl = config.kind == NetKind::SslHead;
+        let sh = &config.ssl_head;
+        let mut projection = None;
+        if ssl {
+            width = n_features / sh.states;
+            if sh.projection > 0 {
+                projection = Some(LinearConfig::new(width, sh.projection).init(device));
+                width = sh.projection;
+            }
+        }
+        let pooling = if ssl { sh.pooling } else { l.pooling };
+        let attention = ((uses_lstm || ssl) && pooling == TimePooling::Attention)
             .then(|| LinearConfig::new(width, 1).init(device));
         let h: &HeadConfig = &config.head;
         let mut hidden = Vec::new();
@@ -195,6 +212,8 @@ impl Net {
             width = w;
         }
         Ok(Self {
+            layer_weights: ssl.then(|| Param::from_tensor(Tensor::zeros([sh.states], device))),
+            projection,
             convs,
             lstms,
             lstm_dropout: DropoutConfig::new(l.dropout).init(),
@@ -204,10 +223,11 @@ impl Net {
             output: LinearConfig::new(width, n_classes).init(device),
             spec: Spec {
                 reduce: c.reduce,
-                pooling: l.pooling,
+                pooling,
                 bidirectional: l.bidirectional,
                 head_activation: h.activation,
                 n_classes,
+                ssl_states: if ssl { sh.states } else { 0 },
             },
         })
     }
@@ -225,6 +245,7 @@ impl Net {
         assert_eq!(lengths.len(), batch, "one length per batch item");
         let device = x.device();
         let pooled = if self.convs.is_empty() {
+            let x = self.mix_states(x);
             self.sequence(x, lengths, time, &device)
         } else {
             // [B, T, F] -> [B, 1, F, T]: height = frequency, width = time.
@@ -266,6 +287,24 @@ impl Net {
             );
         }
         self.output.forward(self.head_dropout.forward(h))
+    }
+
+    /// ssl_head: frames `[B, T, S * H]` to `[B, T, H]` by softmax weights over the S states,
+    /// then the projection; other kinds pass through.
+    fn mix_states(&self, x: Tensor<3>) -> Tensor<3> {
+        let Some(w) = &self.layer_weights else {
+            return x;
+        };
+        let [b, t, d] = x.dims();
+        let s = self.spec.ssl_states;
+        let w = activation::softmax(w.val(), 0).reshape([1, 1, s, 1]);
+        let mixed = (x.reshape([b, t, s, d / s]) * w)
+            .sum_dim(2)
+            .reshape([b, t, d / s]);
+        match &self.projection {
+            Some(p) => p.forward(mixed),
+            None => mixed,
+        }
     }
 
     /// LSTM stack + pooling over a sequence `[B, T', D]` whose items were `lengths` of
@@ -403,6 +442,10 @@ pub struct LstmWeights {
 /// identity there).
 #[derive(Debug, Clone)]
 pub struct NetWeights {
+    /// ssl_head: the mixing weights over the encoder states (softmax applied), `[S]`.
+    pub layer_weights: Option<HostTensor>,
+    /// ssl_head: the projection `[H, P]` and `[P]` after the mix.
+    pub projection: Option<(HostTensor, HostTensor)>,
     /// Conv blocks, in order (empty for the LSTM).
     pub convs: Vec<ConvWeights>,
     /// How the CNN's map becomes a vector when there is no LSTM.
@@ -524,6 +567,11 @@ impl Net {
             })
             .collect();
         NetWeights {
+            layer_weights: self
+                .layer_weights
+                .as_ref()
+                .map(|w| host(activation::softmax(w.val(), 0))),
+            projection: self.projection.as_ref().map(linear),
             convs,
             reduce: self.spec.reduce,
             lstms,

@@ -20,6 +20,7 @@ fn config(kind: NetKind) -> NetConfig {
             NetKind::Cnn => "cnn",
             NetKind::Lstm => "lstm",
             NetKind::CnnLstm => "cnn_lstm",
+            NetKind::SslHead => "ssl_head",
         }
     ))
     .unwrap();
@@ -56,19 +57,48 @@ fn toy(batch: usize, time: usize, feats: usize, seed: u64) -> (Vec<f32>, Vec<i64
 fn every_kind_has_the_right_output_shape_and_learns_a_toy_task() {
     let device = flex().autodiff();
     let (batch, time, feats) = (8, 16, 8);
-    for kind in [NetKind::Cnn, NetKind::Lstm, NetKind::CnnLstm] {
+    for kind in [
+        NetKind::Cnn,
+        NetKind::Lstm,
+        NetKind::CnnLstm,
+        NetKind::SslHead,
+    ] {
         for pooling in [TimePooling::Mean, TimePooling::Last, TimePooling::Attention] {
-            if kind == NetKind::Cnn && pooling != TimePooling::Mean {
+            if kind == NetKind::Cnn && pooling != TimePooling::Mean
+                || kind == NetKind::SslHead && pooling == TimePooling::Last
+            {
                 continue;
             }
             let mut cfg = config(kind);
             cfg.lstm.pooling = pooling;
+            // ssl_head: two encoder states per frame, the toy's frame and half of it (the
+            // class shows in each state, as in an encoder's layers), projected to 8.
+            cfg.ssl_head.states = 2;
+            cfg.ssl_head.projection = 8;
+            cfg.ssl_head.pooling = pooling;
+            let width = if kind == NetKind::SslHead {
+                2 * feats
+            } else {
+                feats
+            };
             device.seed(7);
-            let mut net = Net::new(&cfg, feats, time, 2, &device).unwrap();
+            let mut net = Net::new(&cfg, width, time, 2, &device).unwrap();
             let mut optim = AdamConfig::new().init();
             let loss_fn = CrossEntropyLossConfig::new().init(&device);
             let (x, y) = toy(batch, time, feats, 1);
-            let x = Tensor::<3>::from_data(TensorData::new(x, [batch, time, feats]), &device);
+            let x = if kind == NetKind::SslHead {
+                x.chunks(feats)
+                    .flat_map(|f| {
+                        f.iter()
+                            .copied()
+                            .chain(f.iter().map(|v| 0.5 * v))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect()
+            } else {
+                x
+            };
+            let x = Tensor::<3>::from_data(TensorData::new(x, [batch, time, width]), &device);
             let y = Tensor::<1, Int>::from_data(TensorData::new(y, [batch]), &device);
             let lengths = vec![time; batch];
             let mut losses = Vec::new();
@@ -139,4 +169,14 @@ fn configs_that_cannot_work_are_refused_with_the_reason() {
     let bad: Result<NetConfig, _> =
         toml::from_str("kind = \"transformer\"\n[cnn]\n[lstm]\n[head]\n");
     assert!(bad.is_err());
+    // ssl_head: the states must divide the frame (unset, or not the cache's count).
+    let mut cfg = config(NetKind::SslHead);
+    let e = Net::new(&cfg, 96, 16, 2, &device).unwrap_err().to_string();
+    assert!(
+        e.contains("ssl_head.states = 0") && e.contains("[ssl.resolved]"),
+        "{e}"
+    );
+    cfg.ssl_head.states = 5;
+    let e = Net::new(&cfg, 96, 16, 2, &device).unwrap_err().to_string();
+    assert!(e.contains("must divide the 96"), "{e}");
 }

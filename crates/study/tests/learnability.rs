@@ -44,6 +44,10 @@ reduce = "flatten"   # the toy classes differ in which bands are loud
 [model.lstm]
 hidden = 12
 dropout = 0.1
+# The SUPERB head reads the toy's log-mel frames as one encoder state.
+[model.ssl_head]
+states = 1
+projection = 16
 [model.head]
 hidden = [16]
 dropout = 0.1
@@ -147,6 +151,11 @@ fn lstm_learns_under_every_normalization_and_protocol() {
 #[test]
 fn cnn_lstm_learns_under_every_normalization_and_protocol() {
     matrix("cnn_lstm");
+}
+
+#[test]
+fn ssl_head_learns_under_every_normalization_and_protocol() {
+    matrix("ssl_head");
 }
 
 #[test]

@@ -157,6 +157,7 @@ mod tests {
                 dropout: 0.0,
                 ..Default::default()
             },
+            ssl_head: Default::default(),
         };
         let mut net = Net::new(&cfg, DIM, FRAMES, 4, &main).unwrap();
         // Plain SGD: an update proportional to the gradient, so a wrong scale shows.

@@ -48,7 +48,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let flex: burn::tensor::Device = burn::backend::FlexDevice.into();
-    let p = Predictor::load(&a.run, &flex, a.norm_group.as_deref())
+    let p = Predictor::load_for_export(&a.run, &flex, a.norm_group.as_deref())
         .with_context(|| format!("loading the model of {}", a.run.display()))?;
     let exp = p.experiment();
     let norm = p.normalizer();
