@@ -2,7 +2,9 @@
 //! its leakage audit.
 
 use std::path::Path;
+use std::process::Command;
 
+use crate::python::python_with;
 use crate::support::{extract_synth, features, repo, run, ser, synth_tiny, text};
 
 #[test]
@@ -122,6 +124,91 @@ fn reencode(src: &Path, dst: &Path, rate: u32) {
         })
         .collect();
     ser_audio::write_wav_i16(dst, &y, rate).unwrap();
+}
+
+/// The shipped SUPERB-head experiment runs with `ser run` (tiny corpora, the tiny random
+/// WavLM of its feature config): the cache is extracted from the encoder, the head trains,
+/// `ser export` writes it with frames in, and onnxruntime gives the probabilities the run
+/// wrote for its test clips; scoring audio with it is refused by name.
+#[test]
+fn the_shipped_ssl_head_experiment_runs_and_exports_with_the_same_probabilities() {
+    let d = tempfile::tempdir().unwrap();
+    let synth = d.path().join("synth");
+    synth_tiny(&synth);
+    let features = d.path().join("ssl_features.toml");
+    let shipped =
+        std::fs::read_to_string(repo().join("experiments/features/ssl_tiny_synthetic.toml"))
+            .unwrap()
+            .replace(
+                "\"tests/golden/ssl/wavlm_base\"",
+                &format!(
+                    "{:?}",
+                    repo()
+                        .join("tests/golden/ssl/wavlm_base")
+                        .display()
+                        .to_string()
+                ),
+            );
+    std::fs::write(&features, shipped).unwrap();
+    let cache = d.path().join("cache.h5");
+    let exp = std::fs::read_to_string(repo().join("experiments/ssl_head.toml"))
+        .unwrap()
+        .replace("data/cache/synth_ssl_tiny.h5", &cache.display().to_string())
+        .replace("data/synth", &synth.display().to_string())
+        .replace(
+            "experiments/features/ssl_tiny_synthetic.toml",
+            &features.display().to_string(),
+        );
+    let file = d.path().join("ssl_head.toml");
+    std::fs::write(&file, exp).unwrap();
+    let runs = d.path().join("runs");
+    let o = run(ser().arg("run").arg(&file).arg("--runs").arg(&runs));
+    assert!(o.status.success(), "{}", text(&o));
+    let model = runs.join("synth_ssl_head");
+    let onnx = d.path().join("head.onnx");
+    let o = run(ser().arg("export").arg(&model).arg("--out").arg(&onnx));
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(ser().arg("predict").arg(&model).arg(synth.join("ravdess")));
+    assert!(
+        !o.status.success() && text(&o).contains("[ssl]"),
+        "{}",
+        text(&o)
+    );
+
+    let Some(py) = python_with(&repo(), "h5py, numpy, onnxruntime") else {
+        return;
+    };
+    // Each test clip's cached states, its centre 200 frames as ser evaluates it.
+    let script = r#"
+import csv, sys, h5py, numpy as np, onnxruntime as ort
+sess = ort.InferenceSession(sys.argv[2])
+name = sess.get_inputs()[0].name
+rows = list(csv.DictReader(open(sys.argv[3])))
+with h5py.File(sys.argv[1], "r") as f:
+    c = f["clips"]
+    where = {p: i for i, p in enumerate(c["path"].asstr()[:])}
+    off, n = c["frame_offset"][:], c["n_frames"][:]
+    worst = 0.0
+    for r in rows:
+        i = where[r["path"]]
+        x = f["frames/ssl"][off[i]:off[i] + n[i]]
+        if len(x) > 200:
+            s = (len(x) - 200) // 2
+            x = x[s:s + 200]
+        p = sess.run(None, {name: x[None].astype(np.float32)})[0][0]
+        want = np.array([float(v) for k, v in r.items() if k.startswith("p_")])
+        worst = max(worst, float(np.abs(p - want).max()))
+    assert np.isfinite(worst) and worst <= 1e-4, worst
+    print("ok", len(rows), "clips, worst", worst)
+"#;
+    let o = Command::new(py)
+        .args(["-c", script])
+        .arg(&cache)
+        .arg(&onnx)
+        .arg(model.join("predictions.csv"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "onnxruntime check failed: {}", text(&o));
 }
 
 /// The shipped cross-corpus study runs with `ser run` (on the tiny corpora here) and writes

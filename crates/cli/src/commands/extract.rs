@@ -137,14 +137,14 @@ fn ssl_size_notice(ssl: &SslExtractor) -> String {
     let per_hour_gb = bytes_per_frame * frames_per_hour / 1e9;
     if ssl.stores_mean() {
         format!(
-            "ssl: {} values per clip (store = \"mean\"): {:.0} KB per clip",
+            "ssl: {} values per clip (store = \"mean\"): {:.1} KB per clip",
             ssl.dim(),
             bytes_per_frame / 1e3
         )
     } else {
         format!(
             "ssl: {} values per {} ms frame: {per_hour_gb:.1} GB per hour of audio (store = \"mean\" \
-             keeps {:.0} KB per clip)",
+             keeps {:.1} KB per clip)",
             ssl.dim(),
             ssl.hop() / 16,
             bytes_per_frame / 1e3
