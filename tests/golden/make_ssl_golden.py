@@ -10,6 +10,7 @@ Hugging Face folder, then run in float64 on float32-representable inputs.
 Writes:
 
     tests/golden/ssl/<name>/config.json, model.safetensors   (save_pretrained, float32)
+    tests/golden/ssl/hubert_base_bin/config.json, pytorch_model.bin   (the same, pickled)
     tests/golden/ssl_golden.h5
         /<name>/<signal>/input              [samples] float32, what the model is fed
         /<name>/<signal>/hidden_states      [layers + 1, frames, hidden] float32 (from float64):
@@ -86,6 +87,10 @@ MODELS = {
 }
 
 
+# Also saved as pytorch_model.bin, in <name>_bin/.
+PICKLED = ("hubert_base",)
+
+
 def signals(rng):
     """A chirp with harmonics, noise, and an amplitude-modulated tone; lengths differ."""
     t = np.arange(2 * SR) / SR
@@ -113,6 +118,13 @@ def main():
             perturb(model, rng)
             folder = os.path.join(OUT_DIR, name)
             model.save_pretrained(folder, safe_serialization=True)
+            if name in PICKLED:
+                # The same weights in PyTorch's pickle format (pytorch_model.bin), as older
+                # hub checkpoints ship them; compared against the same golden states.
+                # (transformers 5 writes only safetensors: torch.save, as transformers 4 did.)
+                os.makedirs(folder + "_bin", exist_ok=True)
+                config.save_pretrained(folder + "_bin")
+                torch.save(model.state_dict(), os.path.join(folder + "_bin", "pytorch_model.bin"))
             # The reference runs in float64 on the float32 weights just saved.
             model = cls.from_pretrained(folder).double().eval()
             group = h5.create_group(name)

@@ -60,7 +60,8 @@ impl Default for FeatureConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SslConfig {
-    /// Hugging Face folder holding `config.json` and `model.safetensors` (required).
+    /// Hugging Face folder holding `config.json` and `model.safetensors` (or
+    /// `pytorch_model.bin`). Required.
     pub model: String,
     /// Hidden states kept, by index (0 = the first layer's input, L = the last layer's
     /// output); empty (default) keeps all `L + 1`.
@@ -119,7 +120,7 @@ pub struct SslResolved {
     pub hidden: usize,
     /// Whether windows were normalized.
     pub normalize: bool,
-    /// BLAKE3 of `model.safetensors` (first 16 hex digits).
+    /// BLAKE3 of the weights file (first 16 hex digits).
     pub weights_blake3: String,
 }
 

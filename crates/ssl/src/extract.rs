@@ -14,7 +14,7 @@ use ser_features::{ClipFeatures, Extractor, FeatureBackend, FeatureConfig, SslRe
 use crate::SslError;
 use crate::config::EncoderConfig;
 use crate::encoder::SslEncoder;
-use crate::load::load;
+use crate::load::{load, weights_file};
 
 /// Windows encoded per forward pass (bounds device memory for long clips).
 const WINDOWS_PER_PASS: usize = 8;
@@ -143,8 +143,9 @@ impl SslExtractor {
             Some(b) => b,
             None => checkpoint_normalizes(dir)?,
         };
-        let weights = std::fs::read(dir.join("model.safetensors"))
-            .map_err(|e| SslError::Checkpoint(format!("{}: {e}", dir.display())))?;
+        let file = weights_file(dir)?;
+        let weights = std::fs::read(file.path())
+            .map_err(|e| SslError::Checkpoint(format!("{}: {e}", file.path().display())))?;
         let resolved = SslResolved {
             model_type: loaded.config.model_type.clone(),
             states: states.len(),

@@ -1,4 +1,5 @@
-//! Loading a Hugging Face checkpoint folder (`config.json` + `model.safetensors`) into an
+//! Loading a Hugging Face checkpoint folder (`config.json` + `model.safetensors` or
+//! `pytorch_model.bin`) into an
 //! [`SslEncoder`], through burn-store: PyTorch's layouts adapted (linear weights transposed,
 //! norm weights renamed), the task model's prefix (`wav2vec2.`, `hubert.`, `wavlm.`) and
 //! weight-norm names of either torch version mapped, every tensor checked.
@@ -6,7 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use burn::store::{
-    FloatCastAdapter, ModuleAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
+    ApplyResult, FloatCastAdapter, ModuleAdapter, ModuleSnapshot, PyTorchToBurnAdapter,
+    PytorchStore, SafetensorsStore,
 };
 use burn::tensor::{DType, Device};
 
@@ -28,39 +30,96 @@ pub struct Loaded {
 /// The prefixes of the parameters ser's encoder owns (after a task prefix is removed).
 const ENCODER_PARTS: [&str; 3] = ["feature_extractor.", "feature_projection.", "encoder."];
 
-fn weights_file(dir: &Path) -> Result<PathBuf, SslError> {
-    let st = dir.join("model.safetensors");
-    if st.is_file() {
-        return Ok(st);
-    }
-    if dir.join("model.safetensors.index.json").is_file() {
-        return Err(SslError::Checkpoint(format!(
-            "{}: sharded checkpoints (model.safetensors.index.json) are not supported yet; \
-             re-save the model as one file",
-            dir.display()
-        )));
-    }
-    let bin = dir.join("pytorch_model.bin");
-    let hint = if bin.is_file() {
-        format!(
-            "{} is PyTorch's pickle format: convert it once with `python -c \"from transformers \
-             import AutoModel; AutoModel.from_pretrained('{d}').save_pretrained('{d}', \
-             safe_serialization=True)\"`",
-            bin.display(),
-            d = dir.display()
-        )
-    } else {
-        "download the model's folder (config.json and model.safetensors), e.g. \
-         `huggingface-cli download microsoft/wavlm-base-plus --local-dir DIR`"
-            .to_string()
-    };
-    Err(SslError::Checkpoint(format!(
-        "{}: no model.safetensors; {hint}",
-        dir.display()
-    )))
+/// A checkpoint's weights file.
+pub(crate) enum Weights {
+    /// `model.safetensors`.
+    Safetensors(PathBuf),
+    /// `pytorch_model.bin` (PyTorch's pickle format, older hub checkpoints).
+    Pytorch(PathBuf),
 }
 
-/// Reads `dir/config.json` and `dir/model.safetensors` and builds the encoder on `device`.
+impl Weights {
+    /// The file.
+    pub(crate) fn path(&self) -> &Path {
+        match self {
+            Weights::Safetensors(p) | Weights::Pytorch(p) => p,
+        }
+    }
+}
+
+/// The weights file of the folder `dir`: `model.safetensors`, else `pytorch_model.bin`.
+pub(crate) fn weights_file(dir: &Path) -> Result<Weights, SslError> {
+    let st = dir.join("model.safetensors");
+    if st.is_file() {
+        return Ok(Weights::Safetensors(st));
+    }
+    let bin = dir.join("pytorch_model.bin");
+    if bin.is_file() {
+        return Ok(Weights::Pytorch(bin));
+    }
+    let sharded = [
+        "model.safetensors.index.json",
+        "pytorch_model.bin.index.json",
+    ]
+    .iter()
+    .any(|f| dir.join(f).is_file());
+    Err(SslError::Checkpoint(if sharded {
+        format!(
+            "{}: sharded checkpoints (*.index.json) are not supported yet; re-save the model as \
+             one file (`save_pretrained(DIR, max_shard_size=\"100GB\")`)",
+            dir.display()
+        )
+    } else {
+        format!(
+            "{}: no model.safetensors or pytorch_model.bin; download the model's folder, e.g. \
+             `huggingface-cli download microsoft/wavlm-base-plus --local-dir DIR`",
+            dir.display()
+        )
+    }))
+}
+
+/// Key renames from transformers' checkpoints to ser's module paths: the task model's prefix,
+/// and both spellings of the positional convolution's weight norm.
+const REMAP: [(&str, &str); 3] = [
+    (r"^(wav2vec2|hubert|wavlm)\.", ""),
+    (r"\.parametrizations\.weight\.original0$", ".weight_g"),
+    (r"\.parametrizations\.weight\.original1$", ".weight_v"),
+];
+
+/// Applies the weights file to `encoder` (PyTorch layouts adapted, keys remapped, floats
+/// cast to f32), reporting what fitted and what did not.
+fn apply(encoder: &mut SslEncoder, weights: &Weights) -> Result<ApplyResult, String> {
+    match weights {
+        Weights::Safetensors(p) => {
+            let adapter = PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32));
+            let mut store = REMAP
+                .iter()
+                .fold(SafetensorsStore::from_file(p), |s, (a, b)| {
+                    s.with_key_remapping(a, *b)
+                })
+                .with_from_adapter(adapter)
+                .skip_enum_variants(true)
+                .allow_partial(true)
+                .validate(false);
+            encoder.load_from(&mut store).map_err(|e| e.to_string())
+        }
+        Weights::Pytorch(p) => {
+            // burn-store applies PyTorchToBurnAdapter to PyTorch files itself.
+            let mut store = REMAP
+                .iter()
+                .fold(PytorchStore::from_file(p), |s, (a, b)| {
+                    s.with_key_remapping(a, *b)
+                })
+                .skip_enum_variants(true)
+                .allow_partial(true)
+                .validate(false);
+            encoder.load_from(&mut store).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Reads `dir/config.json` and the weights (`model.safetensors`, else `pytorch_model.bin`)
+/// and builds the encoder on `device`.
 /// Refuses an architecture ser does not build, and weights that do not fit the config (the
 /// first offending tensor named).
 pub fn load(dir: &Path, device: &Device) -> Result<Loaded, SslError> {
@@ -75,19 +134,9 @@ pub fn load(dir: &Path, device: &Device) -> Result<Loaded, SslError> {
         .map_err(|e| SslError::Checkpoint(format!("{}: {e}", config_path.display())))?;
     let weights = weights_file(dir)?;
     let mut encoder = SslEncoder::init(&config, device)?;
-    let adapter = PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32));
-    let mut store = SafetensorsStore::from_file(&weights)
-        .with_from_adapter(adapter)
-        .with_key_remapping(r"^(wav2vec2|hubert|wavlm)\.", "")
-        .with_key_remapping(r"\.parametrizations\.weight\.original0$", ".weight_g")
-        .with_key_remapping(r"\.parametrizations\.weight\.original1$", ".weight_v")
-        .skip_enum_variants(true)
-        .allow_partial(true)
-        .validate(false);
-    let file = weights.display();
-    let result = encoder
-        .load_from(&mut store)
-        .map_err(|e| SslError::Checkpoint(format!("{file}: {e}")))?;
+    let file = weights.path().display();
+    let result =
+        apply(&mut encoder, &weights).map_err(|e| SslError::Checkpoint(format!("{file}: {e}")))?;
     if let Some(e) = result.errors.first() {
         return Err(SslError::Checkpoint(format!(
             "{file}: {e} ({} tensor(s) do not fit {}; is config.json the checkpoint's own?)",

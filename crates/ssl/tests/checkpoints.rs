@@ -169,17 +169,24 @@ fn encoder_weights_beyond_the_config_are_refused() {
 }
 
 #[test]
-fn a_folder_without_safetensors_says_how_to_get_them() {
+fn a_pickled_checkpoint_loads_and_a_bad_one_or_none_is_named() {
+    // tests/golden/ssl/hubert_base_bin: hubert_base's weights as pytorch_model.bin.
+    let want = last_state(&golden("hubert_base"));
+    let got = last_state(&golden("hubert_base_bin"));
+    ser_check::assert_all_close(&got, &want, 0.0, "pytorch_model.bin vs model.safetensors");
     let tmp = tempfile::tempdir().unwrap();
     fs::copy(
         golden("wavlm_base").join("config.json"),
         tmp.path().join("config.json"),
     )
     .unwrap();
-    fs::write(tmp.path().join("pytorch_model.bin"), b"not read").unwrap();
+    fs::write(tmp.path().join("pytorch_model.bin"), b"not a pickle").unwrap();
+    let e = load_err(tmp.path());
+    assert!(e.contains("pytorch_model.bin"), "{e}");
+    fs::remove_file(tmp.path().join("pytorch_model.bin")).unwrap();
     let e = load_err(tmp.path());
     assert!(
-        e.contains("save_pretrained") && e.contains("safe_serialization"),
+        e.contains("no model.safetensors or pytorch_model.bin") && e.contains("huggingface-cli"),
         "{e}"
     );
     let empty = tempfile::tempdir().unwrap();

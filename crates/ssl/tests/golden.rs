@@ -36,9 +36,14 @@ fn values(t: Tensor<3>) -> Vec<f32> {
 }
 
 fn check_model(name: &str, device: &Device) {
+    check_folder(name, name, device);
+}
+
+/// The checkpoint in tests/golden/ssl/`folder` against the golden states of `name`.
+fn check_folder(folder: &str, name: &str, device: &Device) {
     let h5 =
         hdf5::File::open(golden_dir().join("ssl_golden.h5")).expect("tests/golden/ssl_golden.h5");
-    let loaded = load(&golden_dir().join("ssl").join(name), device)
+    let loaded = load(&golden_dir().join("ssl").join(folder), device)
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     let enc: &SslEncoder = &loaded.encoder;
     for sig in SIGNALS {
@@ -82,6 +87,8 @@ fn every_model_matches_transformers_hidden_states_on_flex() {
     for m in MODELS {
         check_model(m, &flex());
     }
+    // The same HuBERT weights as pytorch_model.bin.
+    check_folder("hubert_base_bin", "hubert_base", &flex());
 }
 
 #[test]
