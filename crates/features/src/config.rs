@@ -120,7 +120,7 @@ pub struct SslResolved {
     pub hidden: usize,
     /// Whether windows were normalized.
     pub normalize: bool,
-    /// BLAKE3 of the weights file (first 16 hex digits).
+    /// BLAKE3 of the weights file (128 bits in hex, as ser's content hashes).
     pub weights_blake3: String,
 }
 

@@ -143,15 +143,16 @@ impl SslExtractor {
             Some(b) => b,
             None => checkpoint_normalizes(dir)?,
         };
+        // Streamed: a large model's weights are not held in memory a second time.
         let file = weights_file(dir)?;
-        let weights = std::fs::read(file.path())
+        let weights_blake3 = ser_data::hash_file(file.path())
             .map_err(|e| SslError::Checkpoint(format!("{}: {e}", file.path().display())))?;
         let resolved = SslResolved {
             model_type: loaded.config.model_type.clone(),
             states: states.len(),
             hidden: loaded.config.hidden_size,
             normalize,
-            weights_blake3: blake3::hash(&weights).to_hex()[..16].to_string(),
+            weights_blake3,
         };
         cfg.ssl.as_mut().expect("checked above").resolved = Some(resolved);
         let reference = Extractor::for_ssl(cfg).map_err(|e| SslError::Config(e.to_string()))?;

@@ -86,8 +86,8 @@ const REMAP: [(&str, &str); 3] = [
     (r"\.parametrizations\.weight\.original1$", ".weight_v"),
 ];
 
-/// Applies the weights file to `encoder` (PyTorch layouts adapted, keys remapped, floats
-/// cast to f32), reporting what fitted and what did not.
+/// Applies the weights file to `encoder` (PyTorch layouts adapted, keys remapped;
+/// safetensors floats cast to f32), reporting what fitted and what did not.
 fn apply(encoder: &mut SslEncoder, weights: &Weights) -> Result<ApplyResult, String> {
     match weights {
         Weights::Safetensors(p) => {
