@@ -147,6 +147,7 @@ fn wgpu_kinds() -> Vec<cubecl::device::WgpuDeviceKind> {
 
 /// The wgpu adapters `wgpu:N` picks from, in order, each as `wgpu:N = name [kind]` (an empty
 /// list in a build without wgpu).
+#[cfg_attr(not(feature = "wgpu"), allow(dead_code))]
 pub fn wgpu_adapters() -> Vec<String> {
     #[cfg(feature = "wgpu")]
     {

@@ -9,6 +9,8 @@ use burn::backend::{Backend, TensorMetadata, backend_extension, tensor::FloatTen
 use burn::tensor::TensorData;
 
 use crate::host;
+// `spectrum_shape` is read by the fusion attributes, compiled with `cube` only.
+#[cfg_attr(not(feature = "cube"), allow(unused_imports))]
 use crate::plan::{DbPlan, DeltaPlan, SpectrumPlan, decode_lengths, spectrum_shape};
 
 /// Feature primitives on device tensors. Shapes: `signal [B, L]` zero-padded clips,
