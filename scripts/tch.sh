@@ -4,7 +4,7 @@
 # time), and a check that it trains as flex does. Not part of CI: it needs torch from pip
 # (benches/.venv, about 7 GB with its CUDA libraries).
 #
-#   scripts/tch.sh                  # makes benches/.venv if needed, builds, runs the check
+#   scripts/tch.sh                  # makes benches/.venv if needed, builds, runs the tests
 #   SER_TCH_BUILD_ONLY=1 scripts/tch.sh
 #
 # The build goes to $CARGO_TARGET_DIR_TCH (default ~/.cache/ser-target-tch), apart from the
@@ -12,7 +12,7 @@
 #   export LD_LIBRARY_PATH=$(benches/.venv/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__) + "/lib")')
 #   ~/.cache/ser-target-tch/release/ser train experiments/cnn_lstm.toml --device tch   # tch-cuda:N on a GPU
 #
-# The check: one experiment (a small CNN-LSTM on the tiny synthetic corpora, no dropout, no
+# Then one experiment (a small CNN-LSTM on the tiny synthetic corpora, no dropout, no
 # augmentation, 4 epochs) trained with --device flex and --device tch from the same seed. Initial
 # weights are drawn on the CPU whatever the device, so both start from one model and see the
 # same batches; every epoch's mean training loss must agree within 2 % (relative; the kernels
@@ -29,6 +29,11 @@ cargo build --release -p ser-cli --no-default-features --features tch
 ser="$CARGO_TARGET_DIR/release/ser"
 echo "built $ser (libtorch from $torch_lib)" >&2
 [ -n "${SER_TCH_BUILD_ONLY:-}" ] && exit 0
+# The libtorch paths of training (crates/models/src/fused.rs, torch_graph.rs: BatchNorm +
+# ReLU, conv blocks, convolutions and LSTMs through libtorch's kernels and autograd) against
+# burn's own layers on the same device: values and gradients within 1e-4.
+cargo test --release -p ser-models -p ser-cli --no-default-features --features ser-cli/tch \
+  --lib --bins -- fused torch_graph recurrent
 
 w=$(mktemp -d)
 trap 'rm -rf "$w"' EXIT

@@ -14,7 +14,7 @@ use crate::config::{
     Activation, CnnConfig, CnnReduce, ConfigError, HeadConfig, LstmConfig, NetConfig, NetKind,
     PoolKind, TimePooling, cnn_output_size,
 };
-use crate::recurrent;
+use crate::{fused, recurrent};
 
 fn activate<const D: usize>(a: Activation, x: Tensor<D>) -> Tensor<D> {
     match a {
@@ -45,13 +45,103 @@ struct ConvBlock {
 
 impl ConvBlock {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = activate(self.activation, self.norm.forward(self.conv.forward(x)));
+        #[cfg(feature = "tch")]
+        let x = match self.torch_block(x) {
+            Ok(y) => return self.dropout.forward(y),
+            Err(x) => x,
+        };
+        let x = self.convolve(x);
+        let fused = self.activation == Activation::Relu
+            && self.norm.training.is_enabled()
+            && x.device().is_autodiff()
+            && fused::is_fused(&x.device());
+        let x = match fused {
+            true => fused::norm_relu_train(&self.norm, x),
+            false => activate(self.activation, self.norm.forward(x)),
+        };
         let x = match &self.pool {
             Some(Pool::Max(p)) => p.forward(x),
             Some(Pool::Avg(p)) => p.forward(x),
             None => x,
         };
         self.dropout.forward(x)
+    }
+}
+
+impl ConvBlock {
+    /// The convolution; in training on LibTorch through libtorch's own backward, where the
+    /// padding is the same on both sides (always, for ser's odd kernels).
+    fn convolve(&self, x: Tensor<4>) -> Tensor<4> {
+        #[cfg(feature = "tch")]
+        if let (true, Some(bias)) = (crate::torch_graph::applies(&x.device()), &self.conv.bias) {
+            let (c, [_, _, h, w]) = (&self.conv, x.dims());
+            if let Some(padding) = symmetric_padding(c, [h, w]) {
+                let conv = ([c.stride, padding, c.dilation], c.groups);
+                return crate::torch_graph::conv2d(x, c.weight.val(), bias.val(), conv);
+            }
+        }
+        self.conv.forward(x)
+    }
+
+    /// In training on LibTorch, the whole block but its dropout as one libtorch graph
+    /// (torch_graph.rs), where it is convolution, BatchNorm, ReLU and unpadded max pooling
+    /// or none; `Err(x)` elsewhere.
+    #[cfg(feature = "tch")]
+    fn torch_block(&self, x: Tensor<4>) -> Result<Tensor<4>, Tensor<4>> {
+        let c = &self.conv;
+        let applies = self.activation == Activation::Relu
+            && self.norm.training.is_enabled()
+            && crate::torch_graph::applies(&x.device());
+        let (true, Some(bias)) = (applies, &c.bias) else {
+            return Err(x);
+        };
+        let pool = match &self.pool {
+            None => [[1, 1], [1, 1]],
+            Some(Pool::Max(p))
+                if p.padding == PaddingConfig2d::Valid && p.dilation == [1, 1] && !p.ceil_mode =>
+            {
+                [p.kernel_size, p.stride]
+            }
+            Some(_) => return Err(x),
+        };
+        let [_, _, h, w] = x.dims();
+        let Some(padding) = symmetric_padding(c, [h, w]) else {
+            return Err(x);
+        };
+        let params = crate::torch_graph::BlockParams {
+            weight: c.weight.val(),
+            bias: bias.val(),
+            gamma: self.norm.gamma.val(),
+            beta: self.norm.beta.val(),
+            conv: ([c.stride, padding, c.dilation], c.groups),
+            epsilon: self.norm.epsilon,
+            pool,
+        };
+        let (y, mean, variance) = crate::torch_graph::conv_block(x, params);
+        fused::update_running(&self.norm, mean, variance);
+        Ok(y)
+    }
+}
+
+/// The padding of `conv` over an input of `size` (height, width) where it is the same on
+/// both sides of each dimension (burn's `Same` puts an odd remainder at the end).
+#[cfg(feature = "tch")]
+fn symmetric_padding(conv: &Conv2d, size: [usize; 2]) -> Option<[usize; 2]> {
+    // As burn's `Same`: padding to keep ceil(size / stride) outputs (dilation not counted).
+    let same = |d: usize| {
+        let (k, s, n) = (conv.kernel_size[d], conv.stride[d], size[d]);
+        let total = match n.div_ceil(s) {
+            0 => 0,
+            out => ((out - 1) * s + k).saturating_sub(n),
+        };
+        (total % 2 == 0).then_some(total / 2)
+    };
+    match conv.padding {
+        PaddingConfig2d::Same => Some([same(0)?, same(1)?]),
+        PaddingConfig2d::Valid => Some([0, 0]),
+        PaddingConfig2d::Explicit(top, left, bottom, right) => {
+            (top == bottom && left == right).then_some([top, left])
+        }
     }
 }
 

@@ -17,6 +17,10 @@ use burn::tensor::{Tensor, s};
 /// The hidden states `[batch, time, hidden]` of `l` over `x` `[batch, time, input]` from a
 /// zero state, read forwards or (`reverse`) from the last step to the first.
 pub(crate) fn lstm(l: &Lstm, x: Tensor<3>, reverse: bool) -> Tensor<3> {
+    #[cfg(feature = "tch")]
+    if crate::torch_graph::applies(&x.device()) && l.clip.is_none() {
+        return torch_lstm(l, x, reverse);
+    }
     let [b, t, _] = x.dims();
     let (h, device) = (l.d_hidden, x.device());
     let forget = l
@@ -74,6 +78,45 @@ pub(crate) fn lstm(l: &Lstm, x: Tensor<3>, reverse: bool) -> Tensor<3> {
         out.reverse();
     }
     Tensor::stack(out, 1)
+}
+
+/// [`lstm`] in training on LibTorch: libtorch's own LSTM (oneDNN's fused cell on the CPU,
+/// forward and backward), with the gates' weights stacked in PyTorch's order and layout.
+/// ser's LSTMs use burn's default activations (sigmoid gates, tanh cell), as PyTorch's.
+#[cfg(feature = "tch")]
+fn torch_lstm(l: &Lstm, x: Tensor<3>, reverse: bool) -> Tensor<3> {
+    let forget = l
+        .forget_gate
+        .as_ref()
+        .expect("ser builds LSTMs with a forget gate");
+    // PyTorch's gate order: input, forget, cell, output.
+    let gates = [&l.input_gate, forget, &l.cell_gate, &l.output_gate];
+    let stack = |w: Vec<Tensor<2>>| Tensor::cat(w, 1).swap_dims(0, 1);
+    let w_ih = stack(
+        gates
+            .iter()
+            .map(|g| g.input_transform.weight.val())
+            .collect(),
+    );
+    let w_hh = stack(
+        gates
+            .iter()
+            .map(|g| g.hidden_transform.weight.val())
+            .collect(),
+    );
+    let device = x.device();
+    let bias = |lin: &burn::nn::Linear| match &lin.bias {
+        Some(b) => b.val(),
+        None => Tensor::zeros([l.d_hidden], &device),
+    };
+    let bias = Tensor::cat(
+        gates
+            .iter()
+            .map(|g| bias(&g.input_transform) + bias(&g.hidden_transform))
+            .collect(),
+        0,
+    );
+    crate::torch_graph::lstm(x, w_ih, w_hh, bias, reverse)
 }
 
 #[cfg(test)]
@@ -156,5 +199,55 @@ mod tests {
             1e-5,
             "LSTM outputs, fused vs burn",
         );
+    }
+
+    /// On LibTorch the LSTM runs as libtorch's (torch_graph.rs); it must equal burn's.
+    #[cfg(feature = "tch")]
+    #[test]
+    fn recorded_lstm_equals_burns_in_values_and_gradients() {
+        use crate::torch_graph::tests::{device, flat, same_grad, val};
+
+        let dev = device(7);
+        let bi = BiLstmConfig::new(6, 5, true).init(&dev);
+        let x = Tensor::<3>::random([3, 9, 6], Distribution::Normal(0.0, 1.0), &dev);
+        let (x1, x2) = (x.clone().require_grad(), x.require_grad());
+        let ours = Tensor::cat(
+            vec![
+                super::lstm(&bi.forward, x1.clone(), false),
+                super::lstm(&bi.reverse, x1.clone(), true),
+            ],
+            2,
+        );
+        let theirs = bi.forward(x2.clone(), None).0;
+        ser_check::assert_all_close(&flat(ours.clone()), &flat(theirs.clone()), 1e-5, "lstm");
+        let w = Tensor::<3>::random([3, 9, 10], Distribution::Normal(0.0, 1.0), &dev);
+        let g1 = (ours * w.clone()).sum().backward();
+        let g2 = (theirs * w).sum().backward();
+        let (a, b) = (flat(x1.grad(&g1).unwrap()), flat(x2.grad(&g2).unwrap()));
+        ser_check::assert_all_close(&a, &b, 1e-4, "lstm input gradient");
+        let forget = bi.reverse.forget_gate.as_ref().unwrap();
+        let f = &bi.forward;
+        same_grad(
+            "input weight",
+            &val(&f.input_gate.input_transform.weight),
+            &g1,
+            &g2,
+        );
+        same_grad(
+            "cell weight",
+            &val(&f.cell_gate.hidden_transform.weight),
+            &g1,
+            &g2,
+        );
+        same_grad(
+            "reverse forget",
+            &val(&forget.input_transform.weight),
+            &g1,
+            &g2,
+        );
+        let out = &bi.reverse.output_gate.hidden_transform;
+        same_grad("reverse output", &val(&out.weight), &g1, &g2);
+        let bias = bi.reverse.cell_gate.input_transform.bias.as_ref().unwrap();
+        same_grad("reverse cell bias", &val(bias), &g1, &g2);
     }
 }
