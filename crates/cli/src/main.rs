@@ -15,7 +15,8 @@ use clap::{Parser, Subcommand};
 /// mimalloc instead of glibc's malloc: burn's CPU backend allocates and frees tensors of tens
 /// of MB every training step, which glibc serves with fresh mmap'd (page-faulted, zeroed)
 /// memory each time; reusing it makes CNN-LSTM training steps ~20 % faster
-/// (`benches/results/train_cnn_lstm_flex.md`).
+/// (`benches/results/train_cnn_lstm_flex.md`). With the `tch` feature mimalloc replaces
+/// `malloc` for the whole process (its `override`), libtorch's tensors included.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
