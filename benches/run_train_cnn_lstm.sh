@@ -42,6 +42,21 @@ if [ -n "${TCH:-}" ]; then
 fi
 OMP_NUM_THREADS="$threads" "$py" benches/peers/train_cnn_lstm.py --device "$torch_device" --threads "$threads" \
   --reps "$reps" --steps "$steps" | tee -a "$out"
+# PyTorch again with mimalloc preloaded, built from the C sources cargo fetched for ser's own
+# allocator (the same version): ser's binaries use mimalloc (the tch build for libtorch's
+# tensors too), so this row tells the allocator's share from the kernels'. Skipped where
+# those sources or gcc are missing (a prebuilt binary on a bare GPU machine).
+mi_version=$(grep -A1 '^name = "libmimalloc-sys"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
+mi=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"libmimalloc-sys-$mi_version"/c_src/mimalloc/v3 \
+  2>/dev/null | head -1 || true)
+if [ -n "$mi" ] && gcc -O2 -shared -fPIC -DNDEBUG -DMI_MALLOC_OVERRIDE -I "$mi/include" "$mi/src/static.c" \
+    -o "$work/libmimalloc.so" -lpthread 2>/dev/null; then
+  LD_PRELOAD="$PWD/$work/libmimalloc.so" OMP_NUM_THREADS="$threads" "$py" benches/peers/train_cnn_lstm.py \
+    --device "$torch_device" --threads "$threads" --reps "$reps" --steps "$steps" --allocator mimalloc \
+    | tee -a "$out"
+else
+  echo "no mimalloc sources or gcc: PyTorch + mimalloc row skipped" >&2
+fi
 # The trained bench model as `ser export` writes it, in onnxruntime (CPU), same threads.
 "$py" benches/peers/onnx_infer.py "$work/cnn_lstm.onnx" --threads "$threads" --reps "$reps" \
   --steps "$steps" | tee -a "$out"
@@ -57,14 +72,19 @@ print("BiLSTM 128 per direction over the 18 pooled steps; mean over time; linear
 print("Training step = forward + backward + AdamW + reading the loss; inference = forward + reading the logits.")
 print("Reproduce: `benches/run_train_cnn_lstm.sh` (see its header).\n")
 print("Modes: train and inference at batch 32; latency_b1 = one 3 s clip per forward pass.\n")
-print("| tool | mode | device | samples per s | ms per clip | vs PyTorch | vs onnxruntime |")
-print("|---|---|---|---|---|---|---|")
-ref = {r["mode"]: r["samples_per_second"] for r in rows if r["tool"].startswith("pytorch")}
+print("vs PyTorch: PyTorch as installed (glibc malloc); vs PyTorch + mimalloc: the same with the")
+print("allocator ser's binaries use preloaded.\n")
+print("| tool | mode | device | samples per s | ms per clip | vs PyTorch | vs PyTorch + mimalloc | vs onnxruntime |")
+print("|---|---|---|---|---|---|---|---|")
+torch_rows = [r for r in rows if r["tool"].startswith("pytorch")]
+ref = {r["mode"]: r["samples_per_second"] for r in torch_rows if "mimalloc" not in r["tool"]}
+ref_mi = {r["mode"]: r["samples_per_second"] for r in torch_rows if "mimalloc" in r["tool"]}
 ort = {r["mode"]: r["samples_per_second"] for r in rows if r["tool"].startswith("onnxruntime")}
 ratio = lambda v, d, m: f"{v / d[m]:.2f}x" if m in d else "-"  # noqa: E731
 for r in rows:
     v, m = r["samples_per_second"], r["mode"]
     ms = f"{r['ms_per_clip']:.1f}" if "ms_per_clip" in r else "-"
-    print(f"| {r['tool']} | {m} | {r['device']} | {v:,.1f} | {ms} | {ratio(v, ref, m)} | {ratio(v, ort, m)} |")
+    print(f"| {r['tool']} | {m} | {r['device']} | {v:,.1f} | {ms} | {ratio(v, ref, m)} "
+          f"| {ratio(v, ref_mi, m)} | {ratio(v, ort, m)} |")
 PY
 cat "benches/results/train_cnn_lstm_$device.md"

@@ -6,7 +6,8 @@ training step reads the loss after AdamW's update, inference reads the logits ba
 Model: input [32, 1, 64, 301]; four blocks Conv2d(3x3, padding 1) + BatchNorm2d + ReLU +
 MaxPool2d(2) with 16/32/64/64 channels; the [32, 64, 4, 18] map read as 18 steps of 256
 values by a bidirectional LSTM (128 per direction); mean over time; Linear(256, 8).
-Prints one JSON line per measurement. --device cpu|cuda, --threads N (CPU threads).
+Prints one JSON line per measurement. --device cpu|cuda, --threads N (CPU threads),
+--allocator NAME (only names the row: the caller preloads the allocator, e.g. mimalloc).
 """
 
 import argparse
@@ -44,6 +45,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--allocator", default="")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -75,7 +77,8 @@ def main():
 
     for mode, fn in (("train", train), ("inference", infer)):
         secs = median_time(fn, a.reps, sync)
-        print(json.dumps({"tool": f"pytorch {torch.__version__}", "mode": mode, "device": name,
+        tool = f"pytorch {torch.__version__}" + (f" + {a.allocator}" if a.allocator else "")
+        print(json.dumps({"tool": tool, "mode": mode, "device": name,
                           "samples_per_second": 32 * a.steps / secs, "seconds": secs, "steps": a.steps}),
               flush=True)
 
