@@ -46,10 +46,9 @@ struct ConvBlock {
 impl ConvBlock {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         #[cfg(feature = "tch")]
-        let x = match self.torch_block(x) {
-            Ok(y) => return self.dropout.forward(y),
-            Err(x) => x,
-        };
+        if let Some(y) = self.torch_block(&x) {
+            return self.dropout.forward(y);
+        }
         let x = self.convolve(x);
         let fused = self.activation == Activation::Relu
             && self.norm.training.is_enabled()
@@ -85,15 +84,15 @@ impl ConvBlock {
 
     /// In training on LibTorch, the whole block but its dropout as one libtorch graph
     /// (torch_graph.rs), where it is convolution, BatchNorm, ReLU and unpadded max pooling
-    /// or none; `Err(x)` elsewhere.
+    /// or none; `None` elsewhere.
     #[cfg(feature = "tch")]
-    fn torch_block(&self, x: Tensor<4>) -> Result<Tensor<4>, Tensor<4>> {
+    fn torch_block(&self, x: &Tensor<4>) -> Option<Tensor<4>> {
         let c = &self.conv;
         let applies = self.activation == Activation::Relu
             && self.norm.training.is_enabled()
             && crate::torch_graph::applies(&x.device());
         let (true, Some(bias)) = (applies, &c.bias) else {
-            return Err(x);
+            return None;
         };
         let pool = match &self.pool {
             None => [[1, 1], [1, 1]],
@@ -102,12 +101,10 @@ impl ConvBlock {
             {
                 [p.kernel_size, p.stride]
             }
-            Some(_) => return Err(x),
+            Some(_) => return None,
         };
         let [_, _, h, w] = x.dims();
-        let Some(padding) = symmetric_padding(c, [h, w]) else {
-            return Err(x);
-        };
+        let padding = symmetric_padding(c, [h, w])?;
         let params = crate::torch_graph::BlockParams {
             weight: c.weight.val(),
             bias: bias.val(),
@@ -117,9 +114,9 @@ impl ConvBlock {
             epsilon: self.norm.epsilon,
             pool,
         };
-        let (y, mean, variance) = crate::torch_graph::conv_block(x, params);
+        let (y, mean, variance) = crate::torch_graph::conv_block(x.clone(), params);
         fused::update_running(&self.norm, mean, variance);
-        Ok(y)
+        Some(y)
     }
 }
 

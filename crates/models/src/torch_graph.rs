@@ -16,6 +16,9 @@
 //! seed is the pooled output, a quarter of the convolution's. Hand-written because burn
 //! offers no bridge into another autograd.
 
+// The extension macro reads each output from the signature, so the tuples are spelled out.
+#![allow(clippy::type_complexity)]
+
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
