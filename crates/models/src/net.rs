@@ -65,9 +65,7 @@ impl ConvBlock {
         };
         self.dropout.forward(x)
     }
-}
 
-impl ConvBlock {
     /// The convolution; in training on LibTorch through libtorch's own backward, where the
     /// padding is the same on both sides (always, for ser's odd kernels).
     fn convolve(&self, x: Tensor<4>) -> Tensor<4> {
