@@ -29,11 +29,11 @@ cargo build --release -p ser-cli --no-default-features --features tch
 ser="$CARGO_TARGET_DIR/release/ser"
 echo "built $ser (libtorch from $torch_lib)" >&2
 [ -n "${SER_TCH_BUILD_ONLY:-}" ] && exit 0
-# The libtorch paths of training (crates/models/src/fused.rs, torch_graph.rs: BatchNorm +
-# ReLU, conv blocks, convolutions and LSTMs through libtorch's kernels and autograd) against
-# burn's own layers on the same device: values and gradients within 1e-4.
+# The libtorch paths of training (crates/models/src/torch_graph.rs: conv blocks,
+# convolutions and LSTMs through libtorch's kernels and autograd) against burn's own layers
+# on the same device: values and gradients within 1e-4.
 cargo test --release -p ser-models -p ser-cli --no-default-features --features ser-cli/tch \
-  --lib --bins -- fused torch_graph recurrent
+  --lib --bins -- torch_graph recurrent
 
 w=$(mktemp -d)
 trap 'rm -rf "$w"' EXIT

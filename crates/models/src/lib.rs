@@ -10,11 +10,9 @@
 //! (`ser-train`'s `segment` policy), where this does not arise.
 
 mod config;
-// burn marks its LibTorch backend deprecated (0.22); ser keeps it as an optional backend.
-#[cfg_attr(feature = "tch", allow(deprecated))]
-mod fused;
 mod net;
 mod recurrent;
+// burn marks its LibTorch backend deprecated (0.22); ser keeps it as an optional backend.
 #[cfg(feature = "tch")]
 #[allow(deprecated)]
 mod torch_graph;

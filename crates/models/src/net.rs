@@ -14,7 +14,7 @@ use crate::config::{
     Activation, CnnConfig, CnnReduce, ConfigError, HeadConfig, LstmConfig, NetConfig, NetKind,
     PoolKind, TimePooling, cnn_output_size,
 };
-use crate::{fused, recurrent};
+use crate::recurrent;
 
 fn activate<const D: usize>(a: Activation, x: Tensor<D>) -> Tensor<D> {
     match a {
@@ -49,15 +49,7 @@ impl ConvBlock {
         if let Some(y) = self.torch_block(&x) {
             return self.dropout.forward(y);
         }
-        let x = self.convolve(x);
-        let fused = self.activation == Activation::Relu
-            && self.norm.training.is_enabled()
-            && x.device().is_autodiff()
-            && fused::is_fused(&x.device());
-        let x = match fused {
-            true => fused::norm_relu_train(&self.norm, x),
-            false => activate(self.activation, self.norm.forward(x)),
-        };
+        let x = activate(self.activation, self.norm.forward(self.convolve(x)));
         let x = match &self.pool {
             Some(Pool::Max(p)) => p.forward(x),
             Some(Pool::Avg(p)) => p.forward(x),
@@ -81,10 +73,11 @@ impl ConvBlock {
     }
 
     /// In training on LibTorch, the whole block but its dropout as one libtorch graph
-    /// (torch_graph.rs), where it is convolution, BatchNorm, ReLU and unpadded max pooling
-    /// or none; `None` elsewhere.
+    /// (torch_graph.rs), where it is convolution, BatchNorm, ReLU and unpadded pooling or
+    /// none; `None` elsewhere.
     #[cfg(feature = "tch")]
     fn torch_block(&self, x: &Tensor<4>) -> Option<Tensor<4>> {
+        use crate::torch_graph::BlockPool;
         let c = &self.conv;
         let applies = self.activation == Activation::Relu
             && self.norm.training.is_enabled()
@@ -92,12 +85,16 @@ impl ConvBlock {
         let (true, Some(bias)) = (applies, &c.bias) else {
             return None;
         };
+        // Unpadded pooling (a padded average would also need burn's count_include_pad).
         let pool = match &self.pool {
-            None => [[1, 1], [1, 1]],
+            None => BlockPool::None,
             Some(Pool::Max(p))
                 if p.padding == PaddingConfig2d::Valid && p.dilation == [1, 1] && !p.ceil_mode =>
             {
-                [p.kernel_size, p.stride]
+                BlockPool::Max([p.kernel_size, p.stride])
+            }
+            Some(Pool::Avg(p)) if p.padding == PaddingConfig2d::Valid && !p.ceil_mode => {
+                BlockPool::Avg([p.kernel_size, p.stride])
             }
             Some(_) => return None,
         };
@@ -113,7 +110,7 @@ impl ConvBlock {
             pool,
         };
         let (y, mean, variance) = crate::torch_graph::conv_block(x.clone(), params);
-        fused::update_running(&self.norm, mean, variance);
+        crate::torch_graph::update_running(&self.norm, mean, variance);
         Some(y)
     }
 }

@@ -12,8 +12,8 @@
 //! gradients of the recorded graph (`run_backward` on the scalar `dot(output, grad)`, whose
 //! gradient with respect to the output is `grad`). Only the gradients burn needs are
 //! requested, so libtorch skips the rest (the first convolution's input gradient). A whole
-//! conv block (convolution, BatchNorm, ReLU, max pooling) is one recorded graph, so that
-//! seed is the pooled output, a quarter of the convolution's. Hand-written because burn
+//! conv block (convolution, BatchNorm, ReLU, pooling) is one recorded graph, so that seed is
+//! the pooled output, a quarter of the convolution's. Hand-written because burn
 //! offers no bridge into another autograd.
 
 // The extension macro reads each output from the signature, so the tuples are spelled out.
@@ -28,7 +28,20 @@ use burn::backend::libtorch::TchTensor;
 use burn::backend::{
     Backend, Dispatch, DispatchDevice, LibTorch, backend_extension, tensor::FloatTensor,
 };
+use burn::module::RunningState;
+use burn::nn::BatchNorm;
 use burn::tensor::{Device, Tensor};
+
+/// The pooling that ends a conv block: kernel and stride, no padding.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BlockPool {
+    /// No pooling.
+    None,
+    /// Max pooling, `[kernel, stride]`.
+    Max([[usize; 2]; 2]),
+    /// Average pooling, `[kernel, stride]`.
+    Avg([[usize; 2]; 2]),
+}
 
 /// A convolution's geometry: `[stride, padding (the same on both sides), dilation]`, each
 /// per dimension, and the groups.
@@ -53,9 +66,8 @@ pub trait TorchGraphOps: Backend {
     );
 
     /// A conv block in training: convolution, BatchNorm with the batch's statistics, ReLU,
-    /// then max pooling (`pool`: kernel and stride, no padding; `[[1, 1], [1, 1]]` for
-    /// none): `(output, tape, batch mean, biased batch variance, x, weight, bias, gamma,
-    /// beta)`.
+    /// then `pool`: `(output, tape, batch mean, biased batch variance, x, weight, bias,
+    /// gamma, beta)`.
     #[allow(clippy::too_many_arguments)]
     fn graph_conv_block(
         x: FloatTensor<Self>,
@@ -65,7 +77,7 @@ pub trait TorchGraphOps: Backend {
         beta: FloatTensor<Self>,
         conv: ConvArgs,
         epsilon: f64,
-        pool: [[usize; 2]; 2],
+        pool: BlockPool,
     ) -> (
         FloatTensor<Self>,
         FloatTensor<Self>,
@@ -142,6 +154,12 @@ fn ints(v: [usize; 2]) -> [i64; 2] {
     v.map(|x| x as i64)
 }
 
+/// The biased variance the running statistics take, from libtorch's `1 / sqrt(var + eps)`;
+/// clamped where rounding makes a constant channel's slightly negative.
+fn variance_from_invstd(invstd: &tch::Tensor, epsilon: f64) -> tch::Tensor {
+    (invstd.square().reciprocal() - epsilon).clamp_min(0.0)
+}
+
 /// The convolution of `x` by `w` and `b` on libtorch.
 fn convolve(x: &tch::Tensor, w: &tch::Tensor, b: &tch::Tensor, conv: ConvArgs) -> tch::Tensor {
     let ([stride, padding, dilation], groups) = conv;
@@ -177,7 +195,7 @@ impl TorchGraphOps for LibTorch {
         beta: TchTensor,
         conv: ConvArgs,
         epsilon: f64,
-        pool: [[usize; 2]; 2],
+        pool: BlockPool,
     ) -> (
         TchTensor,
         TchTensor,
@@ -204,14 +222,14 @@ impl TorchGraphOps for LibTorch {
             );
             // In place: BatchNorm's backward reads its input and statistics, not its output.
             let _ = n.relu_();
-            let [kernel, stride] = pool;
-            let y = match pool == [[1, 1], [1, 1]] {
-                true => n,
-                false => n.max_pool2d(ints(kernel), ints(stride), [0, 0], [1, 1], false),
+            let y = match pool {
+                BlockPool::None => n,
+                BlockPool::Max([k, s]) => n.max_pool2d(ints(k), ints(s), [0, 0], [1, 1], false),
+                BlockPool::Avg([k, s]) => n.avg_pool2d(ints(k), ints(s), [0, 0], false, true, None),
             };
             (y, mean, invstd)
         });
-        let variance = crate::fused::variance_from_invstd(&invstd, epsilon);
+        let variance = variance_from_invstd(&invstd, epsilon);
         let (out, tape) = outputs(y);
         // A copy of the mean: the graph saved it, and burn updates running statistics in place.
         let t = TchTensor::new;
@@ -378,7 +396,7 @@ impl<B: TorchGraphOps, C: CheckpointStrategy> TorchGraphOps for Autodiff<B, C> {
         beta: FloatTensor<Self>,
         conv: ConvArgs,
         epsilon: f64,
-        pool: [[usize; 2]; 2],
+        pool: BlockPool,
     ) -> (
         FloatTensor<Self>,
         FloatTensor<Self>,
@@ -507,7 +525,7 @@ pub(crate) struct BlockParams {
     pub(crate) beta: Tensor<1>,
     pub(crate) conv: ConvArgs,
     pub(crate) epsilon: f64,
-    pub(crate) pool: [[usize; 2]; 2],
+    pub(crate) pool: BlockPool,
 }
 
 /// [`TorchGraphOps::graph_conv_block`] on burn tensors: `(output, batch mean, variance)`.
@@ -527,6 +545,20 @@ pub(crate) fn conv_block(x: Tensor<4>, p: BlockParams) -> (Tensor<4>, Tensor<1>,
         Tensor::from_dispatch(mean),
         Tensor::from_dispatch(variance),
     )
+}
+
+/// Moves `norm`'s running mean and variance towards a batch's, by its momentum, as burn's
+/// `BatchNorm::forward` does in training.
+pub(crate) fn update_running(norm: &BatchNorm, mean: Tensor<1>, variance: Tensor<1>) {
+    let device = mean.device();
+    let m = norm.momentum;
+    let update = |running: &RunningState<Tensor<1>>, batch: Tensor<1>| {
+        let old = running.value_sync().to_device(&device);
+        let new = old.mul_scalar(1.0 - m).add(batch.detach().mul_scalar(m));
+        running.update(new.detach());
+    };
+    update(&norm.running_mean, mean);
+    update(&norm.running_var, variance);
 }
 
 /// [`TorchGraphOps::graph_lstm`] on burn tensors.
@@ -551,12 +583,12 @@ pub(crate) fn lstm(
 pub(crate) mod tests {
     use burn::module::Param;
     use burn::nn::conv::{Conv2d, Conv2dConfig};
-    use burn::nn::pool::MaxPool2dConfig;
+    use burn::nn::pool::{AvgPool2dConfig, MaxPool2dConfig};
     use burn::nn::{BatchNormConfig, PaddingConfig2d};
     use burn::tensor::activation::relu;
     use burn::tensor::{Device, Distribution, Gradients, Tensor};
 
-    use super::BlockParams;
+    use super::{BlockParams, BlockPool};
 
     pub(crate) fn flat<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
@@ -615,12 +647,14 @@ pub(crate) mod tests {
 
     #[test]
     fn recorded_conv_block_equals_burns_layers_in_values_and_gradients() {
-        // With pooling, and without (the graph then saves the very output burn receives).
-        block_matches_burns_layers(Some([2, 2]));
-        block_matches_burns_layers(None);
+        // Max and average pooling, and none (the graph then saves the very output burn
+        // receives).
+        block_matches_burns_layers(BlockPool::Max([[2, 2], [2, 2]]));
+        block_matches_burns_layers(BlockPool::Avg([[2, 2], [2, 2]]));
+        block_matches_burns_layers(BlockPool::None);
     }
 
-    fn block_matches_burns_layers(pool: Option<[usize; 2]>) {
+    fn block_matches_burns_layers(pool: BlockPool) {
         let dev = device(4);
         let conv = conv(&dev);
         let norm = BatchNormConfig::new(4).init(&dev);
@@ -634,7 +668,7 @@ pub(crate) mod tests {
             beta: val(&norm.beta),
             conv: ([[1, 1], [1, 1], [1, 1]], 1),
             epsilon: norm.epsilon,
-            pool: pool.map_or([[1, 1], [1, 1]], |p| [p, p]),
+            pool,
         };
         let (ours, mean, variance) = super::conv_block(x1.clone(), params);
         let c = conv.forward(x2.clone());
@@ -646,11 +680,15 @@ pub(crate) mod tests {
         );
         let theirs = relu(norm.forward(c));
         let theirs = match pool {
-            Some(p) => MaxPool2dConfig::new(p)
-                .with_strides(p)
+            BlockPool::Max([k, s]) => MaxPool2dConfig::new(k)
+                .with_strides(s)
                 .init()
                 .forward(theirs),
-            None => theirs,
+            BlockPool::Avg([k, s]) => AvgPool2dConfig::new(k)
+                .with_strides(s)
+                .init()
+                .forward(theirs),
+            BlockPool::None => theirs,
         };
         ser_check::assert_all_close(&flat(ours.clone()), &flat(theirs.clone()), 1e-5, "block");
         ser_check::assert_all_close(&flat(mean.clone()), &flat(stats.mean), 1e-5, "batch mean");
@@ -660,8 +698,16 @@ pub(crate) mod tests {
             1e-5,
             "batch variance",
         );
-        // As the conv block does before the backward pass: in place where burn can.
-        crate::fused::update_running(&BatchNormConfig::new(4).init(&dev), mean, variance);
+        // The running statistics move as burn's BatchNorm moved `norm`'s (in place where
+        // burn can, before the backward pass, as the conv block does).
+        let running = BatchNormConfig::new(4).init(&dev);
+        super::update_running(&running, mean, variance);
+        for (name, a, b) in [
+            ("running mean", &running.running_mean, &norm.running_mean),
+            ("running var", &running.running_var, &norm.running_var),
+        ] {
+            ser_check::assert_all_close(&flat(a.value()), &flat(b.value()), 1e-6, name);
+        }
         // burn writes `* 2` into the output in place where it holds the only handle.
         let w = Tensor::<4>::random(ours.dims(), Distribution::Normal(0.0, 1.0), &dev);
         let g1 = (ours.mul_scalar(2.0) * w.clone()).sum().backward();
